@@ -1,0 +1,10 @@
+"""ASGI entry point: HTTP through Django; WebSocket routes join here with the live map."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmgmt.settings")
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+application = ProtocolTypeRouter({"http": get_asgi_application()})

@@ -1,0 +1,37 @@
+from layers.models.areas import CODE_LENGTH, PARENT_TIER, Area, AreaPiece, Tier
+from layers.models.base import (
+    Address,
+    Building,
+    Component,
+    ComponentState,
+    EntityStatus,
+    LegalEntity,
+    Person,
+    PersonType,
+    Placed,
+)
+from layers.models.catalogue import Category, CategoryKind, LimitUnit
+from layers.models.org import Role, Staff, Unit
+
+__all__ = [
+    "CODE_LENGTH",
+    "PARENT_TIER",
+    "Address",
+    "Area",
+    "AreaPiece",
+    "Building",
+    "Category",
+    "CategoryKind",
+    "Component",
+    "ComponentState",
+    "EntityStatus",
+    "LegalEntity",
+    "LimitUnit",
+    "Person",
+    "PersonType",
+    "Placed",
+    "Role",
+    "Staff",
+    "Tier",
+    "Unit",
+]

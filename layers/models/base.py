@@ -1,0 +1,177 @@
+"""Base layers of the one map, each record placed into its grid cell (基础数据精确入格)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def _placement_fk(tier_label: str) -> models.ForeignKey:
+    # Placements are written only by layers.placement (bulk imports write them in one
+    # set-based statement); areas are never deleted, they get a valid_to date. A database
+    # constraint would cost one lookup per row and field on bulk writes, so it is left out
+    # and `check_grid` reports orphan placements instead.
+    return models.ForeignKey(
+        "layers.Area",
+        models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=tier_label,
+    )
+
+
+class Placed(models.Model):
+    """A point on the one map and the cell, community, street and district it lies in."""
+
+    geom = models.PointField(_("位置"), srid=settings.GRID_SRID)
+    cell = _placement_fk(_("网格"))
+    community = _placement_fk(_("社区"))
+    street = _placement_fk(_("街道"))
+    district = _placement_fk(_("区"))
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def place(self) -> None:
+        """Set the four placement fields from the point (border-inclusive)."""
+        from layers.placement import place_point
+
+        placement = place_point(self.geom)
+        self.cell_id = placement.cell.pk
+        self.community_id = placement.community.pk
+        self.street_id = placement.street.pk
+        self.district_id = placement.district.pk
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # Interactive path: a new or moved record is re-placed on save. Bulk imports set
+        # placements themselves and never go through save().
+        if self._state.adding or self._geom_changed():
+            self.place()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def _geom_changed(self) -> bool:
+        old = type(self).objects.filter(pk=self.pk).values_list("geom", flat=True).first()
+        return old is None or not old.equals_exact(self.geom, 1e-9)
+
+
+class PersonType(models.TextChoices):
+    REGISTERED = "registered", _("户籍人口")
+    FLOATING = "floating", _("流动人口")
+    FOREIGN = "foreign", _("境外人员")
+
+
+class Person(Placed):
+    """Population record (人口). ID number and phone are personal data: shown masked except
+    to the roles named in layers.access."""
+
+    name = models.CharField(_("姓名"), max_length=50)
+    id_number = models.CharField(_("公民身份号码"), max_length=18, unique=True)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    household = models.CharField(_("户号"), max_length=30, blank=True)
+    address = models.CharField(_("居住地址"), max_length=200, blank=True)
+    person_type = models.CharField(
+        _("人口类型"), max_length=12, choices=PersonType.choices, default=PersonType.REGISTERED
+    )
+
+    class Meta:
+        verbose_name = _("人口")
+        verbose_name_plural = _("人口")
+
+    def __str__(self) -> str:
+        from layers.masking import mask_name
+
+        return mask_name(self.name)
+
+
+class EntityStatus(models.TextChoices):
+    ACTIVE = "active", _("存续")
+    CANCELLED = "cancelled", _("注销")
+    REVOKED = "revoked", _("吊销")
+
+
+class LegalEntity(Placed):
+    """Legal entity (法人/单位), keyed by its unified social credit code (GB 32100)."""
+
+    credit_code = models.CharField(_("统一社会信用代码"), max_length=18, unique=True)
+    name = models.CharField(_("名称"), max_length=200)
+    entity_type = models.CharField(_("单位类型"), max_length=30, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=EntityStatus.choices, default=EntityStatus.ACTIVE
+    )
+
+    class Meta:
+        verbose_name = _("法人单位")
+        verbose_name_plural = _("法人单位")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ComponentState(models.TextChoices):
+    NORMAL = "normal", _("完好")
+    DAMAGED = "damaged", _("破损")
+    MISSING = "missing", _("丢失")
+    OCCUPIED = "occupied", _("占用")
+    RETIRED = "retired", _("废弃")
+
+
+class Component(Placed):
+    """Urban component (城市部件). Its 16-digit ID is district (6) + major (2) + minor (2)
+    + serial (6); the major and minor codes name its catalogue subcategory."""
+
+    code = models.CharField(_("部件标识码"), max_length=16, unique=True)
+    category = models.ForeignKey(
+        "layers.Category", models.PROTECT, related_name="components", verbose_name=_("小类")
+    )
+    name = models.CharField(_("名称"), max_length=100, blank=True)
+    competent_unit = models.CharField(_("主管部门"), max_length=100, blank=True)
+    owner_unit = models.CharField(_("权属单位"), max_length=100, blank=True)
+    maintainer_unit = models.CharField(_("养护单位"), max_length=100, blank=True)
+    state = models.CharField(
+        _("状态"), max_length=10, choices=ComponentState.choices, default=ComponentState.NORMAL
+    )
+
+    class Meta:
+        verbose_name = _("部件")
+        verbose_name_plural = _("部件")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Address(Placed):
+    """Standard address (标准地址): what 12345 operators geocode a caller's words against."""
+
+    code = models.CharField(_("地址编码"), max_length=30, unique=True)
+    text = models.CharField(_("标准地址"), max_length=200)
+    road = models.CharField(_("街路巷"), max_length=60, blank=True)
+    house_number = models.CharField(_("门牌号"), max_length=20, blank=True)
+    building_name = models.CharField(_("建筑物/小区"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("标准地址")
+        verbose_name_plural = _("标准地址")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Building(Placed):
+    """Building (建筑物) with its representative point."""
+
+    code = models.CharField(_("建筑物编码"), max_length=30, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    address_text = models.CharField(_("地址"), max_length=200, blank=True)
+    floors = models.PositiveSmallIntegerField(_("层数"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("建筑物")
+        verbose_name_plural = _("建筑物")
+
+    def __str__(self) -> str:
+        return self.name

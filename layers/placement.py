@@ -1,0 +1,1 @@
+"""Placement (入格): which cell, community, street and district a point lies in."""

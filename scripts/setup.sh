@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Everything `make run` and `make test` need, on a fresh Debian machine or a second time:
+# system packages, PostgreSQL + PostGIS and Redis running, role and databases, the
+# virtualenv with the project installed, migrations. Idempotent; a second run only checks.
+#
+# Existing services: set DATABASE_URL and/or REDIS_URL and the local ones are left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+
+PG_VERSION=15
+DB_NAME=gridmgmt
+DB_USER=gridmgmt
+DB_PASSWORD=gridmgmt
+TEMPLATE_DB=gridmgmt_template
+
+# --- system packages -------------------------------------------------------------------
+packages=(python3-venv gdal-bin libgdal-dev redis-server chromium
+          "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-postgis-3" postgresql-contrib)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# python3-venv is only needed when the machine's python3 has no working venv module.
+if python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  missing=("${missing[@]/python3-venv}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing system packages: ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- PostgreSQL + PostGIS --------------------------------------------------------------
+if [ -z "${DATABASE_URL:-}" ]; then
+  if ! pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" '$1==v && $2=="main"' | grep -q .; then
+    log "creating PostgreSQL $PG_VERSION cluster"
+    "${SUDO[@]}" pg_createcluster "$PG_VERSION" main --locale C.UTF-8 --encoding UTF8 >/dev/null
+  fi
+  if ! pg_lsclusters -h | awk -v v="$PG_VERSION" '$1==v && $2=="main" {print $4}' | grep -q online; then
+    log "starting PostgreSQL $PG_VERSION"
+    "${SUDO[@]}" pg_ctlcluster "$PG_VERSION" main start
+  fi
+  psql_admin() { as_postgres psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+  if [ "$(psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'")" != 1 ]; then
+    log "creating role $DB_USER"
+    psql_admin -c "CREATE ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD'"
+  fi
+  # A template with the extensions installed: the application and test databases are
+  # copied from it, so the application role never needs to be a superuser.
+  if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname='$TEMPLATE_DB'")" != 1 ]; then
+    log "creating template database $TEMPLATE_DB (postgis, pg_trgm)"
+    psql_admin -c "CREATE DATABASE $TEMPLATE_DB OWNER $DB_USER ENCODING 'UTF8' TEMPLATE template0 LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+    psql_admin -d "$TEMPLATE_DB" -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS pg_trgm;"
+    psql_admin -c "ALTER DATABASE $TEMPLATE_DB IS_TEMPLATE true"
+  fi
+  if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != 1 ]; then
+    log "creating database $DB_NAME"
+    psql_admin -c "CREATE DATABASE $DB_NAME OWNER $DB_USER TEMPLATE $TEMPLATE_DB"
+  fi
+fi
+
+# --- Redis -----------------------------------------------------------------------------
+if [ -z "${REDIS_URL:-}" ]; then
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    log "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no \
+      --logfile /tmp/gridmgmt-redis.log >/dev/null
+    for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+fi
+
+# --- Python environment ----------------------------------------------------------------
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  log "creating virtualenv and installing the project (first run takes a few minutes)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+log "migrating"
+.venv/bin/python manage.py migrate --noinput -v 0
