@@ -65,7 +65,10 @@ DATABASES = {
 # The set-up script keeps a template database with PostGIS and pg_trgm installed, so
 # the test database can be created by a role that is not a superuser. Empty = template1.
 _test_template = env_str("DATABASE_TEST_TEMPLATE", "gridmgmt_template")
-DATABASES["default"]["TEST"] = {"TEMPLATE": _test_template} if _test_template else {}  # type: ignore[assignment]
+_test_name = env_str("DATABASE_TEST_NAME", "")  # to run two suites at once on one server
+DATABASES["default"]["TEST"] = {  # type: ignore[assignment]
+    key: value for key, value in {"TEMPLATE": _test_template, "NAME": _test_name}.items() if value
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -100,6 +103,11 @@ MEDIA_ROOT = BASE_DIR / "var" / "media"
 # converted at the edge by layers.datum.
 GRID_SRID = 4326
 
+# Base map tiles for the admin's map widget, an XYZ template such as
+# "https://tiles.example.gov.cn/{z}/{x}/{y}.png" on the city's own tile server. Empty
+# (the default): the widget draws vectors on a plain background and fetches nothing.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -115,6 +123,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "City grid management: the one map, base layers and the case loop.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI is served from the project's static files (layers/static/
+    # drf_spectacular_sidecar/): city intranets have no internet, so no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Swagger UI would fetch a validity badge from an external validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # One name for choice sets used by several fields (time limit and urgent time limit).
+    "ENUM_NAME_OVERRIDES": {"LimitUnitEnum": "layers.models.LimitUnit"},
 }
 
 LOGGING = {

@@ -48,7 +48,9 @@ def place_point(point: Point) -> Placement:
     street = community.parent if community else None
     district = street.parent if street else None
     if community is None or street is None or district is None:
-        raise OutsideCity(f"grid cell {cell.code} is not attached to a community, street and district")
+        raise OutsideCity(
+            f"grid cell {cell.code} is not attached to a community, street and district"
+        )
     return Placement(cell=cell, community=community, street=street, district=district)
 
 

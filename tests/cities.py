@@ -48,20 +48,28 @@ def build_small_city() -> dict[str, Area]:
         for s in range(2):  # streets stack south to north, 4 x 2 cells each
             street_code = f"{dcode}{s + 1:03d}"
             street = add(
-                Tier.STREET, street_code, f"{dname}第{s + 1}街道", district,
+                Tier.STREET,
+                street_code,
+                f"{dname}第{s + 1}街道",
+                district,
                 _cell_box(4 * d, 2 * s, 4, 2),
             )
             for c in range(2):  # communities side by side, 2 x 2 cells each
                 community_code = f"{street_code}{c + 1:03d}"
                 col0, row0 = 4 * d + 2 * c, 2 * s
                 community = add(
-                    Tier.COMMUNITY, community_code, f"{street.name}第{c + 1}社区", street,
+                    Tier.COMMUNITY,
+                    community_code,
+                    f"{street.name}第{c + 1}社区",
+                    street,
                     _cell_box(col0, row0, 2, 2),
                 )
                 for k in range(4):
                     add(
-                        Tier.CELL, f"{community_code}{k + 1:03d}",
-                        f"{community.name}第{k + 1}网格", community,
+                        Tier.CELL,
+                        f"{community_code}{k + 1:03d}",
+                        f"{community.name}第{k + 1}网格",
+                        community,
                         _cell_box(col0 + k % 2, row0 + k // 2, 1, 1),
                     )
     rebuild_pieces()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
-def _placement_fk(tier_label: str) -> models.ForeignKey:
+
+def _placement_fk(tier_label: StrOrPromise) -> models.ForeignKey:
     # Placements are written only by layers.placement (bulk imports write them in one
     # set-based statement); areas are never deleted, they get a valid_to date. A database
     # constraint would cost one lookup per row and field on bulk writes, so it is left out
@@ -54,7 +59,7 @@ class Placed(models.Model):
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def _geom_changed(self) -> bool:
-        old = type(self).objects.filter(pk=self.pk).values_list("geom", flat=True).first()
+        old = type(self)._default_manager.filter(pk=self.pk).values_list("geom", flat=True).first()
         return old is None or not old.equals_exact(self.geom, 1e-9)
 
 

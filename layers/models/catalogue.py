@@ -52,6 +52,9 @@ class Category(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.code} {self.name}"
+
     @property
     def code(self) -> str:
         return self.major_code + self.minor_code
@@ -59,6 +62,3 @@ class Category(models.Model):
     @property
     def is_major(self) -> bool:
         return not self.minor_code
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.code} {self.name}"

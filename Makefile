@@ -1,0 +1,21 @@
+# The two commands of the README, and a few conveniences. Everything goes through
+# scripts/, which are safe to run again (a second run only checks and starts).
+.PHONY: run test setup demo bench-import lint
+
+run:            ## set up everything, load the demo city, serve on 127.0.0.1:8000
+	bash scripts/run.sh
+
+test:           ## set up everything, then migrations check, ruff, mypy and the whole suite
+	bash scripts/test.sh
+
+setup:          ## system packages, PostgreSQL/PostGIS, Redis, virtualenv, migrations
+	bash scripts/setup.sh
+
+demo:           ## (re)load the demo city; SCALE=0.01 by default
+	bash scripts/setup.sh && .venv/bin/python manage.py load_demo_city --scale $${SCALE:-0.01}
+
+bench-import:   ## benchmark: import + place N points from a GeoPackage (N=1000000)
+	bash scripts/setup.sh && .venv/bin/python bench/import_bench.py --n $${N:-1000000}
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .

@@ -1,0 +1,468 @@
+"""Bulk import into the one map (入格): validate every row, place the valid ones into their
+grid cells, and upsert them on their natural key with COPY and one set-based statement.
+
+Nothing valid is lost and nothing invalid is written: every rejected row goes to the
+report with its reason, and read = inserted + updated + unchanged + rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from django.conf import settings
+from django.db import connection, transaction
+from tqdm import tqdm
+
+from layers.datum import Datum, to_storage
+from layers.importing.cells import CellIndex, Placements
+from layers.importing.sources import Batch, SourceError, open_source
+from layers.importing.specs import LAYERS, UPPER_CASE_KEYS, Column, LayerSpec
+from layers.models import Category, CategoryKind
+
+STAGING = "import_staging"
+PLACEMENT_COLUMNS = ("cell_id", "community_id", "street_id", "district_id")
+
+
+@dataclass
+class ImportResult:
+    layer: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    dry_run: bool = False
+    report_path: Path | None = None
+
+    def summary(self) -> str:
+        text = (
+            f"{self.layer}: read {self.read} = inserted {self.inserted} + updated "
+            f"{self.updated} + unchanged {self.unchanged} + rejected {self.rejected}"
+        )
+        if self.dry_run:
+            text += " (dry run: nothing written)"
+        if self.report_path is not None and self.rejected:
+            text += f"; rejected rows with reasons in {self.report_path}"
+        return text
+
+
+class Reasons:
+    """Why each row of a batch is rejected; a row may collect several reasons."""
+
+    def __init__(self, n: int) -> None:
+        self.text = np.full(n, None, dtype=object)
+        self.bad = np.zeros(n, dtype=bool)
+
+    @property
+    def ok(self) -> npt.NDArray[np.bool_]:
+        return ~self.bad
+
+    def add(self, bad: npt.NDArray[np.bool_], reason: str | Callable[[int], str]) -> None:
+        """Reject the rows where `bad` holds; `reason` may be a function of the row index,
+        called for rejected rows only."""
+        for i in np.flatnonzero(bad):
+            message = reason if isinstance(reason, str) else reason(int(i))
+            current = self.text[i]
+            self.text[i] = message if current is None else f"{current}; {message}"
+        self.bad |= bad
+
+
+@dataclass
+class RejectReport:
+    """The rejected rows of one import as CSV: row, key, reason, then the row's own values."""
+
+    stream: IO[str]
+    source_fields: list[str]
+    count: int = 0
+    _writer: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._writer = csv.writer(self.stream)
+        self._writer.writerow(["row", "key", "reason", "lon", "lat", *self.source_fields])
+
+    def write(self, batch: Batch, keys: pa.Array, reasons: Reasons) -> None:
+        bad = np.flatnonzero(~reasons.ok)
+        if not len(bad):
+            return
+        key_values = keys.take(pa.array(bad)).to_pylist()
+        values = [
+            batch.columns[f].take(pa.array(bad)).to_pylist()
+            if f in batch.columns
+            else [""] * len(bad)
+            for f in self.source_fields
+        ]
+        for j, i in enumerate(bad):
+            self._writer.writerow(
+                [
+                    int(batch.row[i]),
+                    key_values[j] or "",
+                    reasons.text[i],
+                    _coord(batch.lon[i]),
+                    _coord(batch.lat[i]),
+                    *(v[j] if v[j] is not None else "" for v in values),
+                ]
+            )
+        self.count += len(bad)
+
+
+def _coord(value: float) -> str:
+    return "" if np.isnan(value) else repr(float(value))
+
+
+def import_file(
+    layer: str,
+    path: Path,
+    *,
+    datum: Datum | str = Datum.WGS84,
+    mapping: dict[str, str] | None = None,
+    dry_run: bool = False,
+    report_path: Path | None = None,
+    batch_size: int = 1_000_000,
+    lon_field: str | None = None,
+    lat_field: str | None = None,
+    progress: bool = False,
+) -> ImportResult:
+    """Import one file into `layer` (see layers.importing.specs.LAYERS for the names).
+
+    `mapping` maps layer columns to the file's column names where they differ."""
+    spec = _spec(layer)
+    source = open_source(path, batch_size=batch_size, lon_field=lon_field, lat_field=lat_field)
+    rename = _resolve_mapping(spec, source.field_names, mapping or {})
+    report_path = report_path or path.with_name(path.stem + ".rejected.csv")
+    with report_path.open("w", encoding="utf-8", newline="") as stream:
+        report = RejectReport(stream, source.field_names)
+        with tqdm(
+            total=source.feature_count, unit=" rows", disable=not progress, desc=layer
+        ) as bar:
+            result = import_batches(
+                spec,
+                _counting(source.batches, bar),
+                datum=datum,
+                rename=rename,
+                dry_run=dry_run,
+                report=report,
+            )
+    result.report_path = report_path
+    return result
+
+
+def _counting(batches: Iterator[Batch], bar: tqdm) -> Iterator[Batch]:  # type: ignore[type-arg]
+    for batch in batches:
+        yield batch
+        bar.update(len(batch))
+
+
+def _spec(layer: str) -> LayerSpec:
+    try:
+        return LAYERS[layer]
+    except KeyError:
+        raise SourceError(f"unknown layer {layer!r}; use one of: {', '.join(LAYERS)}") from None
+
+
+def _resolve_mapping(spec: LayerSpec, fields: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    """Layer column → file column, for the columns the file provides."""
+    for target, source_name in mapping.items():
+        if target not in spec.fields:
+            raise SourceError(
+                f"--map names {target!r}, which is not a column of {spec.name} "
+                f"(columns: {', '.join(spec.fields)})"
+            )
+        if source_name not in fields:
+            raise SourceError(
+                f"--map {target}={source_name}: the file has no column {source_name!r}"
+            )
+    rename = {t: s for t, s in mapping.items()}
+    for column in spec.fields:
+        if column not in rename and column in fields:
+            rename[column] = column
+    if spec.key not in rename:
+        raise SourceError(
+            f"the file has no {spec.key!r} column (the natural key of {spec.name}); "
+            f"name it with --map {spec.key}=<column>"
+        )
+    return rename
+
+
+def import_batches(
+    spec: LayerSpec,
+    batches: Iterable[Batch],
+    *,
+    datum: Datum | str,
+    rename: dict[str, str],
+    dry_run: bool,
+    report: RejectReport,
+) -> ImportResult:
+    """Validate, place and upsert batches of rows in one transaction."""
+    result = ImportResult(layer=spec.name, dry_run=dry_run)
+    prep = _Preparer(spec, datum, rename)
+    batch_count = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        _create_staging(cursor, spec)
+        for batch in batches:
+            batch_count += 1
+            result.read += len(batch)
+            table, keys, reasons = prep.prepare(batch)
+            report.write(batch, keys, reasons)
+            _copy(cursor, spec, table)
+        if batch_count > 1:
+            _reject_duplicates_across_batches(cursor, spec, report)
+        result.rejected = report.count
+        result.inserted, result.updated = _upsert(cursor, spec)
+        result.unchanged = result.read - result.rejected - result.inserted - result.updated
+        if dry_run:
+            transaction.set_rollback(True)
+    return result
+
+
+class _Preparer:
+    """Turns a batch into the rows to stage (an Arrow table) and the reasons for the rest."""
+
+    def __init__(self, spec: LayerSpec, datum: Datum | str, rename: dict[str, str]) -> None:
+        self.spec = spec
+        self.datum = datum
+        self.rename = rename
+        self.cells = CellIndex()
+        if not len(self.cells):
+            raise SourceError("the city has no grid cells yet: load or import the grid first")
+        self.categories: dict[str, int] = {}
+        if spec.name == "components":
+            self.categories = {
+                c.major_code + c.minor_code: c.pk
+                for c in Category.objects.filter(kind=CategoryKind.COMPONENT).exclude(minor_code="")
+            }
+
+    def prepare(self, batch: Batch) -> tuple[pa.Table, pa.Array, Reasons]:
+        n = len(batch)
+        reasons = Reasons(n)
+        geometry_error = batch.geometry_error
+        reasons.add(geometry_error.astype(bool), lambda i: geometry_error[i])
+        lon, lat = batch.lon, batch.lat
+        with np.errstate(invalid="ignore"):
+            out_of_range = ~((np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+        reasons.add(
+            out_of_range & reasons.ok, lambda i: f"coordinates ({lon[i]}, {lat[i]}) out of range"
+        )
+
+        values = {c.name: self._column(batch, c, n) for c in self.spec.columns}
+        keys = values[self.spec.key]
+        self._check_columns(values, reasons)
+
+        x, y = to_storage(lon, lat, self.datum)
+        ok = np.flatnonzero(reasons.ok)
+        located = self.cells.locate(x[ok], y[ok])
+        outside = np.zeros(n, dtype=bool)
+        outside[ok[located.outside]] = True
+        reasons.add(
+            outside,
+            "point lies outside every grid cell of the city (check the coordinates and --datum)",
+        )
+        columns: dict[str, pa.Array] = {"row": pa.array(batch.row)}
+        columns.update((name, values[name]) for name in self.spec.fields)
+        if self.spec.name == "components":
+            columns["category_id"] = self._component_checks(keys, located, ok, reasons)
+        columns["lon"] = pa.array(x)
+        columns["lat"] = pa.array(y)
+        for name in PLACEMENT_COLUMNS:
+            placed = np.zeros(n, dtype=np.int64)
+            placed[ok] = getattr(located, name)
+            columns[name] = pa.array(placed)
+
+        self._reject_duplicates(keys, batch, reasons)
+        return pa.table(columns).filter(pa.array(reasons.ok)), keys, reasons
+
+    def _column(self, batch: Batch, column: Column, n: int) -> pa.Array:
+        source_name = self.rename.get(column.name)
+        if source_name is None:
+            return pa.array([column.default] * n, pa.string())
+        values = pc.fill_null(pc.utf8_trim_whitespace(batch.columns[source_name]), "")
+        if column.name == self.spec.key and self.spec.name in UPPER_CASE_KEYS:
+            values = pc.utf8_upper(values)
+        if column.choices is not None:
+            values = self._choice_values(column.name, values)
+        if column.default:
+            values = pc.if_else(pc.equal(values, ""), column.default, values)
+        return values
+
+    def _choice_values(self, name: str, values: pa.Array) -> pa.Array:
+        # Files from city departments use the Chinese labels (完好, 户籍人口); accept both.
+        field = self.spec.model._meta.get_field(name)
+        for value, label in getattr(field, "choices", None) or []:
+            values = pc.if_else(pc.equal(values, str(label)), str(value), values)
+        return values
+
+    def _check_columns(self, values: dict[str, pa.Array], reasons: Reasons) -> None:
+        for column in self.spec.columns:
+            self._check_column(column, values[column.name], reasons)
+        if self.spec.key_check is not None:
+            keys = values[self.spec.key].to_numpy(zero_copy_only=False)
+            valid, why = self.spec.key_check(keys)
+            reasons.add(~valid & (keys != ""), lambda i: why[i])
+
+    def _check_column(self, column: Column, v: pa.Array, reasons: Reasons) -> None:
+        name = column.name
+        empty = np.asarray(pc.equal(v, ""))
+        if column.required:
+            reasons.add(empty, f"{name} is empty")
+        if column.max_length is not None:
+            length = np.asarray(pc.utf8_length(v))
+            limit = column.max_length
+            reasons.add(
+                length > limit, lambda i: f"{name} has {length[i]} characters, at most {limit}"
+            )
+        if column.max_value is not None:
+            top = column.max_value
+            digits = np.asarray(pc.match_substring_regex(v, r"^[0-9]{1,9}$"))
+            number = np.zeros(len(v), dtype=np.int64)
+            number[digits] = np.asarray(pc.cast(v.filter(pa.array(digits)), pa.int64()))
+            reasons.add(
+                ~empty & (~digits | (number > top)),
+                lambda i: f"{name} {v[i].as_py()!r} is not a whole number from 0 to {top}",
+            )
+        if column.choices is not None:
+            allowed = ", ".join(sorted(column.choices))
+            invalid = ~np.asarray(pc.is_in(v, value_set=pa.array(sorted(column.choices))))
+            reasons.add(
+                invalid & ~empty, lambda i: f"{name} {v[i].as_py()!r} is not one of {allowed}"
+            )
+
+    def _component_checks(
+        self, keys: pa.Array, located: Placements, ok: npt.NDArray[np.int64], reasons: Reasons
+    ) -> pa.Array:
+        """Category from the code's class digits; the code's district must be the point's."""
+        codes = keys.to_numpy(zero_copy_only=False)
+        classes = pc.utf8_slice_codeunits(keys, 6, 10).to_numpy(zero_copy_only=False)
+        category = np.array([self.categories.get(c, 0) for c in classes], dtype=np.int64)
+        reasons.add(
+            (category == 0) & reasons.ok,
+            lambda i: f"component class {classes[i]} is not in the catalogue",
+        )
+        cell = np.full(len(codes), -1, dtype=np.int64)
+        cell[ok] = located.cell_index
+        district = np.where(cell >= 0, self.cells.district_code[cell], "")
+        prefix = pc.utf8_slice_codeunits(keys, 0, 6).to_numpy(zero_copy_only=False)
+        reasons.add(
+            (cell >= 0) & (prefix != district) & reasons.ok,
+            lambda i: (
+                f"code names district {prefix[i]} but the point lies in "
+                f"{district[i]} {self.cells.district_name[cell[i]]}"
+            ),
+        )
+        return pa.array(category)
+
+    def _reject_duplicates(self, keys: pa.Array, batch: Batch, reasons: Reasons) -> None:
+        # Among rows that are otherwise valid, the first occurrence of a key wins.
+        ok = np.flatnonzero(reasons.ok)
+        if not len(ok):
+            return
+        index = np.asarray(pc.dictionary_encode(keys.take(pa.array(ok))).indices)
+        _, first = np.unique(index, return_index=True)
+        first_row = np.full(len(keys), -1, dtype=np.int64)
+        first_row[ok] = batch.row[ok[first[index]]]
+        reasons.add(
+            (first_row >= 0) & (first_row != batch.row),
+            lambda i: f"duplicate of row {first_row[i]}",
+        )
+
+
+def _staging_columns(spec: LayerSpec) -> list[tuple[str, str]]:
+    columns = [("row", "bigint")]
+    columns += [(name, "text") for name in spec.fields]
+    if spec.name == "components":
+        columns.append(("category_id", "bigint"))
+    columns += [("lon", "double precision"), ("lat", "double precision")]
+    columns += [(name, "bigint") for name in PLACEMENT_COLUMNS]
+    return columns
+
+
+def _create_staging(cursor: object, spec: LayerSpec) -> None:
+    columns = ", ".join(f'"{n}" {t}' for n, t in _staging_columns(spec))
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")  # type: ignore[attr-defined]
+    cursor.execute(f"CREATE TEMP TABLE {STAGING} ({columns}) ON COMMIT DROP")  # type: ignore[attr-defined]
+
+
+def _copy(cursor: object, spec: LayerSpec, table: pa.Table) -> None:
+    if not table.num_rows:
+        return
+    names = [n for n, _ in _staging_columns(spec)]
+    buffer = io.BytesIO()
+    pacsv.write_csv(table.select(names), buffer, pacsv.WriteOptions(include_header=False))
+    text_columns = ", ".join(f'"{n}"' for n in spec.fields)
+    sql = (
+        f"COPY {STAGING} ({', '.join(f'{chr(34)}{n}{chr(34)}' for n in names)}) FROM STDIN "
+        f"WITH (FORMAT csv, FORCE_NOT_NULL ({text_columns}))"
+    )
+    view = buffer.getbuffer()
+    with cursor.cursor.copy(sql) as copy:  # type: ignore[attr-defined]
+        step = 8 << 20
+        for start in range(0, len(view), step):
+            copy.write(view[start : start + step])
+
+
+def _reject_duplicates_across_batches(
+    cursor: object, spec: LayerSpec, report: RejectReport
+) -> None:
+    """Rows whose key already appeared in an earlier batch: reported and unstaged."""
+    key = spec.key
+    cursor.execute(  # type: ignore[attr-defined]
+        f"""
+        WITH ranked AS (
+            SELECT "row", "{key}" AS key, lon, lat,
+                   first_value("row") OVER (PARTITION BY "{key}" ORDER BY "row") AS first_row
+            FROM {STAGING}
+        ),
+        dropped AS (
+            DELETE FROM {STAGING} s USING ranked r
+            WHERE s."row" = r."row" AND r."row" <> r.first_row
+            RETURNING r."row", r.key, r.first_row, r.lon, r.lat
+        )
+        SELECT * FROM dropped ORDER BY "row"
+        """
+    )
+    for row, key_value, first_row, lon, lat in cursor.fetchall():  # type: ignore[attr-defined]
+        report._writer.writerow([row, key_value, f"duplicate of row {first_row}", lon, lat])
+        report.count += 1
+
+
+def _upsert(cursor: object, spec: LayerSpec) -> tuple[int, int]:
+    """Insert new keys, update changed rows, leave identical rows untouched."""
+    data = list(spec.fields)
+    if spec.name == "components":
+        data.append("category_id")
+    data += list(PLACEMENT_COLUMNS)
+    whole_numbers = {c.name for c in spec.columns if c.max_value is not None}
+    target = ", ".join(f'"{c}"' for c in [*data, "geom", "updated_at"])
+    select = ", ".join(
+        [
+            *(f"NULLIF(\"{c}\", '')::integer" if c in whole_numbers else f'"{c}"' for c in data),
+            f"ST_SetSRID(ST_MakePoint(lon, lat), {settings.GRID_SRID})",
+            "now()",
+        ]
+    )
+    compared = [c for c in data if c != spec.key] + ["geom"]
+    assignments = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in [*compared, "updated_at"])
+    old = ", ".join(f't."{c}"' for c in compared)
+    new = ", ".join(f'EXCLUDED."{c}"' for c in compared)
+    cursor.execute(  # type: ignore[attr-defined]
+        f"""
+        WITH up AS (
+            INSERT INTO {spec.table} AS t ({target})
+            SELECT {select} FROM {STAGING}
+            ON CONFLICT ("{spec.key}") DO UPDATE SET {assignments}
+            WHERE ({old}) IS DISTINCT FROM ({new})
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+        """
+    )
+    inserted, updated = cursor.fetchone()  # type: ignore[attr-defined]
+    return int(inserted), int(updated)

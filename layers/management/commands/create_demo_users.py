@@ -1,0 +1,221 @@
+"""Create one demo user per role in the demo city (needs the areas loaded).
+
+    manage.py create_demo_users [--district 440106] [--street 440106001] [--reset-passwords]
+
+Units: the city command centre, 12345 hotline centre, water authority, city government
+and data authority over the city; the district command centre over the district; the
+street office over the street. Users: inspector (owning the street's first cells),
+hotline, street, district, city, department, leader, data_admin, and the superuser admin.
+The city and data_admin users may use the admin (is_staff) with the permissions their
+work needs. Idempotent: what exists is left alone, passwords included, unless
+--reset-passwords sets every demo user's password again. The password comes from the
+environment variable GRIDMGMT_DEMO_PASSWORD (default "gridmgmt-demo").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from layers.models import Area, Role, Staff, Tier, Unit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+DEFAULT_PASSWORD = "gridmgmt-demo"  # noqa: S105 - a documented demo default, not a secret
+PASSWORD_ENV = "GRIDMGMT_DEMO_PASSWORD"  # noqa: S105 - the name of a variable
+DEFAULT_CITY = "440100"  # 广州市
+DEFAULT_DISTRICT = "440106"  # 天河区
+INSPECTOR_CELLS = 3
+
+BASE_LAYERS = ("person", "legalentity", "component", "address", "building")
+# What each admin-using role may do there (codenames in the layers app).
+ADMIN_PERMISSIONS: dict[str, list[str]] = {
+    Role.DATA_ADMIN: [
+        *(f"{action}_{model}" for model in BASE_LAYERS for action in ("add", "change", "view")),
+        *(f"delete_{model}" for model in BASE_LAYERS),
+        "view_area",
+        "view_category",
+    ],
+    Role.CITY: [
+        *(f"view_{model}" for model in BASE_LAYERS),
+        "view_area",
+        "view_unit",
+        "view_staff",
+        "add_category",
+        "change_category",
+        "view_category",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class DemoUnit:
+    key: str
+    name: str
+    area: Area
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: Role
+    unit_key: str
+
+
+DEMO_USERS = [
+    DemoUser("inspector", Role.INSPECTOR, "street"),
+    DemoUser("hotline", Role.HOTLINE, "hotline"),
+    DemoUser("street", Role.STREET, "street"),
+    DemoUser("district", Role.DISTRICT, "district"),
+    DemoUser("city", Role.CITY, "city"),
+    DemoUser("department", Role.DEPARTMENT, "water"),
+    DemoUser("leader", Role.LEADER, "government"),
+    DemoUser("data_admin", Role.DATA_ADMIN, "data"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create one demo user per role (and the superuser admin) in the demo city."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--city", help=f"City code (default {DEFAULT_CITY}, else the first city)."
+        )
+        parser.add_argument(
+            "--district",
+            help=f"District code (default {DEFAULT_DISTRICT}, else the city's first district).",
+        )
+        parser.add_argument("--street", help="Street code (default: the district's first).")
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help=f"Set every demo user's password again (from {PASSWORD_ENV}).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = os.environ.get(PASSWORD_ENV) or DEFAULT_PASSWORD
+        city = _pick(Tier.CITY, options["city"], DEFAULT_CITY, parent=None)
+        district = _pick(Tier.DISTRICT, options["district"], DEFAULT_DISTRICT, parent=city)
+        street = _pick(Tier.STREET, options["street"], None, parent=district)
+        units = _demo_units(city, district, street)
+        rows: list[tuple[str, str, str, str, str]] = []
+        with transaction.atomic():
+            unit_rows = {unit.key: _ensure_unit(unit) for unit in units}
+            for demo in DEMO_USERS:
+                unit = unit_rows[demo.unit_key]
+                shown = self._ensure_user(demo, unit, street, password, options["reset_passwords"])
+                rows.append((demo.username, str(demo.role.label), unit.name, str(unit.area), shown))
+            shown = self._ensure_admin(password, options["reset_passwords"])
+            rows.append(("admin", "superuser", "-", "-", shown))
+        self._print_table(rows)
+
+    def _ensure_user(
+        self, demo: DemoUser, unit: Unit, street: Area, password: str, reset: bool
+    ) -> str:
+        user, created = _get_or_create_user(demo.username, password)
+        if created:
+            permissions = ADMIN_PERMISSIONS.get(demo.role)
+            if permissions:
+                user.is_staff = True
+                user.save(update_fields=["is_staff"])
+                user.user_permissions.add(*_permissions(permissions))
+        elif reset:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        if not Staff.objects.filter(user=user).exists():
+            staff = Staff.objects.create(user=user, role=demo.role, unit=unit)
+            if demo.role == Role.INSPECTOR:
+                staff.cells.add(*_first_cells(street))
+        return password if created or reset else "(unchanged)"
+
+    def _ensure_admin(self, password: str, reset: bool) -> str:
+        users = get_user_model().objects
+        user = users.filter(username="admin").first()
+        if user is None:
+            users.create_superuser(username="admin", email="", password=password)
+            return password
+        if reset:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            return password
+        return "(unchanged)"
+
+    def _print_table(self, rows: list[tuple[str, str, str, str, str]]) -> None:
+        header = ("username", "role", "unit", "area", "password")
+        table = [header, *rows]
+        widths = [max(_width(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            cells = [value + " " * (widths[i] - _width(value)) for i, value in enumerate(row)]
+            self.stdout.write("  ".join(cells).rstrip())
+
+
+def _width(text: str) -> int:
+    # CJK characters take two columns in a terminal.
+    return sum(2 if ord(char) > 0x2E80 else 1 for char in text)
+
+
+def _pick(tier: Tier, code: str | None, default: str | None, *, parent: Area | None) -> Area:
+    areas = Area.objects.current().filter(tier=tier).defer("geom").order_by("code")
+    if parent is not None:
+        areas = areas.filter(parent=parent)
+    if code:
+        found = areas.filter(code=code).first()
+        if found is None:
+            where = f" in {parent}" if parent else ""
+            raise CommandError(f"No current {tier.value} with code {code}{where}.")
+        return found
+    found = (areas.filter(code=default).first() if default else None) or areas.first()
+    if found is None:
+        raise CommandError(f"No current {tier.value} found: load the areas first.")
+    return found
+
+
+def _demo_units(city: Area, district: Area, street: Area) -> list[DemoUnit]:
+    return [
+        DemoUnit("city", f"{city.name}指挥中心", city),
+        DemoUnit("hotline", f"{city.name}12345热线中心", city),
+        DemoUnit("water", f"{city.name}水务局", city),
+        DemoUnit("government", f"{city.name}人民政府", city),
+        DemoUnit("data", f"{city.name}政务服务数据管理局", city),
+        DemoUnit("district", f"{district.name}指挥中心", district),
+        DemoUnit("street", f"{street.name}办事处", street),
+    ]
+
+
+def _ensure_unit(demo: DemoUnit) -> Unit:
+    # A unit's tier is its area's tier; an existing unit keeps whatever it has.
+    units = Unit.objects.select_related("area").defer("area__geom")
+    unit, _ = units.get_or_create(
+        name=demo.name, defaults={"tier": demo.area.tier, "area": demo.area}
+    )
+    return unit
+
+
+def _get_or_create_user(username: str, password: str) -> tuple[User, bool]:
+    users = get_user_model().objects
+    user = users.filter(username=username).first()
+    if user is not None:
+        return user, False
+    return users.create_user(username=username, password=password), True
+
+
+def _permissions(codenames: list[str]) -> list[Permission]:
+    found = list(
+        Permission.objects.filter(content_type__app_label="layers", codename__in=codenames)
+    )
+    missing = set(codenames) - {permission.codename for permission in found}
+    if missing:
+        raise CommandError(f"Missing permissions {sorted(missing)}: run migrate first.")
+    return found
+
+
+def _first_cells(street: Area) -> list[Area]:
+    cells = Area.objects.current().filter(tier=Tier.CELL, code__startswith=street.code)
+    return list(cells.defer("geom").order_by("code")[:INSPECTOR_CELLS])

@@ -1,0 +1,286 @@
+"""Who sees which base-layer records, and whose personal data unmasked (layers.access).
+
+The cast comes from the create_demo_users command on the small test city: units over the
+city, over 天河 (440106) and over its first street (440106001); the inspector owns the
+street's first three cells. One resident is placed in each of four cells:
+
+    own cell       440106001001001  天河, street 1, the inspector's cell
+    same street    440106001002001  天河, street 1, not the inspector's
+    other street   440106002001001  天河, street 2
+    other district 440104001001001  越秀
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.gis.geos import Point
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
+
+from layers.access import (
+    PERSONAL_ACCESS,
+    can_see_personal_data,
+    can_see_record,
+    personal_fields,
+    visible_areas,
+    visible_records,
+    with_personal_access,
+)
+from layers.models import Area, Category, CategoryKind, Component, Person, Role, Staff, Unit
+
+CELLS = {
+    "own": "440106001001001",
+    "street": "440106001002001",
+    "other_street": "440106002001001",
+    "other_district": "440104001001001",
+}
+EVERYWHERE = set(CELLS)
+NAMES = ["张三", "李四", "王五", "欧阳娜娜"]
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def create_cast() -> dict[str, User]:
+    call_command("create_demo_users", stdout=io.StringIO())
+    return {user.username: user for user in User.objects.all()}
+
+
+def centre(area: Area) -> Point:
+    return Point(area.geom.centroid.x, area.geom.centroid.y, srid=4326)
+
+
+def add_residents(city: dict[str, Area]) -> dict[str, Person]:
+    people = {}
+    for n, (key, code) in enumerate(CELLS.items()):
+        people[key] = Person.objects.create(
+            name=NAMES[n],
+            id_number=f"44010619900101{n:03d}4",
+            phone=f"1381234{n:04d}",
+            geom=centre(city[code]),
+        )
+    return people
+
+
+@pytest.fixture
+def cast(small_city: dict[str, Area]) -> dict[str, User]:
+    users = create_cast()
+    users["nobody"] = User.objects.create_user("nobody")  # an account with no post
+    return users
+
+
+@pytest.fixture
+def residents(small_city: dict[str, Area]) -> dict[str, Person]:
+    return add_residents(small_city)
+
+
+def seen_by(user: User | AnonymousUser, residents: dict[str, Person]) -> set[str]:
+    ids = set(visible_records(user, Person.objects.all()).values_list("pk", flat=True))
+    return {key for key, person in residents.items() if person.pk in ids}
+
+
+@pytest.mark.parametrize(
+    ("username", "expected"),
+    [
+        ("admin", EVERYWHERE),
+        ("city", EVERYWHERE),
+        ("leader", EVERYWHERE),
+        ("hotline", EVERYWHERE),
+        ("department", EVERYWHERE),
+        ("data_admin", EVERYWHERE),
+        ("district", {"own", "street", "other_street"}),
+        ("street", {"own", "street"}),
+        ("inspector", {"own"}),
+        ("nobody", set()),
+    ],
+)
+def test_it_scopes_records_by_role_and_area(
+    cast: dict[str, User], residents: dict[str, Person], username: str, expected: set[str]
+) -> None:
+    user = cast[username]
+    assert seen_by(user, residents) == expected
+    for key, person in residents.items():
+        assert can_see_record(user, person) is (key in expected)
+
+
+def test_it_shows_nothing_to_anonymous_or_inactive_users(
+    cast: dict[str, User], residents: dict[str, Person]
+) -> None:
+    assert seen_by(AnonymousUser(), residents) == set()
+    city = cast["city"]
+    city.is_active = False
+    city.save()
+    assert seen_by(User.objects.get(pk=city.pk), residents) == set()
+
+
+def test_it_scopes_every_base_layer_alike(
+    cast: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    category = Category.objects.create(
+        kind=CategoryKind.COMPONENT, major_code="01", minor_code="01", name="上水井盖"
+    )
+    own = Component.objects.create(
+        code="4401060101000001", category=category, geom=centre(small_city[CELLS["own"]])
+    )
+    Component.objects.create(
+        code="4401040101000001", category=category, geom=centre(small_city[CELLS["other_district"]])
+    )
+    street_view = visible_records(cast["street"], Component.objects.all())
+    assert list(street_view.values_list("code", flat=True)) == [own.code]
+    assert visible_records(cast["city"], Component.objects.all()).count() == 2
+    assert visible_records(cast["nobody"], Component.objects.all()).count() == 0
+
+
+def test_it_scopes_a_unit_of_another_district_to_that_district(
+    cast: dict[str, User], residents: dict[str, Person], small_city: dict[str, Area]
+) -> None:
+    unit = Unit.objects.create(name="越秀区数据科", tier="district", area=small_city["440104"])
+    user = User.objects.create_user("yuexiu_data")
+    Staff.objects.create(user=user, role=Role.DATA_ADMIN, unit=unit)
+    assert seen_by(user, residents) == {"other_district"}
+    # Personal data unmasked inside the unit's area only.
+    assert can_see_personal_data(user, residents["other_district"])
+    assert not can_see_personal_data(user, residents["own"])
+
+
+def test_it_follows_a_change_of_the_inspectors_cells(
+    cast: dict[str, User], residents: dict[str, Person], small_city: dict[str, Area]
+) -> None:
+    staff = Staff.objects.get(user__username="inspector")
+    staff.cells.add(small_city[CELLS["street"]])
+    assert seen_by(User.objects.get(username="inspector"), residents) == {"own", "street"}
+
+
+@pytest.mark.parametrize(
+    ("username", "unmasked"),
+    [
+        ("admin", EVERYWHERE),
+        ("data_admin", EVERYWHERE),
+        ("inspector", {"own"}),
+        ("street", set()),
+        ("district", set()),
+        ("city", set()),
+        ("leader", set()),
+        ("hotline", set()),
+        ("department", set()),
+        ("nobody", set()),
+    ],
+)
+def test_it_decides_who_sees_personal_data_unmasked(
+    cast: dict[str, User], residents: dict[str, Person], username: str, unmasked: set[str]
+) -> None:
+    user = cast[username]
+    for key, person in residents.items():
+        assert can_see_personal_data(user, person) is (key in unmasked)
+    rows = with_personal_access(user, Person.objects.all())
+    flags = {person.pk: getattr(person, PERSONAL_ACCESS) for person in rows}
+    assert {key for key, person in residents.items() if flags[person.pk]} == unmasked
+
+
+def test_it_masks_personal_fields_for_display(residents: dict[str, Person]) -> None:
+    person = residents["own"]
+    assert personal_fields(person, unmasked=False) == {
+        "name": "张*",
+        "id_number": "440106********0004",
+        "phone": "138****0000",
+    }
+    full = personal_fields(person, unmasked=True)
+    assert full["id_number"] == "440106199001010004"
+    assert full["phone"] == "13812340000"
+
+
+def test_it_masks_a_page_of_people_in_one_query(
+    cast: dict[str, User], residents: dict[str, Person]
+) -> None:
+    user = User.objects.get(username="inspector")
+    visible_records(user, Person.objects.all()).count()  # the post is looked up once
+    with CaptureQueriesContext(connection) as queries:
+        rows = list(with_personal_access(user, visible_records(user, Person.objects.all())))
+        verdicts = [can_see_personal_data(user, person) for person in rows]
+    assert verdicts == [True]
+    assert len(queries) == 1
+
+
+def test_it_shows_areas_to_every_authenticated_user(cast: dict[str, User]) -> None:
+    everything = Area.objects.count()
+    assert visible_areas(cast["nobody"], Area.objects.all()).count() == everything
+    assert visible_areas(cast["inspector"], Area.objects.all()).count() == everything
+    assert visible_areas(AnonymousUser(), Area.objects.all()).count() == 0
+
+
+def test_it_creates_one_demo_user_per_role(small_city: dict[str, Area]) -> None:
+    out = io.StringIO()
+    call_command("create_demo_users", stdout=out)
+    staff = {s.user.username: s for s in Staff.objects.select_related("user", "unit__area")}
+    assert {s.role for s in staff.values()} == set(Role)
+    assert staff["street"].unit.area.code == "440106001"
+    assert staff["district"].unit.area.code == "440106"
+    assert staff["city"].unit.area.code == "440100"
+    assert staff["department"].unit.name == "广州市水务局"
+    inspector_cells = sorted(staff["inspector"].cells.values_list("code", flat=True))
+    assert inspector_cells == ["440106001001001", "440106001001002", "440106001001003"]
+    assert staff["inspector"].unit == staff["street"].unit
+    admins = set(User.objects.filter(is_staff=True).values_list("username", flat=True))
+    assert admins == {"admin", "city", "data_admin"}
+    assert User.objects.get(username="admin").is_superuser
+    assert User.objects.get(username="data_admin").has_perm("layers.change_person")
+    assert not User.objects.get(username="city").has_perm("layers.change_person")
+    assert User.objects.get(username="city").has_perm("layers.view_person")
+    assert User.objects.get(username="inspector").check_password("gridmgmt-demo")
+    table = out.getvalue().splitlines()
+    assert table[0].split() == ["username", "role", "unit", "area", "password"]
+    assert len(table) == 1 + 9
+    assert any(line.startswith("street ") and "440106001" in line for line in table)
+
+
+def test_it_creates_demo_users_idempotently(
+    small_city: dict[str, Area], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_command("create_demo_users", stdout=io.StringIO())
+
+    def snapshot() -> tuple[object, ...]:
+        return (
+            sorted(User.objects.values_list("username", "password", "is_staff", "is_superuser")),
+            sorted(Unit.objects.values_list("name", "tier", "area_id")),
+            sorted(Staff.objects.values_list("user__username", "role", "unit__name")),
+            sorted(Staff.cells.through.objects.values_list("staff_id", "area_id")),
+            sorted(User.user_permissions.through.objects.values_list("user_id", "permission_id")),
+        )
+
+    before = snapshot()
+    out = io.StringIO()
+    monkeypatch.setenv("GRIDMGMT_DEMO_PASSWORD", "another-secret")
+    call_command("create_demo_users", stdout=out)
+    assert snapshot() == before
+    assert "another-secret" not in out.getvalue()
+    assert out.getvalue().count("(unchanged)") == 9
+
+    call_command("create_demo_users", "--reset-passwords", stdout=io.StringIO())
+    assert User.objects.get(username="street").check_password("another-secret")
+    assert User.objects.get(username="admin").check_password("another-secret")
+
+
+def test_it_takes_the_district_and_street_as_options(small_city: dict[str, Area]) -> None:
+    call_command(
+        "create_demo_users", "--district", "440104", "--street", "440104002", stdout=io.StringIO()
+    )
+    street = Staff.objects.get(user__username="street")
+    assert street.unit.area.code == "440104002"
+    assert street.unit.name == "越秀区第2街道办事处"
+    cells = Staff.objects.get(user__username="inspector").cells.values_list("code", flat=True)
+    assert all(code.startswith("440104002") for code in cells)
+
+
+def test_it_refuses_a_street_outside_the_district(small_city: dict[str, Area]) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No current street with code 440104001"):
+        call_command("create_demo_users", "--street", "440104001", stdout=io.StringIO())
+    assert not User.objects.exists()
