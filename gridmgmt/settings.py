@@ -70,6 +70,7 @@ DATABASES["default"]["TEST"] = {  # type: ignore[assignment]
     key: value for key, value in {"TEMPLATE": _test_template, "NAME": _test_name}.items() if value
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {

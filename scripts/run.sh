@@ -8,7 +8,6 @@ log() { printf '\033[1m[run]\033[0m %s\n' "$*"; }
 log "loading the demo city (skipped when already loaded)"
 .venv/bin/python manage.py load_demo_city --scale "${GRIDMGMT_DEMO_SCALE:-0.01}"
 .venv/bin/python manage.py create_demo_users
-.venv/bin/python manage.py collectstatic --noinput -v 0
 host=${GRIDMGMT_HOST:-127.0.0.1}
 port=${GRIDMGMT_PORT:-8000}
 log "serving on http://$host:$port/ (admin: /admin/, API docs: /api/docs/)"

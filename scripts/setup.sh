@@ -41,6 +41,14 @@ if [ -z "${DATABASE_URL:-}" ]; then
     log "creating PostgreSQL $PG_VERSION cluster"
     "${SUDO[@]}" pg_createcluster "$PG_VERSION" main --locale C.UTF-8 --encoding UTF8 >/dev/null
   fi
+  conf=/etc/postgresql/$PG_VERSION/main/conf.d/gridmgmt.conf
+  if ! cmp -s scripts/postgres/gridmgmt.conf "$conf"; then
+    log "installing PostgreSQL settings ($conf)"
+    "${SUDO[@]}" install -m 644 scripts/postgres/gridmgmt.conf "$conf"
+    if pg_lsclusters -h | awk -v v="$PG_VERSION" '$1==v && $2=="main" {print $4}' | grep -q online; then
+      "${SUDO[@]}" pg_ctlcluster "$PG_VERSION" main restart
+    fi
+  fi
   if ! pg_lsclusters -h | awk -v v="$PG_VERSION" '$1==v && $2=="main" {print $4}' | grep -q online; then
     log "starting PostgreSQL $PG_VERSION"
     "${SUDO[@]}" pg_ctlcluster "$PG_VERSION" main start
@@ -87,3 +95,4 @@ fi
 
 log "migrating"
 .venv/bin/python manage.py migrate --noinput -v 0
+.venv/bin/python manage.py collectstatic --noinput -v 0

@@ -237,3 +237,35 @@ def test_the_command_prints_a_summary_that_adds_up(
     assert "read 12 = inserted 3 + updated 0 + unchanged 0 + rejected 9" in out
     assert "c.rejected.csv" in out
     assert Component.objects.count() == 3
+
+
+def test_it_finds_duplicates_across_batches_and_rebuilds_indexes_after_a_large_import(
+    small_city: dict[str, Area],
+    catalogue: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import connection
+
+    from layers.importing import writer
+
+    def index_names() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = %s",
+                [Component._meta.db_table],
+            )
+            return {name for (name,) in cursor.fetchall()}
+
+    before = index_names()
+    # Any import counts as large here, so the drop-and-rebuild path runs on 4 rows.
+    monkeypatch.setattr(writer, "BULK_MIN_ROWS", 1)
+    rows = [*DIRTY_ROWS[:2], ["4401060101000009", "井盖九", "normal", *TIANHE], DIRTY_ROWS[0]]
+    result = import_file("components", write_csv(tmp_path / "b.csv", rows), batch_size=2)
+    assert (result.read, result.inserted, result.rejected) == (4, 3, 1)
+    assert read_report(tmp_path / "b.rejected.csv") == {4: "duplicate of row 1"}
+    assert index_names() == before
+    assert (
+        Component.objects.filter(geom__bboverlaps=shapely.box(*TIANHE, 113.306, 23.106).wkt).count()
+        == 2
+    )

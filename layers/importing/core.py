@@ -8,7 +8,6 @@ report with its reason, and read = inserted + updated + unchanged + rejected.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,19 +17,15 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from tqdm import tqdm
 
 from layers.datum import Datum, to_storage
 from layers.importing.cells import CellIndex, Placements
 from layers.importing.sources import Batch, SourceError, open_source
 from layers.importing.specs import LAYERS, UPPER_CASE_KEYS, Column, LayerSpec
+from layers.importing.writer import PLACEMENT_COLUMNS, LayerWriter
 from layers.models import Category, CategoryKind
-
-STAGING = "import_staging"
-PLACEMENT_COLUMNS = ("cell_id", "community_id", "street_id", "district_id")
 
 
 @dataclass
@@ -205,19 +200,18 @@ def import_batches(
     """Validate, place and upsert batches of rows in one transaction."""
     result = ImportResult(layer=spec.name, dry_run=dry_run)
     prep = _Preparer(spec, datum, rename)
-    batch_count = 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        _create_staging(cursor, spec)
-        for batch in batches:
-            batch_count += 1
-            result.read += len(batch)
-            table, keys, reasons = prep.prepare(batch)
-            report.write(batch, keys, reasons)
-            _copy(cursor, spec, table)
-        if batch_count > 1:
-            _reject_duplicates_across_batches(cursor, spec, report)
-        result.rejected = report.count
-        result.inserted, result.updated = _upsert(cursor, spec)
+    with transaction.atomic():
+        writer = LayerWriter(spec)
+        try:
+            for batch in batches:
+                result.read += len(batch)
+                table, keys, reasons = prep.prepare(batch)
+                report.write(batch, keys, reasons)
+                writer.write(table)
+            result.rejected = report.count
+            result.inserted, result.updated = writer.finish()
+        finally:
+            writer.close()
         result.unchanged = result.read - result.rejected - result.inserted - result.updated
         if dry_run:
             transaction.set_rollback(True)
@@ -235,6 +229,7 @@ class _Preparer:
         if not len(self.cells):
             raise SourceError("the city has no grid cells yet: load or import the grid first")
         self.categories: dict[str, int] = {}
+        self.first_row: dict[str, int] = {}  # accepted key → its row, across batches
         if spec.name == "components":
             self.categories = {
                 c.major_code + c.minor_code: c.pk
@@ -360,7 +355,8 @@ class _Preparer:
         return pa.array(category)
 
     def _reject_duplicates(self, keys: pa.Array, batch: Batch, reasons: Reasons) -> None:
-        # Among rows that are otherwise valid, the first occurrence of a key wins.
+        """Among rows that are otherwise valid, the first occurrence of a key wins, in
+        this batch or an earlier one (self.first_row remembers every accepted key)."""
         ok = np.flatnonzero(reasons.ok)
         if not len(ok):
             return
@@ -368,101 +364,19 @@ class _Preparer:
         _, first = np.unique(index, return_index=True)
         first_row = np.full(len(keys), -1, dtype=np.int64)
         first_row[ok] = batch.row[ok[first[index]]]
+        if self.first_row:
+            earlier = self.first_row.get
+            for i, key in zip(ok, keys.take(pa.array(ok)).to_pylist(), strict=True):
+                row = earlier(key)
+                if row is not None:
+                    first_row[i] = row
         reasons.add(
             (first_row >= 0) & (first_row != batch.row),
             lambda i: f"duplicate of row {first_row[i]}",
         )
-
-
-def _staging_columns(spec: LayerSpec) -> list[tuple[str, str]]:
-    columns = [("row", "bigint")]
-    columns += [(name, "text") for name in spec.fields]
-    if spec.name == "components":
-        columns.append(("category_id", "bigint"))
-    columns += [("lon", "double precision"), ("lat", "double precision")]
-    columns += [(name, "bigint") for name in PLACEMENT_COLUMNS]
-    return columns
-
-
-def _create_staging(cursor: object, spec: LayerSpec) -> None:
-    columns = ", ".join(f'"{n}" {t}' for n, t in _staging_columns(spec))
-    cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")  # type: ignore[attr-defined]
-    cursor.execute(f"CREATE TEMP TABLE {STAGING} ({columns}) ON COMMIT DROP")  # type: ignore[attr-defined]
-
-
-def _copy(cursor: object, spec: LayerSpec, table: pa.Table) -> None:
-    if not table.num_rows:
-        return
-    names = [n for n, _ in _staging_columns(spec)]
-    buffer = io.BytesIO()
-    pacsv.write_csv(table.select(names), buffer, pacsv.WriteOptions(include_header=False))
-    text_columns = ", ".join(f'"{n}"' for n in spec.fields)
-    sql = (
-        f"COPY {STAGING} ({', '.join(f'{chr(34)}{n}{chr(34)}' for n in names)}) FROM STDIN "
-        f"WITH (FORMAT csv, FORCE_NOT_NULL ({text_columns}))"
-    )
-    view = buffer.getbuffer()
-    with cursor.cursor.copy(sql) as copy:  # type: ignore[attr-defined]
-        step = 8 << 20
-        for start in range(0, len(view), step):
-            copy.write(view[start : start + step])
-
-
-def _reject_duplicates_across_batches(
-    cursor: object, spec: LayerSpec, report: RejectReport
-) -> None:
-    """Rows whose key already appeared in an earlier batch: reported and unstaged."""
-    key = spec.key
-    cursor.execute(  # type: ignore[attr-defined]
-        f"""
-        WITH ranked AS (
-            SELECT "row", "{key}" AS key, lon, lat,
-                   first_value("row") OVER (PARTITION BY "{key}" ORDER BY "row") AS first_row
-            FROM {STAGING}
-        ),
-        dropped AS (
-            DELETE FROM {STAGING} s USING ranked r
-            WHERE s."row" = r."row" AND r."row" <> r.first_row
-            RETURNING r."row", r.key, r.first_row, r.lon, r.lat
+        accepted = np.flatnonzero(reasons.ok)
+        self.first_row.update(
+            zip(
+                keys.take(pa.array(accepted)).to_pylist(), batch.row[accepted].tolist(), strict=True
+            )
         )
-        SELECT * FROM dropped ORDER BY "row"
-        """
-    )
-    for row, key_value, first_row, lon, lat in cursor.fetchall():  # type: ignore[attr-defined]
-        report._writer.writerow([row, key_value, f"duplicate of row {first_row}", lon, lat])
-        report.count += 1
-
-
-def _upsert(cursor: object, spec: LayerSpec) -> tuple[int, int]:
-    """Insert new keys, update changed rows, leave identical rows untouched."""
-    data = list(spec.fields)
-    if spec.name == "components":
-        data.append("category_id")
-    data += list(PLACEMENT_COLUMNS)
-    whole_numbers = {c.name for c in spec.columns if c.max_value is not None}
-    target = ", ".join(f'"{c}"' for c in [*data, "geom", "updated_at"])
-    select = ", ".join(
-        [
-            *(f"NULLIF(\"{c}\", '')::integer" if c in whole_numbers else f'"{c}"' for c in data),
-            f"ST_SetSRID(ST_MakePoint(lon, lat), {settings.GRID_SRID})",
-            "now()",
-        ]
-    )
-    compared = [c for c in data if c != spec.key] + ["geom"]
-    assignments = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in [*compared, "updated_at"])
-    old = ", ".join(f't."{c}"' for c in compared)
-    new = ", ".join(f'EXCLUDED."{c}"' for c in compared)
-    cursor.execute(  # type: ignore[attr-defined]
-        f"""
-        WITH up AS (
-            INSERT INTO {spec.table} AS t ({target})
-            SELECT {select} FROM {STAGING}
-            ON CONFLICT ("{spec.key}") DO UPDATE SET {assignments}
-            WHERE ({old}) IS DISTINCT FROM ({new})
-            RETURNING (xmax = 0) AS inserted
-        )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-        """
-    )
-    inserted, updated = cursor.fetchone()  # type: ignore[attr-defined]
-    return int(inserted), int(updated)

@@ -112,6 +112,13 @@ def _open_gdal(path: Path, batch_size: int) -> Source:
 
 def _points_from_wkb(wkb: npt.NDArray[np.object_], first_row: int) -> Batch:
     n = len(wkb)
+    rows = np.arange(first_row, first_row + n, dtype=np.int64)
+    fast = _simple_points(wkb)
+    if fast is not None:
+        lon, lat = fast
+        error = np.full(n, None, dtype=object)
+        error[np.isnan(lon)] = "empty point"
+        return Batch(rows, {}, lon, lat, error)
     error = np.full(n, None, dtype=object)
     missing = np.array([g is None for g in wkb], dtype=bool)
     geoms = np.full(n, None, dtype=object)
@@ -119,17 +126,34 @@ def _points_from_wkb(wkb: npt.NDArray[np.object_], first_row: int) -> Batch:
         geoms[~missing] = shapely.from_wkb(wkb[~missing], on_invalid="ignore")
     type_id = shapely.get_type_id(geoms)
     error[missing | (type_id < 0)] = "no geometry"
-    not_point = (type_id >= 0) & (type_id != shapely.GeometryType.POINT)
-    for i in np.flatnonzero(not_point):
+    for i in np.flatnonzero((type_id >= 0) & (type_id != shapely.GeometryType.POINT)):
         error[i] = f"geometry must be a Point, got {geoms[i].geom_type}"
     is_point = type_id == shapely.GeometryType.POINT
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     lon[is_point] = shapely.get_x(geoms[is_point])
     lat[is_point] = shapely.get_y(geoms[is_point])
-    empty = is_point & np.isnan(lon)
-    error[empty] = "empty point"
-    return Batch(np.arange(first_row, first_row + n, dtype=np.int64), {}, lon, lat, error)
+    error[is_point & np.isnan(lon)] = "empty point"
+    return Batch(rows, {}, lon, lat, error)
+
+
+# A 2D point in WKB: byte order (1 = little-endian), type 1, x, y: 21 bytes.
+_POINT_WKB = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def _simple_points(wkb: npt.NDArray[np.object_]) -> tuple[FloatArray, FloatArray] | None:
+    """Coordinates straight from the bytes when every geometry is a little-endian 2D point
+    (what GDAL hands over for point layers); None otherwise, for the general path."""
+    try:
+        raw = b"".join(wkb)
+    except TypeError:  # a missing geometry (None)
+        return None
+    if len(raw) != len(wkb) * _POINT_WKB.itemsize:
+        return None
+    points = np.frombuffer(raw, dtype=_POINT_WKB)
+    if not ((points["order"] == 1) & (points["type"] == 1)).all():
+        return None
+    return points["x"].astype(np.float64), points["y"].astype(np.float64)
 
 
 def _pick(names: list[str], wanted: str | None, candidates: tuple[str, ...], what: str) -> str:
