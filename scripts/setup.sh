@@ -87,8 +87,8 @@ stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   log "creating virtualenv and installing the project (first run takes a few minutes)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } \
+    > .venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -16,11 +16,9 @@ import io
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
-from django.contrib.gis.geos import Point
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from pytest_django.fixtures import Settings
 
 from layers.access import (
     PERSONAL_ACCESS,
@@ -32,53 +30,9 @@ from layers.access import (
     with_personal_access,
 )
 from layers.models import Area, Category, CategoryKind, Component, Person, Role, Staff, Unit
+from tests.cast import CELLS, centre
 
-CELLS = {
-    "own": "440106001001001",
-    "street": "440106001002001",
-    "other_street": "440106002001001",
-    "other_district": "440104001001001",
-}
 EVERYWHERE = set(CELLS)
-NAMES = ["张三", "李四", "王五", "欧阳娜娜"]
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def create_cast() -> dict[str, User]:
-    call_command("create_demo_users", stdout=io.StringIO())
-    return {user.username: user for user in User.objects.all()}
-
-
-def centre(area: Area) -> Point:
-    return Point(area.geom.centroid.x, area.geom.centroid.y, srid=4326)
-
-
-def add_residents(city: dict[str, Area]) -> dict[str, Person]:
-    people = {}
-    for n, (key, code) in enumerate(CELLS.items()):
-        people[key] = Person.objects.create(
-            name=NAMES[n],
-            id_number=f"44010619900101{n:03d}4",
-            phone=f"1381234{n:04d}",
-            geom=centre(city[code]),
-        )
-    return people
-
-
-@pytest.fixture
-def cast(small_city: dict[str, Area]) -> dict[str, User]:
-    users = create_cast()
-    users["nobody"] = User.objects.create_user("nobody")  # an account with no post
-    return users
-
-
-@pytest.fixture
-def residents(small_city: dict[str, Area]) -> dict[str, Person]:
-    return add_residents(small_city)
 
 
 def seen_by(user: User | AnonymousUser, residents: dict[str, Person]) -> set[str]:

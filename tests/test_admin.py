@@ -29,24 +29,9 @@ from layers.models import (
     Staff,
     Unit,
 )
-from tests.test_access import CELLS, add_residents, centre, create_cast
+from tests.cast import CELLS, centre
 
 URL = re.compile(r"""https?://[^\s"'<>)]+""")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def cast(small_city: dict[str, Area]) -> dict[str, User]:
-    return create_cast()
-
-
-@pytest.fixture
-def residents(small_city: dict[str, Area]) -> dict[str, Person]:
-    return add_residents(small_city)
 
 
 @pytest.fixture

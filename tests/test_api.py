@@ -15,7 +15,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from pytest_django.fixtures import Settings
 
 from layers.datum import point_from_storage
 from layers.models import (
@@ -30,24 +29,9 @@ from layers.models import (
     Person,
     Tier,
 )
-from tests.test_access import CELLS, add_residents, centre, create_cast
+from tests.cast import CELLS, centre
 
 API = "/api/layers"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def cast(small_city: dict[str, Area]) -> dict[str, User]:
-    return create_cast()
-
-
-@pytest.fixture
-def residents(small_city: dict[str, Area]) -> dict[str, Person]:
-    return add_residents(small_city)
 
 
 @pytest.fixture
@@ -119,7 +103,7 @@ def test_it_answers_404_for_another_streets_record(
 def test_it_gives_nothing_to_a_user_without_a_post(
     cast: dict[str, User], residents: dict[str, Person]
 ) -> None:
-    client = client_for(User.objects.create_user("nobody"))
+    client = client_for(cast["nobody"])
     assert get(client, "people/")[1]["count"] == 0
     assert get(client, f"people/{residents['own'].pk}/")[0] == 404
     # The frame of the map is shared: areas are readable by every user.

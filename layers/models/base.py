@@ -6,10 +6,35 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
+
+from layers import validators
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+
+@deconstructible
+class CodeCheck:
+    """A Django field validator (admin forms, full_clean) from a layers.validators check,
+    named so that migrations can refer to it."""
+
+    def __init__(self, check: str) -> None:
+        self.check = check
+
+    def __call__(self, value: str) -> None:
+        try:
+            getattr(validators, self.check)(value)
+        except validators.InvalidCode as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CodeCheck) and other.check == self.check
+
+    def __hash__(self) -> int:
+        return hash(self.check)
 
 
 def _placement_fk(tier_label: StrOrPromise, *, indexed: bool = True) -> models.ForeignKey:
@@ -79,7 +104,9 @@ class Person(Placed):
     to the roles named in layers.access."""
 
     name = models.CharField(_("姓名"), max_length=50)
-    id_number = models.CharField(_("公民身份号码"), max_length=18)
+    id_number = models.CharField(
+        _("公民身份号码"), max_length=18, validators=[CodeCheck("validate_id_number")]
+    )
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     household = models.CharField(_("户号"), max_length=30, blank=True)
     address = models.CharField(_("居住地址"), max_length=200, blank=True)
@@ -109,7 +136,11 @@ class EntityStatus(models.TextChoices):
 class LegalEntity(Placed):
     """Legal entity (法人/单位), keyed by its unified social credit code (GB 32100)."""
 
-    credit_code = models.CharField(_("统一社会信用代码"), max_length=18)
+    credit_code = models.CharField(
+        _("统一社会信用代码"),
+        max_length=18,
+        validators=[CodeCheck("validate_credit_code")],
+    )
     name = models.CharField(_("名称"), max_length=200)
     entity_type = models.CharField(_("单位类型"), max_length=30, blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
@@ -140,7 +171,9 @@ class Component(Placed):
     """Urban component (城市部件). Its 16-digit ID is district (6) + major (2) + minor (2)
     + serial (6); the major and minor codes name its catalogue subcategory."""
 
-    code = models.CharField(_("部件标识码"), max_length=16)
+    code = models.CharField(
+        _("部件标识码"), max_length=16, validators=[CodeCheck("validate_component_code")]
+    )
     # No database constraint, for the same reason as placements: imports check every
     # class against the catalogue, and PROTECT keeps a used category from being deleted.
     category = models.ForeignKey(
