@@ -178,9 +178,7 @@ def run_ours(path: Path) -> tuple[float, str]:
     from layers.importing.core import import_file
 
     start = time.perf_counter()
-    result = import_file(
-        "components", path, report_path=path.with_suffix(".rejected.csv"), batch_size=250_000
-    )
+    result = import_file("components", path, report_path=path.with_suffix(".rejected.csv"))
     return time.perf_counter() - start, result.summary()
 
 

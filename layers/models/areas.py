@@ -44,7 +44,7 @@ class Area(models.Model):
     place once cases point at it; it gets a valid_to date and a successor row."""
 
     tier = models.CharField(_("层级"), max_length=10, choices=Tier.choices)
-    code = models.CharField(_("编码"), max_length=15, db_index=True)
+    code = models.CharField(_("编码"), max_length=15, db_index=True, db_collation="C")
     name = models.CharField(_("名称"), max_length=100)
     name_en = models.CharField(_("英文名"), max_length=100, blank=True)
     parent = models.ForeignKey(

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from layers.datum import DEFAULT_DATUM, Datum, UnknownDatum, parse_datum
-from layers.importing.core import import_file
+from layers.importing.core import DEFAULT_BATCH_SIZE, import_file
 from layers.importing.sources import SourceError
 from layers.importing.specs import LAYERS
 
@@ -52,7 +52,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--lon-field", help="CSV: longitude column (default: lon/lng/x…)")
         parser.add_argument("--lat-field", help="CSV: latitude column (default: lat/y…)")
-        parser.add_argument("--batch-size", type=int, default=1_000_000)
+        parser.add_argument(
+            "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per batch"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
