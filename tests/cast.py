@@ -10,6 +10,7 @@ from django.contrib.gis.geos import Point
 from django.core.management import call_command
 
 from layers.models import Area, Person
+from layers.validators import id_number_check_digit
 
 CELLS = {
     "own": "440106001001001",
@@ -30,12 +31,16 @@ def centre(area: Area) -> Point:
     return Point(area.geom.centroid.x, area.geom.centroid.y, srid=4326)
 
 
+def with_check_digit(first17: str) -> str:
+    return first17 + id_number_check_digit(first17)
+
+
 def add_residents(city: dict[str, Area]) -> dict[str, Person]:
     people = {}
     for n, (key, code) in enumerate(CELLS.items()):
         people[key] = Person.objects.create(
             name=NAMES[n],
-            id_number=f"44010619900101{n:03d}4",
+            id_number=with_check_digit(f"44010619900101{n:03d}"),
             phone=f"1381234{n:04d}",
             geom=centre(city[code]),
         )

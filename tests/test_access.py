@@ -142,11 +142,11 @@ def test_it_masks_personal_fields_for_display(residents: dict[str, Person]) -> N
     person = residents["own"]
     assert personal_fields(person, unmasked=False) == {
         "name": "张*",
-        "id_number": "440106********0004",
+        "id_number": "440106********0005",
         "phone": "138****0000",
     }
     full = personal_fields(person, unmasked=True)
-    assert full["id_number"] == "440106199001010004"
+    assert full["id_number"] == "440106199001010005"
     assert full["phone"] == "13812340000"
 
 

@@ -128,16 +128,16 @@ def test_it_masks_personal_data_by_role(
     properties = body["properties"]
     assert properties["personal_data_masked"] is masked
     if masked:
-        assert properties["id_number"] == "440106********0004"
+        assert properties["id_number"] == "440106********0005"
         assert properties["name"] == "张*"
         assert properties["phone"] == "138****0000"
     else:
-        assert properties["id_number"] == "440106199001010004"
+        assert properties["id_number"] == "440106199001010005"
         assert properties["name"] == "张三"
         assert properties["phone"] == "13812340000"
     # Not personal: shown to everyone who sees the record.
     assert properties["person_type"] == person.person_type
-    assert Person.objects.get(pk=person.pk).id_number == "440106199001010004"
+    assert Person.objects.get(pk=person.pk).id_number == "440106199001010005"
 
 
 def test_it_unmasks_residents_of_the_inspectors_own_cells(
@@ -145,10 +145,10 @@ def test_it_unmasks_residents_of_the_inspectors_own_cells(
 ) -> None:
     status, body = get(client_for(cast["inspector"]), "people/")
     assert status == 200
-    assert [f["properties"]["id_number"] for f in body["features"]] == ["440106199001010004"]
+    assert [f["properties"]["id_number"] for f in body["features"]] == ["440106199001010005"]
     # The street dispatcher sees the same resident, masked.
     _, body = get(client_for(cast["street"]), "people/", cell=CELLS["own"])
-    assert [f["properties"]["id_number"] for f in body["features"]] == ["440106********0004"]
+    assert [f["properties"]["id_number"] for f in body["features"]] == ["440106********0005"]
 
 
 def test_it_lists_people_in_a_fixed_number_of_queries(
