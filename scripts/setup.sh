@@ -18,7 +18,8 @@ DB_PASSWORD=gridmgmt
 TEMPLATE_DB=gridmgmt_template
 
 # --- system packages -------------------------------------------------------------------
-packages=(python3-venv gdal-bin libgdal-dev redis-server chromium
+# chromium and a CJK font are for browser tests and screenshots; gettext compiles messages.
+packages=(python3-venv gdal-bin libgdal-dev redis-server chromium fonts-wqy-microhei gettext
           "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-postgis-3" postgresql-contrib)
 missing=()
 for p in "${packages[@]}"; do
