@@ -16,7 +16,7 @@ LOCALE = Path(__file__).resolve().parent.parent / "locale"
 ENGLISH = {
     "gridmgmt 网格化管理": "gridmgmt city grid management",
     "一张图与基础数据": "One map and base data",
-    "一张图 / One map": "One map",
+    "一张图": "One map",
     "市": "City",
     "区": "District",
     "街道": "Street",
