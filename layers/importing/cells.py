@@ -92,17 +92,9 @@ class CellIndex:
         x = np.asarray(lon, dtype=np.float64)
         y = np.asarray(lat, dtype=np.float64)
         point, piece = self._buckets.candidates(x, y)
-        # One prepared piece against all its candidate points at a time: GEOS answers
-        # each point from the piece's cached edge index. `intersects` holds for points
-        # on a border too (what `covers` means for a point).
-        order = np.argsort(piece, kind="stable")
-        piece, point = piece[order], point[order]
-        bounds = np.searchsorted(piece, np.arange(len(self.pieces) + 1))
-        hit = np.zeros(len(point), dtype=bool)
-        px, py = x[point], y[point]
-        for i in np.flatnonzero(bounds[1:] > bounds[:-1]):
-            a, b = bounds[i], bounds[i + 1]
-            hit[a:b] = shapely.intersects_xy(self.pieces[i], px[a:b], py[a:b])
+        # Each candidate pair is tested against its prepared piece in one vectorized call;
+        # `intersects` holds for points on a border too (what `covers` means for a point).
+        hit = shapely.intersects_xy(self.pieces[piece], x[point], y[point])
         cell_idx = np.full(len(x), NO_CELL, dtype=np.int64)
         np.minimum.at(cell_idx, point[hit], self.piece_cell[piece[hit]])
         cell_idx[cell_idx == NO_CELL] = -1
