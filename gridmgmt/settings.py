@@ -43,7 +43,7 @@ ROOT_URLCONF = "gridmgmt.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "gridmgmt" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -28,3 +28,9 @@ def test_the_admin_names_the_layers_in_the_chosen_language(admin_client: Client)
     admin_client.post("/i18n/setlang/", {"language": "en", "next": "/admin/"})
     english = admin_client.get("/admin/").content.decode()
     assert "Components" in english and "Standard addresses" in english
+
+
+def test_every_admin_page_offers_the_language_switch(admin_client: Client) -> None:
+    page = admin_client.get("/admin/").content.decode()
+    assert 'id="language-switch"' in page
+    assert 'value="en"' in page and "English" in page
