@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_gis",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "layers",
 ]
@@ -125,8 +126,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "City grid management: the one map, base layers and the case loop.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Swagger UI is served from the project's static files (layers/static/
-    # drf_spectacular_sidecar/): city intranets have no internet, so no CDN.
+    # Swagger UI is served from the static files of drf-spectacular-sidecar (a PyPI
+    # package): city intranets have no internet, so no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would fetch a validity badge from an external validator.
