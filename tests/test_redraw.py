@@ -1,9 +1,14 @@
 """Redrawing cells retires the old rows and places again the records they held."""
 
 import datetime as dt
+import io
+from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 from django.contrib.gis.geos import Point, Polygon
+from django.core.management import CommandError, call_command
 
 from layers.grid_check import check_grid
 from layers.models import Area, Person, Tier
@@ -60,3 +65,38 @@ def test_it_refuses_unknown_cells_invalid_boundaries_and_future_dates(
     with pytest.raises(RedrawError, match="in the future"):
         redraw_cells({WEST: box(113.30, 113.31)}, valid_from=dt.date(2999, 1, 1))
     assert not Area.objects.filter(valid_to__isnull=False).exists()
+
+
+def test_the_command_redraws_from_a_file_and_refuses_a_gap(
+    small_city: dict[str, Area], tmp_path: Path
+) -> None:
+    Person.objects.create(
+        name="张三", id_number="440106199001010014", geom=Point(113.3095, 23.105, srid=4326)
+    )
+    border = round(ORIGIN_LON + 0.9 * STEP, 6)
+    good = tmp_path / "cells.geojson"
+    gpd.GeoDataFrame(
+        {"code": [WEST, EAST]},
+        geometry=[
+            shapely.box(ORIGIN_LON, ORIGIN_LAT, border, ORIGIN_LAT + STEP),
+            shapely.box(border, ORIGIN_LAT, ORIGIN_LON + 2 * STEP, ORIGIN_LAT + STEP),
+        ],
+        crs="EPSG:4326",
+    ).to_file(good)
+    gap = tmp_path / "gap.geojson"
+    gpd.GeoDataFrame(
+        {"code": [WEST]},
+        geometry=[shapely.box(ORIGIN_LON, ORIGIN_LAT, border, ORIGIN_LAT + STEP)],
+        crs="EPSG:4326",
+    ).to_file(gap)
+
+    problems = io.StringIO()
+    with pytest.raises(CommandError, match="problems .above.; nothing was changed"):
+        call_command("redraw_cells", str(gap), "--valid-from", "2026-11-21", stderr=problems)
+    assert "gap" in problems.getvalue() and "440106001001" in problems.getvalue()
+    assert not Area.objects.filter(valid_to__isnull=False).exists()
+
+    out = io.StringIO()
+    call_command("redraw_cells", str(good), "--valid-from", "2026-11-21", stdout=out)
+    assert "redrew 2 cells; placed again: 1 person" in out.getvalue()
+    assert Person.objects.get().cell.code == EAST  # type: ignore[union-attr]

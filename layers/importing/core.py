@@ -1,5 +1,5 @@
 """Bulk import into the one map (入格): validate every row, place the valid ones into their
-grid cells, and upsert them on their natural key with COPY and one set-based statement.
+grid cells, and write them on their natural key with COPY (layers.importing.writer).
 
 Nothing valid is lost and nothing invalid is written: every rejected row goes to the
 report with its reason, and read = inserted + updated + unchanged + rejected.
