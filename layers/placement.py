@@ -2,7 +2,7 @@
 
 Border-inclusive: a point on the border between two cells is covered by both, and the
 cell with the lower code wins, so the answer never depends on table order. Interactive
-paths call place_point(); bulk imports use layers.importing.CellIndex, which gives the
+paths call place_point(); bulk imports use layers.importing.cells.CellIndex, which gives the
 same answers for millions of points at once.
 """
 

@@ -199,21 +199,26 @@ def test_it_lists_without_n_plus_one_queries(
     assert queries() == few
 
 
+def person_form(person: Person, geom: str) -> dict[str, str]:
+    """The admin change form of `person`, moved to `geom`."""
+    return {
+        "geom": geom,
+        "name": person.name,
+        "id_number": person.id_number,
+        "phone": person.phone,
+        "household": "",
+        "address": "",
+        "person_type": person.person_type,
+    }
+
+
 def test_it_refuses_a_point_outside_the_city_as_a_form_error(
     cast: dict[str, User], residents: dict[str, Person]
 ) -> None:
     person = residents["own"]
     response = client_for(cast["admin"]).post(
         admin_url(Person, "change", person.pk),
-        {
-            "geom": "SRID=4326;POINT (114.5 23.1)",
-            "name": person.name,
-            "id_number": person.id_number,
-            "phone": person.phone,
-            "household": "",
-            "address": "",
-            "person_type": person.person_type,
-        },
+        person_form(person, "SRID=4326;POINT (114.5 23.1)"),
     )
     assert response.status_code == 200
     assert "outside every grid cell" in response.content.decode()
@@ -226,15 +231,7 @@ def test_it_places_a_moved_record_when_saved(
     person = residents["own"]
     response = client_for(cast["data_admin"]).post(
         admin_url(Person, "change", person.pk),
-        {
-            "geom": "SRID=4326;POINT (113.345 23.105)",
-            "name": person.name,
-            "id_number": person.id_number,
-            "phone": person.phone,
-            "household": "",
-            "address": "",
-            "person_type": person.person_type,
-        },
+        person_form(person, "SRID=4326;POINT (113.345 23.105)"),
     )
     assert response.status_code == 302
     moved = Person.objects.select_related("cell").get(pk=person.pk)

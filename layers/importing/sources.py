@@ -52,7 +52,7 @@ class Source:
 def open_source(
     path: Path,
     *,
-    batch_size: int = 250_000,
+    batch_size: int,
     lon_field: str | None = None,
     lat_field: str | None = None,
 ) -> Source:
