@@ -36,7 +36,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Model, Q, QuerySet, Value, When
 
 from layers.masking import mask_id_number, mask_name, mask_phone
 from layers.models import Area, Category, Person, Placed, Role, Staff, Tier
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     AnyUser = AbstractBaseUser | AnonymousUser
 
 P = TypeVar("P", bound=Placed)
+M = TypeVar("M", bound=Model)
 
 # Name of the boolean column with_personal_access() adds to a Person queryset.
 PERSONAL_ACCESS = "personal_unmasked"
@@ -84,17 +85,17 @@ def staff_of(user: AnyUser) -> Staff | None:
     return cached if isinstance(cached, Staff) else None
 
 
-def _is_superuser(user: AnyUser) -> bool:
+def is_superuser(user: AnyUser) -> bool:
     return bool(user.is_authenticated and user.is_active and getattr(user, "is_superuser", False))
 
 
-def _own_cells(staff: Staff) -> Q:
+def own_cells(staff: Staff) -> Q:
     # A subquery, not a list of ids: the inspector's cells are read by the same query.
     cells = Staff.cells.through.objects.filter(staff_id=staff.pk).values("area_id")
     return Q(cell_id__in=cells)
 
 
-def _unit_area(staff: Staff) -> Scope:
+def unit_area(staff: Staff) -> Scope:
     area = staff.unit.area
     field = _PLACEMENT_FIELD.get(area.tier)
     if field is None:  # the city
@@ -104,31 +105,31 @@ def _unit_area(staff: Staff) -> Scope:
 
 def record_scope(user: AnyUser) -> Scope:
     """Which base-layer records `user` may see: True (all), False (none) or a filter."""
-    if _is_superuser(user):
+    if is_superuser(user):
         return True
     staff = staff_of(user)
     if staff is None:
         return False
     if staff.role == Role.INSPECTOR:
-        return _own_cells(staff)
-    return _unit_area(staff)
+        return own_cells(staff)
+    return unit_area(staff)
 
 
 def personal_data_scope(user: AnyUser) -> Scope:
     """Whose personal data `user` may see unmasked: True (all), False (none) or a filter."""
-    if _is_superuser(user):
+    if is_superuser(user):
         return True
     staff = staff_of(user)
     if staff is None:
         return False
     if staff.role == Role.INSPECTOR:
-        return _own_cells(staff)
+        return own_cells(staff)
     if staff.role == Role.DATA_ADMIN:
-        return _unit_area(staff)
+        return unit_area(staff)
     return False
 
 
-def _filter(queryset: QuerySet[P], scope: Scope) -> QuerySet[P]:
+def apply_scope(queryset: QuerySet[M], scope: Scope) -> QuerySet[M]:
     if scope is True:
         return queryset
     if scope is False:
@@ -138,7 +139,7 @@ def _filter(queryset: QuerySet[P], scope: Scope) -> QuerySet[P]:
 
 def visible_records(user: AnyUser, queryset: QuerySet[P]) -> QuerySet[P]:
     """The rows of `queryset` (any Placed model) that `user` may see."""
-    return _filter(queryset, record_scope(user))
+    return apply_scope(queryset, record_scope(user))
 
 
 def can_see_record(user: AnyUser, record: Placed) -> bool:

@@ -324,8 +324,8 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
-    list_display = ("name", "tier", "area")
-    list_filter = ("tier",)
+    list_display = ("name", "tier", "kind", "unit_type", "area")
+    list_filter = ("tier", "kind", "unit_type")
     list_select_related = ("area",)
     search_fields = ("name", "^area__code", "area__name")
     autocomplete_fields = ("area",)

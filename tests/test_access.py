@@ -188,9 +188,10 @@ def test_it_creates_one_demo_user_per_role(small_city: dict[str, Area]) -> None:
     assert not User.objects.get(username="city").has_perm("layers.change_person")
     assert User.objects.get(username="city").has_perm("layers.view_person")
     assert User.objects.get(username="inspector").check_password("gridmgmt-demo")
-    table = out.getvalue().splitlines()
+    units, *table = out.getvalue().splitlines()
+    assert units.endswith("territorial units and district departments created")
     assert table[0].split() == ["username", "role", "unit", "area", "password"]
-    assert len(table) == 1 + 9
+    assert len(table) == 1 + 11
     assert any(line.startswith("street ") and "440106001" in line for line in table)
 
 
@@ -214,7 +215,7 @@ def test_it_creates_demo_users_idempotently(
     call_command("create_demo_users", stdout=out)
     assert snapshot() == before
     assert "another-secret" not in out.getvalue()
-    assert out.getvalue().count("(unchanged)") == 9
+    assert out.getvalue().count("(unchanged)") == 11
 
     call_command("create_demo_users", "--reset-passwords", stdout=io.StringIO())
     assert User.objects.get(username="street").check_password("another-secret")

@@ -11,7 +11,7 @@ from layers.models.base import (
     Placed,
 )
 from layers.models.catalogue import Category, CategoryKind, LimitUnit
-from layers.models.org import Role, Staff, Unit
+from layers.models.org import Role, Staff, Unit, UnitKind
 
 __all__ = [
     "CODE_LENGTH",
@@ -34,4 +34,5 @@ __all__ = [
     "Staff",
     "Tier",
     "Unit",
+    "UnitKind",
 ]

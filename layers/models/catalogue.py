@@ -40,6 +40,10 @@ class Category(models.Model):
     )
     urgent_by_default = models.BooleanField(_("默认紧急"), default=False)
     default_unit_type = models.CharField(_("默认责任单位类型"), max_length=60, blank=True)
+    # A new report of this category near an open case of the same category, within the
+    # radius and the time window, is offered as its likely duplicate.
+    duplicate_radius_m = models.PositiveIntegerField(_("疑似重复半径(米)"), default=50)
+    duplicate_window_hours = models.PositiveIntegerField(_("疑似重复时间窗(小时)"), default=72)
     active = models.BooleanField(_("启用"), default=True)
 
     class Meta:

@@ -18,12 +18,26 @@ class Role(models.TextChoices):
     DATA_ADMIN = "data_admin", _("基础数据管理员")
 
 
+class UnitKind(models.TextChoices):
+    # The territorial owner of an area (属地): the street office of a street, the command
+    # centre of a district or of the city. Routing falls back to it (属地兜底).
+    TERRITORIAL = "territorial", _("属地单位")
+    DEPARTMENT = "department", _("专业部门")
+    HOTLINE = "hotline", _("热线中心")
+    OTHER = "other", _("其他")
+
+
 class Unit(models.Model):
     """A unit: command centre, street office, department, hotline centre. Its area is the
     territory it answers for (the whole city for city-level units)."""
 
     name = models.CharField(_("名称"), max_length=100, unique=True)
     tier = models.CharField(_("层级"), max_length=10)  # layers.models.areas.Tier values
+    kind = models.CharField(
+        _("单位类型"), max_length=12, choices=UnitKind.choices, default=UnitKind.DEPARTMENT
+    )
+    # Matches Category.default_unit_type (e.g. 环卫部门, 水务部门) for routing by category.
+    unit_type = models.CharField(_("专业类别"), max_length=60, blank=True)
     area = models.ForeignKey(
         "layers.Area", models.PROTECT, related_name="units", verbose_name=_("辖区")
     )

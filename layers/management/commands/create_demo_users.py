@@ -1,11 +1,14 @@
-"""Create one demo user per role in the demo city (needs the areas loaded).
+"""Create the demo city's units and one demo user per role (needs the areas loaded).
 
     manage.py create_demo_users [--district 440106] [--street 440106001] [--reset-passwords]
 
-Units: the city command centre, 12345 hotline centre, water authority, city government
-and data authority over the city; the district command centre over the district; the
-street office over the street. Users: inspector (owning the street's first cells),
-hotline, street, district, city, department, leader, data_admin, and the superuser admin.
+Units: the territorial owner (属地单位) of every area — the city command centre, a
+command centre per district, an office per street — so that every case has an owner to
+fall back to; per district, the departments of the usual unit types (城管执法, 环卫部门 …);
+over the city, the 12345 hotline centre, the water authority, the city government and
+the data authority. Users: two inspectors (each owning three cells of the demo street),
+hotline, street, district, city, department (city water authority), enforcement (the
+district's 城管执法 department), leader, data_admin, and the superuser admin.
 The city and data_admin users may use the admin (is_staff) with the permissions their
 work needs. Idempotent: what exists is left alone, passwords included, unless
 --reset-passwords sets every demo user's password again. The password comes from the
@@ -23,7 +26,7 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from layers.models import Area, Role, Staff, Tier, Unit
+from layers.models import Area, Role, Staff, Tier, Unit, UnitKind
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -55,11 +58,23 @@ ADMIN_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
+# Departments set up in every district, by unit type (Category.default_unit_type).
+DISTRICT_DEPARTMENTS = {
+    "城管执法": "城市管理和综合执法局",
+    "环卫部门": "环境卫生管理中心",
+    "住房和城乡建设局": "住房和建设局",
+    "交通运输局": "交通运输局",
+    "林业和园林局": "林业和园林局",
+}
+
+
 @dataclass(frozen=True)
 class DemoUnit:
     key: str
     name: str
     area: Area
+    kind: UnitKind = UnitKind.TERRITORIAL
+    unit_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,11 +86,13 @@ class DemoUser:
 
 DEMO_USERS = [
     DemoUser("inspector", Role.INSPECTOR, "street"),
+    DemoUser("inspector2", Role.INSPECTOR, "street"),
     DemoUser("hotline", Role.HOTLINE, "hotline"),
     DemoUser("street", Role.STREET, "street"),
     DemoUser("district", Role.DISTRICT, "district"),
     DemoUser("city", Role.CITY, "city"),
     DemoUser("department", Role.DEPARTMENT, "water"),
+    DemoUser("enforcement", Role.DEPARTMENT, "enforcement"),
     DemoUser("leader", Role.LEADER, "government"),
     DemoUser("data_admin", Role.DATA_ADMIN, "data"),
 ]
@@ -107,17 +124,22 @@ class Command(BaseCommand):
         units = _demo_units(city, district, street)
         rows: list[tuple[str, str, str, str, str]] = []
         with transaction.atomic():
+            created = _territorial_units(city)
             unit_rows = {unit.key: _ensure_unit(unit) for unit in units}
-            for demo in DEMO_USERS:
+            for n, demo in enumerate(DEMO_USERS):
                 unit = unit_rows[demo.unit_key]
-                shown = self._ensure_user(demo, unit, street, password, options["reset_passwords"])
+                shown = self._ensure_user(
+                    demo, unit, _first_cells(street, n), password, options["reset_passwords"]
+                )
                 rows.append((demo.username, str(demo.role.label), unit.name, str(unit.area), shown))
             shown = self._ensure_admin(password, options["reset_passwords"])
             rows.append(("admin", "superuser", "-", "-", shown))
+        if created:
+            self.stdout.write(f"{created} territorial units and district departments created")
         self._print_table(rows)
 
     def _ensure_user(
-        self, demo: DemoUser, unit: Unit, street: Area, password: str, reset: bool
+        self, demo: DemoUser, unit: Unit, cells: list[Area], password: str, reset: bool
     ) -> str:
         user, created = _get_or_create_user(demo.username, password)
         if created:
@@ -132,7 +154,7 @@ class Command(BaseCommand):
         if not Staff.objects.filter(user=user).exists():
             staff = Staff.objects.create(user=user, role=demo.role, unit=unit)
             if demo.role == Role.INSPECTOR:
-                staff.cells.add(*_first_cells(street))
+                staff.cells.add(*cells)
         return password if created or reset else "(unchanged)"
 
     def _ensure_admin(self, password: str, reset: bool) -> str:
@@ -180,20 +202,68 @@ def _pick(tier: Tier, code: str | None, default: str | None, *, parent: Area | N
 def _demo_units(city: Area, district: Area, street: Area) -> list[DemoUnit]:
     return [
         DemoUnit("city", f"{city.name}指挥中心", city),
-        DemoUnit("hotline", f"{city.name}12345热线中心", city),
-        DemoUnit("water", f"{city.name}水务局", city),
-        DemoUnit("government", f"{city.name}人民政府", city),
-        DemoUnit("data", f"{city.name}政务服务数据管理局", city),
+        DemoUnit("hotline", f"{city.name}12345热线中心", city, UnitKind.HOTLINE),
+        DemoUnit("water", f"{city.name}水务局", city, UnitKind.DEPARTMENT, "水务部门"),
+        DemoUnit("government", f"{city.name}人民政府", city, UnitKind.OTHER),
+        DemoUnit("data", f"{city.name}政务服务数据管理局", city, UnitKind.OTHER),
         DemoUnit("district", f"{district.name}指挥中心", district),
-        DemoUnit("street", f"{street.name}办事处", street),
+        DemoUnit("street", _street_unit_name(street), street),
+        DemoUnit(
+            "enforcement",
+            f"{district.name}{DISTRICT_DEPARTMENTS['城管执法']}",
+            district,
+            UnitKind.DEPARTMENT,
+            "城管执法",
+        ),
     ]
+
+
+def _street_unit_name(street: Area) -> str:
+    return f"{street.name}办事处"
+
+
+def _territorial_units(city: Area) -> int:
+    """The owner of every current area below the city, and each district's departments;
+    what exists (by name) is left alone. Returns how many were created."""
+    areas = Area.objects.current().filter(tier__in=[Tier.DISTRICT, Tier.STREET]).defer("geom")
+    wanted: list[Unit] = []
+    for area in areas:
+        if area.tier == Tier.STREET:
+            wanted.append(Unit(name=_street_unit_name(area), tier=area.tier, area=area,
+                               kind=UnitKind.TERRITORIAL))  # fmt: skip
+            continue
+        wanted.append(Unit(name=f"{area.name}指挥中心", tier=area.tier, area=area,
+                           kind=UnitKind.TERRITORIAL))  # fmt: skip
+        wanted.extend(
+            Unit(
+                name=f"{area.name}{name}",
+                tier=area.tier,
+                area=area,
+                kind=UnitKind.DEPARTMENT,
+                unit_type=unit_type,
+            )
+            for unit_type, name in DISTRICT_DEPARTMENTS.items()
+        )
+    wanted.append(
+        Unit(name=f"{city.name}指挥中心", tier=city.tier, area=city, kind=UnitKind.TERRITORIAL)
+    )
+    existing = set(Unit.objects.values_list("name", flat=True))
+    missing = [unit for unit in wanted if unit.name not in existing]
+    Unit.objects.bulk_create(missing)
+    return len(missing)
 
 
 def _ensure_unit(demo: DemoUnit) -> Unit:
     # A unit's tier is its area's tier; an existing unit keeps whatever it has.
     units = Unit.objects.select_related("area").defer("area__geom")
     unit, _ = units.get_or_create(
-        name=demo.name, defaults={"tier": demo.area.tier, "area": demo.area}
+        name=demo.name,
+        defaults={
+            "tier": demo.area.tier,
+            "area": demo.area,
+            "kind": demo.kind,
+            "unit_type": demo.unit_type,
+        },
     )
     return unit
 
@@ -216,6 +286,8 @@ def _permissions(codenames: list[str]) -> list[Permission]:
     return found
 
 
-def _first_cells(street: Area) -> list[Area]:
+def _first_cells(street: Area, inspector: int) -> list[Area]:
+    """The street's cells in code order, INSPECTOR_CELLS for each inspector in turn."""
     cells = Area.objects.current().filter(tier=Tier.CELL, code__startswith=street.code)
-    return list(cells.defer("geom").order_by("code")[:INSPECTOR_CELLS])
+    start = inspector * INSPECTOR_CELLS
+    return list(cells.defer("geom").order_by("code")[start : start + INSPECTOR_CELLS])
