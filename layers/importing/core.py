@@ -279,7 +279,10 @@ class _Preparer:
             columns[name] = pa.array(placed)
 
         self._reject_duplicates(keys, batch, reasons)
-        return pa.table(columns).filter(pa.array(reasons.ok)), keys, reasons
+        table = pa.table(columns).filter(pa.array(reasons.ok))
+        for derived in self.spec.derived:  # computed for the accepted rows only
+            table = table.append_column(derived.name, derived.compute(table[derived.source]))
+        return table, keys, reasons
 
     def _column(self, batch: Batch, column: Column, n: int) -> pa.Array:
         source_name = self.rename.get(column.name)

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 from django.db import models
 
 from layers import validators
+from layers.addresses import normalise_addresses
 from layers.models import Address, Building, Component, LegalEntity, Person, Placed
 
 # A vectorized check: values → (valid mask, reason per row or None).
@@ -31,12 +33,23 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A text column the import computes from another column of the accepted rows (never
+    read from the file), vectorized: one Arrow array in, one out."""
+
+    name: str
+    source: str
+    compute: Callable[[pa.Array | pa.ChunkedArray], pa.Array]
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     name: str
     model: type[Placed]
     key: str
     fields: tuple[str, ...]
     key_check: Check | None = None
+    derived: tuple[Derived, ...] = ()
     columns: tuple[Column, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +108,8 @@ LAYERS: dict[str, LayerSpec] = {
             model=Address,
             key="code",
             fields=("code", "text", "road", "house_number", "building_name"),
+            # The geocoder's normal form, for the trigram index (layers.addresses).
+            derived=(Derived("search_text", "text", normalise_addresses),),
         ),
         LayerSpec(
             name="buildings",

@@ -41,16 +41,21 @@ _EWKB_POINT = np.dtype(
 )
 
 
+def text_columns(spec: LayerSpec) -> list[str]:
+    """The columns an import writes as text: the file's and the derived ones."""
+    return [*spec.fields, *(derived.name for derived in spec.derived)]
+
+
 def data_columns(spec: LayerSpec) -> list[str]:
     """The layer columns an import writes, besides geom and updated_at."""
-    columns = list(spec.fields)
+    columns = text_columns(spec)
     if spec.name == "components":
         columns.append("category_id")
     return [*columns, *PLACEMENT_COLUMNS]
 
 
 def staging_columns(spec: LayerSpec) -> list[tuple[str, str]]:
-    text = set(spec.fields)
+    text = set(text_columns(spec))
     columns = [("row", "bigint")]
     columns += [(c, "text" if c in text else "bigint") for c in data_columns(spec)]
     return [*columns, ("lon", "double precision"), ("lat", "double precision")]
@@ -85,8 +90,8 @@ class LayerWriter:
         self.rebuild = self._drop_indexes() if self.direct else []
         self.written = 0
         self.whole_numbers = [c.name for c in spec.columns if c.max_value is not None]
-        text = [c for c in spec.fields if c not in self.whole_numbers]
-        force_not_null = f"FORCE_NOT_NULL ({_quoted(list(spec.fields))})"
+        text = [c for c in text_columns(spec) if c not in self.whole_numbers]
+        force_not_null = f"FORCE_NOT_NULL ({_quoted(text_columns(spec))})"
         if self.direct:
             self.columns = [*data_columns(spec), "geom", "updated_at"]
             target = self.table

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from layers import validators
+from layers.addresses import normalise_address
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -214,21 +216,36 @@ class Component(Placed):
 
 
 class Address(Placed):
-    """Standard address (标准地址): what 12345 operators geocode a caller's words against."""
+    """Standard address (标准地址): what 12345 operators geocode a caller's words against
+    (incidents.geocoding)."""
 
     code = models.CharField(_("地址编码"), max_length=30, db_collation=CODE_COLLATION)
     text = models.CharField(_("标准地址"), max_length=200)
     road = models.CharField(_("街路巷"), max_length=60, blank=True)
     house_number = models.CharField(_("门牌号"), max_length=20, blank=True)
     building_name = models.CharField(_("建筑物/小区"), max_length=60, blank=True)
+    # normalise_address(text), kept by save() and by the bulk import (vectorized), so that
+    # the trigram index below is built on the same words a query is turned into. A stored
+    # column rather than an expression index: the normal form is defined once, in Python.
+    search_text = models.TextField(_("检索文本"), blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("标准地址")
         verbose_name_plural = _("标准地址")
         constraints = [models.UniqueConstraint(fields=["code"], name="address_code_unique")]
+        indexes = [
+            GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"], name="address_search_trgm")
+        ]
 
     def __str__(self) -> str:
         return self.text
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_text = normalise_address(self.text)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "text" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
 
 
 class Building(Placed):

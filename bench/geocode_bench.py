@@ -1,0 +1,474 @@
+"""Benchmark: 12345 hotline geocoding of misspelled and partial addresses.
+
+Loads N standard addresses of the demo city (fixtures.synth, through the bulk import;
+skipped when the database already holds them), makes a seeded set of caller-style
+queries from real addresses with known answers (dropped characters, homophones, missing
+city or district, Chinese numerals, full-width digits, spaces and punctuation, 座/号楼
+for 栋, 附近), and prints p50/p95/p99 latency and top-1/top-5 accuracy of
+incidents.geocoding.geocode() beside two same-run baselines:
+
+- pg_trgm on the raw text: `text % q ORDER BY similarity(text, q)`, no normalisation
+  and no re-rank, through a GIN index on Address.text built for the run and dropped after;
+- today's address search (`/api/layers/addresses/?q=`: ILIKE on code, text and
+  building name), a sequential scan, so on a sample of the queries.
+
+Runs in its own database (gridmgmt_bench_geocode, from the project's template), with
+the demo city's grid, so that other benchmarks' tables are left alone.
+
+    .venv/bin/python bench/geocode_bench.py [--n 1000000] [--queries 1000] [--seed 11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = os.environ.get(
+    "GEOCODE_BENCH_DATABASE_URL",
+    "postgres://gridmgmt:gridmgmt@127.0.0.1:5432/gridmgmt_bench_geocode",
+)
+CHUNK = 50_000
+ILIKE_SAMPLE = 100
+WARM_UP = 100
+RAW_INDEX = "bench_address_text_trgm"
+
+# Homophones a pinyin input method offers for the characters of the demo city's road,
+# estate and direction names (and the two suffixes 区, 市). None is a numeral: 山→三 would
+# turn a road name into a number, which is another error.
+_HOMOPHONE_PAIRS = (
+    "华化 村存 和河 新心 南男 岗港 景井 江将 山衫 龙隆 花华 城成 兴星 东冬 港岗 大达 天添 "
+    "石时 德得 金今 宝保 同铜 湾弯 云芸 广光 信心 科可 源元 丰峰 街接 中钟 黄皇 珠朱 越月 "
+    "福富 海还 荔丽 沙莎 岭领 利力 苑园 河和 口扣 林琳 穗岁 盛胜 夏下 风丰 人仁 北贝 京经 "
+    "昌常 洞东 白百 元园 园元 场厂 溪西 长常 禺于 翠萃 桂贵 嘉家 太泰 钟中 乐勒 开凯 创窗 "
+    "秀绣 永勇 达大 泰太 顺舜 汇会 富福 安按 腾藤 远园 明名 康抗 雅亚 路露 体题 育玉 埔浦 "
+    "牌排 员园 寿受 五午 岑琴 棠堂 下夏 陂坡 猎列 冼先 临林 环还 解姐 放方 民明 农浓 建健 "
+    "设社 工公 业叶 滨宾 洪红 多朵 津金 宁凝 芳方 地第 鹤贺 三山 机鸡 先鲜 烈列 执直 梅眉 "
+    "韵运 汕山 燕艳 顶鼎 水税 荫阴 竹竺 丹单 禾和 落洛 茅毛 前钱 发法 学雪 香乡 雪学 萝罗 "
+    "番翻 桥乔 洛落 造早 化华 全泉 神深 狮师 步部 蕉焦 门们 进近 阁格 平萍 塘唐 朱珠 派排 "
+    "潭谭 锦金 恒横 宏红 鑫新 瑞锐 祥翔 众重 通同 隆龙 美每 佳家 飞非 卓桌 智志 博波 凯开 "
+    "星兴 光广 辉挥 晨辰 曦希 方芳 粤越 宇雨 正政 羊阳 泽则 力立 居局 碧必 骏俊 逸易 丽立 "
+    "印应 合和 生声 世市 纪记 万晚 保宝 鸿红 润闰 聚据 贤闲 百白 荣容 兆照 振震 满慢 盈迎 "
+    "思斯 启起 致至 弘红 毅义 凤风 鸣明 家佳 心新 道到 巷向 横恒 直执 西希 小晓 厦夏 公工 "
+    "寓玉 庄装 区曲 市是"
+)
+HOMOPHONES = {pair[0]: pair[1] for pair in _HOMOPHONE_PAIRS.split()}
+DIGITS = "零一二三四五六七八九"
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+SEPARATORS = [" ", " ", "，", "  ", "\u3000"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A real address a query is made from (its code is the known answer)."""
+
+    code: str
+    district: str
+    road: str
+    house_number: str
+    building_name: str
+    unique_without_district: bool
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    code: str
+    kinds: tuple[str, ...]
+
+
+@dataclass
+class Result:
+    label: str
+    latencies: list[float]
+    top1: int = 0
+    top5: int = 0
+    misses: Counter[str] | None = None
+
+
+# --- set-up ---------------------------------------------------------------------------
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = BENCH_DB
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmgmt.settings")
+    from bench.import_bench import ensure_database
+
+    ensure_database(BENCH_DB)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from layers.models import Area
+
+    if not Area.objects.filter(tier="cell").exists():
+        from fixtures.city import load_hierarchy
+
+        print("loading the demo city's grid into the bench database …", flush=True)
+        load_hierarchy(datetime.date(2024, 1, 1))
+
+
+def ensure_addresses(n: int) -> None:
+    """N addresses of the demo city, loaded through the bulk import (a fresh table)."""
+    from django.db import connection
+
+    from layers.models import Address
+
+    have = Address.objects.count()
+    if have >= n:
+        print(f"addresses: {have} already loaded", flush=True)
+        return
+    from layers.importing.core import RejectReport, import_batches
+    from layers.importing.specs import LAYERS
+
+    print(f"loading {n} addresses through the bulk import …", flush=True)
+    if have:  # a partial load: start again (cases in this bench database go with it)
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {Address._meta.db_table} CASCADE")
+    spec = LAYERS["addresses"]
+    start = time.perf_counter()
+    result = import_batches(
+        spec,
+        _address_batches(n),
+        datum="wgs84",
+        rename={c: c for c in spec.fields},
+        dry_run=False,
+        report=RejectReport(io.StringIO(), []),
+    )
+    print(f"  {result.summary()} in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def _address_batches(n: int) -> Iterator[Any]:
+    """Synthetic addresses (fixtures.synth) spread over the districts by their cells,
+    each at a random point of its district."""
+    import pyarrow as pa
+
+    from fixtures import synth
+    from fixtures.city import DEFAULT_SEED
+    from layers.importing.cells import CellIndex
+    from layers.importing.sources import Batch
+
+    cells = CellIndex()
+    codes = cells.district_code.astype(str)
+    rng = np.random.default_rng(DEFAULT_SEED)
+    row = 1
+    for district in sorted(set(codes)):
+        members = np.flatnonzero(codes == district)
+        name = str(cells.district_name[members[0]])
+        total = round(n * len(members) / len(codes))
+        for start in range(0, total, CHUNK):
+            size = min(CHUNK, total - start)
+            columns = synth.addresses(
+                DEFAULT_SEED, size, district_code=district, district_name=name, start=start
+            )
+            lon, lat = _points_in(cells, district, size, rng)
+            yield Batch(
+                row=np.arange(row, row + size, dtype=np.int64),
+                columns={k: pa.array(v.astype(str)) for k, v in columns.items()},
+                lon=lon,
+                lat=lat,
+                geometry_error=np.full(size, None, dtype=object),
+            )
+            row += size
+
+
+def _points_in(
+    cells: Any, district: str, size: int, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    import shapely
+
+    pieces = np.flatnonzero(cells.district_code[cells.piece_cell].astype(str) == district)
+    bounds = shapely.bounds(cells.pieces[pieces])
+    lon, lat = np.empty(0), np.empty(0)
+    while len(lon) < size:  # a point in a piece's box, kept if it is in the district
+        box = bounds[rng.integers(0, len(pieces), 2 * size)]
+        x = box[:, 0] + rng.random(len(box)) * (box[:, 2] - box[:, 0])
+        y = box[:, 1] + rng.random(len(box)) * (box[:, 3] - box[:, 1])
+        placed = cells.locate(x, y)
+        inside = ~placed.outside
+        inside[inside] = cells.district_code[placed.cell_index[inside]] == district
+        lon, lat = np.concatenate([lon, x[inside]]), np.concatenate([lat, y[inside]])
+    return lon[:size], lat[:size]
+
+
+# --- queries --------------------------------------------------------------------------
+
+
+def sources(count: int, rng: np.random.Generator) -> list[Source]:
+    """`count` addresses picked at random, with whether their road, number and building
+    name are unique in the city (only then may a query leave the district out)."""
+    from django.db import connection
+
+    from layers.models import Address, Area
+
+    ids = np.array(Address.objects.order_by("pk").values_list("pk", flat=True))
+    picked = rng.choice(ids, count, replace=False).tolist()  # in random order
+    by_pk = {
+        row[0]: row[1:]
+        for row in Address.objects.filter(pk__in=picked).values_list(
+            "pk", "code", "district_id", "road", "house_number", "building_name"
+        )
+    }
+    rows = [by_pk[pk] for pk in picked]
+    names = dict(Area.objects.filter(tier="district").values_list("pk", "name"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT road, house_number, building_name FROM {Address._meta.db_table}
+            WHERE road = ANY(%s) GROUP BY 1, 2, 3 HAVING count(*) > 1""",
+            [sorted({row[2] for row in rows})],
+        )
+        repeated = set(cursor.fetchall())
+    return [
+        Source(
+            code, names[district], road, number, building, (road, number, building) not in repeated
+        )
+        for code, district, road, number, building in rows
+    ]
+
+
+def make_query(source: Source, rng: np.random.Generator, city: str = "广州市") -> Query:
+    """A caller's version of the address: at least one slip, usually several."""
+    kinds: list[str] = []
+    u = rng.random(6)
+    prefix = _prefix(source, u[0], city, kinds)
+    road, block = (
+        source.road,
+        source.building_name[-2:] if source.building_name.endswith("栋") else "",
+    )
+    estate = source.building_name[: len(source.building_name) - len(block)]
+    if u[1] < 0.55 or not kinds:
+        if estate and rng.random() < 0.4:
+            estate = _typo(estate, rng, kinds)
+        else:
+            road = _typo(road, rng, kinds)
+    number = _house_number(int(source.house_number.rstrip("号")), u[2], kinds)
+    if block and u[3] < 0.35:
+        b = int(block[0])
+        forms = [f"{b}座", f"{b}号楼", f"{DIGITS[b]}栋", f"{b}幢", f"{b}#楼"]
+        block = forms[int(rng.integers(len(forms)))]
+        kinds.append("block as 座/号楼/幢/#")
+    parts = [p for p in (prefix, road, number, estate + block) if p]
+    if u[4] < 0.3:
+        text = SEPARATORS[int(rng.integers(len(SEPARATORS)))].join(parts)
+        kinds.append("spaces, punctuation")
+    else:
+        text = "".join(parts)
+    if u[5] < 0.08:
+        text += "附近"
+        kinds.append("附近")
+    return Query(text, source.code, tuple(kinds))
+
+
+def _prefix(source: Source, u: float, city: str, kinds: list[str]) -> str:
+    if u < 0.45:
+        kinds.append("no city")
+        return source.district
+    if u < 0.75 and source.unique_without_district:
+        kinds.append("no city, no district")
+        return ""
+    return city + source.district
+
+
+def _typo(name: str, rng: np.random.Generator, kinds: list[str]) -> str:
+    """One homophone (60%) or one dropped character."""
+    spots = [i for i, ch in enumerate(name) if ch in HOMOPHONES]
+    if spots and rng.random() < 0.6:
+        i = spots[int(rng.integers(len(spots)))]
+        kinds.append("homophone")
+        return name[:i] + HOMOPHONES[name[i]] + name[i + 1 :]
+    if len(name) >= 3:
+        i = int(rng.integers(len(name)))
+        kinds.append("dropped character")
+        return name[:i] + name[i + 1 :]
+    return name
+
+
+def _house_number(n: int, u: float, kinds: list[str]) -> str:
+    if u < 0.25:
+        kinds.append("Chinese numerals")
+        return _chinese(n) + "号"
+    if u < 0.33:
+        kinds.append("spoken digits (幺二三)")
+        return "".join("幺" if d == "1" else DIGITS[int(d)] for d in str(n)) + "号"
+    if u < 0.5:
+        kinds.append("full-width digits")
+        return str(n).translate(FULL_WIDTH) + "号"
+    if u < 0.6:
+        kinds.append("no 号")
+        return str(n)
+    return f"{n}号"
+
+
+def _chinese(n: int) -> str:
+    """一百二十三 for 123 (house numbers here stay below 1000)."""
+    hundreds, rest = divmod(n, 100)
+    tens, units = divmod(rest, 10)
+    text = DIGITS[hundreds] + "百" if hundreds else ""
+    if tens:
+        text += ("" if tens == 1 and not hundreds else DIGITS[tens]) + "十"
+    elif hundreds and units:
+        text += "零"
+    return text + (DIGITS[units] if units else "")
+
+
+# --- measuring ------------------------------------------------------------------------
+
+
+def measure(label: str, queries: list[Query], find: Callable[[str], list[str]]) -> Result:
+    result = Result(label, [], misses=Counter())
+    for query in queries:
+        start = time.perf_counter()
+        codes = find(query.text)
+        result.latencies.append((time.perf_counter() - start) * 1000)
+        hit = bool(codes) and codes[0] == query.code
+        result.top1 += hit
+        result.top5 += query.code in codes[:5]
+        if not hit:
+            assert result.misses is not None
+            result.misses.update(query.kinds)
+    return result
+
+
+def ours(text: str) -> list[str]:
+    from incidents.geocoding import geocode
+
+    return [candidate.code for candidate in geocode(text, limit=5)]
+
+
+def raw_trigram(text: str) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT code FROM layers_address WHERE text %% %s "
+            "ORDER BY similarity(text, %s) DESC, code LIMIT 5",
+            [text, text],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def ilike(text: str) -> list[str]:
+    from django.db.models import Q
+
+    from layers.models import Address
+
+    found = Address.objects.filter(
+        Q(code__icontains=text) | Q(text__icontains=text) | Q(building_name__icontains=text)
+    )
+    return list(found.order_by("pk").values_list("code", flat=True)[:5])
+
+
+def build_raw_index() -> float:
+    from django.db import connection
+
+    start = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {RAW_INDEX}")
+        cursor.execute(f"CREATE INDEX {RAW_INDEX} ON layers_address USING gin (text gin_trgm_ops)")
+    return time.perf_counter() - start
+
+
+def drop_raw_index() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {RAW_INDEX}")
+
+
+def plan_of(text: str) -> str:
+    """EXPLAIN of geocode()'s index query for one query: it must use the trigram index."""
+    from django.db import connection, transaction
+
+    from incidents.geocoding import THRESHOLD, district_words, parse_query
+
+    query = parse_query(text, district_words())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(THRESHOLD)]
+        )
+        cursor.execute(
+            "EXPLAIN SELECT id FROM layers_address WHERE %s <%% search_text", [query.core]
+        )
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def print_results(results: list[Result]) -> None:
+    print()
+    header = ("queries", "top-1", "top-5", "p50 ms", "p95 ms", "p99 ms")
+    print(f"{'method':<52} " + " ".join(f"{h:>7}" for h in header))
+    for r in results:
+        n = len(r.latencies)
+        p50, p95, p99 = np.percentile(r.latencies, [50, 95, 99])
+        print(
+            f"{r.label:<52} {n:>7} {r.top1 / n:>7.1%} {r.top5 / n:>7.1%} "
+            f"{p50:>7.1f} {p95:>7.1f} {p99:>7.1f}"
+        )
+
+
+def print_misses(result: Result, queries: list[Query]) -> None:
+    totals = Counter(kind for query in queries for kind in query.kinds)
+    assert result.misses is not None
+    print("\ntop-1 misses of geocode() by slip (a query usually has several):")
+    for kind, total in totals.most_common():
+        missed = result.misses[kind]
+        print(f"  {kind:<28} {missed:>4} / {total:<5} ({missed / total:.1%})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="standard addresses")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    setup_django()
+    ensure_addresses(args.n)
+
+    rng = np.random.default_rng(args.seed)
+    picked = sources(args.queries + WARM_UP, rng)
+    queries = [make_query(source, rng) for source in picked]
+    warm_up, queries = queries[:WARM_UP], queries[WARM_UP:]
+    print(f"{len(queries)} queries (seed {args.seed}), e.g. {queries[0].text} → {queries[0].code}")
+    print("index query plan:\n  " + plan_of(queries[0].text).replace("\n", "\n  "))
+
+    measure("warm-up", warm_up, ours)
+    results = [measure("geocode() (normalised, GIN trigram, re-rank)", queries, ours)]
+    if not args.skip_baseline:
+        print(f"building the baseline's GIN index on the raw text: {build_raw_index():.1f} s")
+        try:
+            measure("warm-up", warm_up, raw_trigram)
+            results.append(
+                measure(
+                    "baseline: pg_trgm on raw text (GIN, no normalisation)", queries, raw_trigram
+                )
+            )
+        finally:
+            drop_raw_index()
+        sample = queries[:ILIKE_SAMPLE]
+        results.append(
+            measure("baseline: ILIKE as /api/layers/addresses/?q= (seq scan)", sample, ilike)
+        )
+    print_results(results)
+    print_misses(results[0], queries)
+
+
+if __name__ == "__main__":
+    main()
