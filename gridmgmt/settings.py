@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from gridmgmt.env import database_from_url, env_bool, env_list, env_str
+from gridmgmt.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "layers",
+    "incidents",
+    "dispatch",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +112,18 @@ GRID_SRID = 4326
 # (the default): the widget draws vectors on a plain background and fetches nothing.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")
 
+# The case loop (incidents/, dispatch/).
+# Photos attached to a report or a feedback: at most this many, each at most this big,
+# JPEG, PNG or WebP (checked from the file's first bytes, not from its name).
+CASE_PHOTO_MAX_COUNT = env_int("CASE_PHOTO_MAX_COUNT", 6)
+CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
+# An inspector reports from their own cells; a point this far outside them is refused.
+INSPECTOR_CELL_TOLERANCE_M = env_int("INSPECTOR_CELL_TOLERANCE_M", 100)
+# Share of the time limit after which an open case is flagged as close to its deadline.
+SLA_WARNING_SHARE = env_float("SLA_WARNING_SHARE", 0.8)
+# Office hours on a working day (local time), for limits counted in working hours.
+WORKING_HOURS = [("09:00", "12:00"), ("14:00", "18:00")]
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -120,6 +134,8 @@ REST_FRAMEWORK = {
     # Every list is paged with a cap (100 by default, at most 1000) and strict parameters.
     "DEFAULT_PAGINATION_CLASS": "layers.api.pagination.CappedLimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # Domain errors of the case loop as {"detail", "code", "field"} with 400/403/404/409.
+    "EXCEPTION_HANDLER": "gridmgmt.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "gridmgmt API",
@@ -133,7 +149,18 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI would fetch a validity badge from an external validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # One name for choice sets used by several fields (time limit and urgent time limit).
-    "ENUM_NAME_OVERRIDES": {"LimitUnitEnum": "layers.models.LimitUnit"},
+    "ENUM_NAME_OVERRIDES": {
+        "LimitUnitEnum": "layers.models.LimitUnit",
+        "ChannelEnum": "incidents.models.Channel",
+        # Hotline tickets take every channel but the inspectors' app.
+        "TicketChannelEnum": [
+            ("phone", "电话"),
+            ("sms", "短信"),
+            ("wechat", "微信"),
+            ("weibo", "微博"),
+            ("web", "网站"),
+        ],
+    },
 }
 
 LOGGING = {

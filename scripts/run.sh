@@ -8,7 +8,13 @@ log() { printf '\033[1m[run]\033[0m %s\n' "$*"; }
 log "loading the demo city (skipped when already loaded)"
 .venv/bin/python manage.py load_demo_city --scale "${GRIDMGMT_DEMO_SCALE:-0.01}"
 .venv/bin/python manage.py create_demo_users
+.venv/bin/python manage.py create_demo_routing
 host=${GRIDMGMT_HOST:-127.0.0.1}
 port=${GRIDMGMT_PORT:-8000}
+# The SLA worker chases deadlines beside the server and stops with it.
+log "starting the SLA worker (deadline warnings, overdue escalation)"
+.venv/bin/python manage.py run_sla_worker &
+worker=$!
+trap 'kill "$worker" 2>/dev/null || true' EXIT
 log "serving on http://$host:$port/ (admin: /admin/, API docs: /api/docs/)"
-exec .venv/bin/uvicorn gridmgmt.asgi:application --host "$host" --port "$port"
+.venv/bin/uvicorn gridmgmt.asgi:application --host "$host" --port "$port"

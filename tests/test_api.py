@@ -459,6 +459,12 @@ def test_it_generates_a_valid_schema_without_warnings(tmp_path: Path, db: None) 
     assert page["properties"]["features"]["items"] == {"$ref": "#/components/schemas/Person"}
     assert "400" in paths["/api/layers/people/"]["get"]["responses"]
     assert "404" in paths["/api/layers/people/{id}/"]["get"]["responses"]
+    # The case loop: intake, one endpoint per transition, geocoding, evaluation.
+    for path in ("/api/cases/", "/api/cases/reports/", "/api/cases/tickets/",
+                 "/api/cases/{id}/sign/", "/api/cases/{id}/verify/", "/api/geocode/",
+                 "/api/evaluation/{by}/"):  # fmt: skip
+        assert path in paths
+    assert {"400", "403", "409"} <= set(paths["/api/cases/{id}/sign/"]["post"]["responses"])
 
 
 def test_it_serves_the_api_docs_without_a_cdn(cast: dict[str, User]) -> None:

@@ -1,0 +1,255 @@
+"""What the case API reads and writes. Inputs are checked for type and shape here; the
+rules of the domain (placement, scope, states) are checked by the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from dispatch.models import Assignment, ExtensionKind
+from incidents.access import caller_fields
+from incidents.models import Case, CaseEvent, CasePhoto, Channel
+from layers.api.filters import DatumField
+from layers.datum import DEFAULT_DATUM, Datum, point_from_storage
+
+# ---- inputs -------------------------------------------------------------------------
+
+
+class LocationIn(serializers.Serializer[Any]):
+    lon = serializers.FloatField(help_text="Longitude in `datum`.")
+    lat = serializers.FloatField(help_text="Latitude in `datum`.")
+    datum = DatumField(default=DEFAULT_DATUM, help_text="wgs84 (default), gcj02, bd09 …")
+    accuracy_m = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+
+class ReportIn(LocationIn):
+    """An inspector's report (multipart/form-data when it carries photos)."""
+
+    client_uuid = serializers.UUIDField(
+        help_text="The phone's own id for this report: resending it returns the same case."
+    )
+    category = serializers.IntegerField(help_text="A subcategory id of the catalogue.")
+    description = serializers.CharField(max_length=4000)
+    urgent = serializers.BooleanField(required=False, allow_null=True, default=None)
+    component_code = serializers.CharField(required=False, allow_blank=True, default="")
+    entity = serializers.IntegerField(required=False, allow_null=True, default=None)
+    photos = serializers.ListField(
+        child=serializers.FileField(), required=False, default=list, allow_empty=True
+    )
+
+
+class TicketIn(serializers.Serializer[Any]):
+    """A 12345 work order: confirm a geocoded `address_id`, or give a point on the map."""
+
+    client_uuid = serializers.UUIDField(required=False, allow_null=True, default=None)
+    channel = serializers.ChoiceField(choices=[c for c in Channel.choices if c[0] != "app"])
+    category = serializers.IntegerField()
+    description = serializers.CharField(max_length=4000)
+    address_text = serializers.CharField(max_length=200)
+    address_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    lon = serializers.FloatField(required=False, allow_null=True, default=None)
+    lat = serializers.FloatField(required=False, allow_null=True, default=None)
+    datum = DatumField(default=DEFAULT_DATUM)
+    caller_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    caller_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    urgent = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs["lon"] is None) != (attrs["lat"] is None):
+            raise serializers.ValidationError({"lat": [_("lon 和 lat 须同时给出。")]})
+        return attrs
+
+
+class NoteIn(serializers.Serializer[Any]):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+
+
+class ReasonIn(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=4000)
+
+
+class MergeIn(NoteIn):
+    into = serializers.IntegerField(help_text="The open case this report duplicates.")
+
+
+class DispatchIn(NoteIn):
+    unit = serializers.IntegerField(
+        required=False, allow_null=True, default=None,
+        help_text="A unit to dispatch to instead of the routing rules' choice.",
+    )  # fmt: skip
+
+
+class ExtensionIn(ReasonIn):
+    kind = serializers.ChoiceField(choices=ExtensionKind.choices)
+    hours = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+
+
+class HandleIn(serializers.Serializer[Any]):
+    note = serializers.CharField(max_length=4000)
+    photos = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+
+
+class VerifyIn(NoteIn):
+    passed = serializers.BooleanField()
+    photos = serializers.ListField(
+        child=serializers.FileField(), required=False, default=list, allow_empty=True
+    )
+
+
+class DatumQuery(serializers.Serializer[Any]):
+    datum = DatumField(default=DEFAULT_DATUM, required=False)
+
+
+class CaseListQuery(DatumQuery):
+    state = serializers.MultipleChoiceField(choices=Case._meta.get_field("state").choices or [],
+                                            required=False)  # fmt: skip
+    area = serializers.CharField(required=False, help_text="Code of a district/street/…/cell.")
+    category = serializers.IntegerField(required=False)
+    overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+    mine = serializers.BooleanField(
+        required=False, default=False, help_text="Only cases I reported or must verify."
+    )
+    unit = serializers.IntegerField(required=False, help_text="Cases assigned to this unit.")
+
+
+# ---- outputs ------------------------------------------------------------------------
+
+
+class AreaRef(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class UnitRef(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+@extend_schema_field({"type": "array", "items": {"type": "number"}, "minItems": 2})
+class PointField(serializers.Field):  # type: ignore[type-arg]
+    """[lon, lat] in the datum the request asked for."""
+
+    def to_representation(self, value: Any) -> list[float]:
+        datum = self.context.get("datum", DEFAULT_DATUM)
+        lon, lat = point_from_storage(value.x, value.y, datum)
+        return [round(lon, 7), round(lat, 7)]
+
+
+class PhotoOut(serializers.ModelSerializer[CasePhoto]):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CasePhoto
+        fields = ["id", "content_type", "size", "url"]
+
+    def get_url(self, photo: CasePhoto) -> str:
+        return f"/api/cases/{photo.case_id}/photos/{photo.pk}/"
+
+
+class CaseOut(serializers.ModelSerializer[Case]):
+    state_label = serializers.CharField(source="get_state_display")
+    category = serializers.SerializerMethodField()
+    point = PointField(source="geom")
+    cell = AreaRef()
+    community = AreaRef()
+    street = AreaRef()
+    district = AreaRef()
+    unit = UnitRef(allow_null=True)
+    supervising_unit = UnitRef(allow_null=True)
+    reporter = serializers.CharField(source="reporter.username", allow_null=True, default=None)
+    verifier = serializers.CharField(source="verifier.username", allow_null=True, default=None)
+    caller_name = serializers.SerializerMethodField()
+    caller_phone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id", "state", "state_label", "source", "channel", "category", "urgent",
+            "description", "point", "datum", "accuracy_m", "address_text", "address",
+            "component_code", "entity", "cell", "community", "street", "district",
+            "reporter", "caller_name", "caller_phone", "unit", "supervising_unit", "verifier",
+            "merged_into", "created_at", "updated_at", "filed_at", "dispatched_at",
+            "handled_at", "closed_at", "due_at", "warn_at", "warned", "overdue",
+            "escalation_level", "closed_on_time", "extensions", "reworks", "suspended",
+        ]  # fmt: skip
+
+    @extend_schema_field(
+        {"type": "object", "properties": {"id": {"type": "integer"}, "code": {"type": "string"},
+                                          "name": {"type": "string"}}}
+    )  # fmt: skip
+    def get_category(self, case: Case) -> dict[str, Any]:
+        return {"id": case.category_id, "code": case.category.code, "name": case.category.name}
+
+    def _caller(self, case: Case) -> dict[str, str]:
+        return caller_fields(case, unmasked=bool(self.context.get("unmasked")))
+
+    def get_caller_name(self, case: Case) -> str:
+        return self._caller(case)["caller_name"]
+
+    def get_caller_phone(self, case: Case) -> str:
+        return self._caller(case)["caller_phone"]
+
+
+class EventOut(serializers.ModelSerializer[CaseEvent]):
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    actor_unit = serializers.CharField(source="actor_unit.name", allow_null=True, default=None)
+    unit = UnitRef(allow_null=True)
+    photos = PhotoOut(many=True)
+
+    class Meta:
+        model = CaseEvent
+        fields = ["id", "at", "actor", "actor_unit", "action", "from_state", "to_state",
+                  "unit", "note", "data", "photos"]  # fmt: skip
+
+
+class AssignmentOut(serializers.ModelSerializer[Assignment]):
+    unit = UnitRef()
+    rule = serializers.CharField(source="rule.name", allow_null=True, default=None)
+
+    class Meta:
+        model = Assignment
+        fields = ["at", "unit", "tier", "rule", "reason"]
+
+
+class CaseDetailOut(CaseOut):
+    history = EventOut(many=True)
+    assignments = AssignmentOut(many=True)
+    photos = serializers.SerializerMethodField()
+
+    class Meta(CaseOut.Meta):
+        fields = [*CaseOut.Meta.fields, "history", "assignments", "photos"]
+
+    @extend_schema_field(PhotoOut(many=True))
+    def get_photos(self, case: Case) -> list[dict[str, Any]]:
+        # The report's own photos; feedback and verification photos are in `history`.
+        own = [p for p in case.photos.all() if p.event is None or p.event.action == "report"]
+        return PhotoOut(own, many=True).data  # type: ignore[return-value]
+
+
+class DuplicateOut(serializers.Serializer[Any]):
+    """A likely duplicate, in brief: enough to recognise it on the map and merge."""
+
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    category = serializers.IntegerField(source="category_id")
+    point = PointField(source="geom")
+    created_at = serializers.DateTimeField()
+    description = serializers.CharField()
+    distance_m = serializers.SerializerMethodField()
+
+    def get_distance_m(self, case: Case) -> float:
+        return round(case.distance.m, 1)  # type: ignore[attr-defined]
+
+
+class IntakeOut(serializers.Serializer[Any]):
+    case = CaseOut()
+    created = serializers.BooleanField(help_text="False when this is a resend of a report.")
+    likely_duplicates = DuplicateOut(many=True)
+
+
+def context(datum: Datum, unmasked: bool) -> dict[str, Any]:
+    return {"datum": datum, "unmasked": unmasked}

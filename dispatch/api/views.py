@@ -1,0 +1,311 @@
+"""The case API under /api/cases/: intake, lists, details and one endpoint per action.
+
+Views parse the request, call one service, render. Who may see a case is
+incidents.access; what they may do is dispatch.transitions (through the services).
+Domain errors become JSON: {"detail": message, "code": …, "field": …} with 400, 403,
+404 or 409 (gridmgmt.api_errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from django.contrib.auth.models import User
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import FileResponse, QueryDict
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+
+from dispatch import services
+from dispatch.api import serializers as s
+from dispatch.models import Assignment
+from incidents import services as intake
+from incidents.access import can_see_caller, visible_cases
+from incidents.duplicates import likely_duplicates
+from incidents.errors import CaseNotFound
+from incidents.models import Case, CaseEvent, CasePhoto
+from layers.models import Area, Tier
+
+ERROR = OpenApiResponse(
+    response={
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+            "field": {"type": "string", "nullable": True},
+        },
+    },
+    description="What is wrong, in words a person can act on; `field` names the input.",
+)
+ERRORS = {400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR}
+
+_PLACEMENT = {
+    Tier.DISTRICT: "district",
+    Tier.STREET: "street",
+    Tier.COMMUNITY: "community",
+    Tier.CELL: "cell",
+}
+
+ActionCall = Callable[[Any, int, dict[str, Any]], Any]
+
+# action name → (input serializer, service call with the validated input)
+ACTIONS: dict[str, tuple[type[Serializer[Any]], ActionCall]] = {
+    "file": (s.NoteIn, lambda u, i, d: services.case_file(user=u, case_id=i, **d)),
+    "cancel": (s.ReasonIn, lambda u, i, d: services.case_cancel(user=u, case_id=i, **d)),
+    "merge": (
+        s.MergeIn,
+        lambda u, i, d: services.case_merge(user=u, case_id=i, into_id=d["into"], note=d["note"]),
+    ),
+    "dispatch": (
+        s.DispatchIn,
+        lambda u, i, d: services.case_dispatch(
+            user=u, case_id=i, unit_id=d["unit"], note=d["note"]
+        ),
+    ),
+    "sign": (s.NoteIn, lambda u, i, d: services.case_sign(user=u, case_id=i, **d)),
+    "return": (s.ReasonIn, lambda u, i, d: services.case_return(user=u, case_id=i, **d)),
+    "request_extension": (
+        s.ExtensionIn,
+        lambda u, i, d: services.case_request_extension(user=u, case_id=i, **d),
+    ),
+    "approve_extension": (
+        s.NoteIn,
+        lambda u, i, d: services.case_decide_extension(user=u, case_id=i, approve=True, **d),
+    ),
+    "reject_extension": (
+        s.NoteIn,
+        lambda u, i, d: services.case_decide_extension(user=u, case_id=i, approve=False, **d),
+    ),
+    "resume": (s.NoteIn, lambda u, i, d: services.case_resume(user=u, case_id=i, **d)),
+    "handle": (s.HandleIn, lambda u, i, d: services.case_handle(user=u, case_id=i, **d)),
+    "verify": (s.VerifyIn, lambda u, i, d: services.case_verify(user=u, case_id=i, **d)),
+    "close": (s.NoteIn, lambda u, i, d: services.case_close(user=u, case_id=i, **d)),
+    "escalate": (s.ReasonIn, lambda u, i, d: services.case_escalate(user=u, case_id=i, **d)),
+}
+
+
+def _cases() -> QuerySet[Case]:
+    return Case.objects.select_related(
+        "category", "cell", "community", "street", "district", "unit", "supervising_unit",
+        "reporter", "verifier",
+    ).defer(
+        "cell__geom", "community__geom", "street__geom", "district__geom",
+    )  # fmt: skip
+
+
+class CaseViewSet(viewsets.GenericViewSet[Case]):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    serializer_class = s.CaseOut
+
+    def get_queryset(self) -> QuerySet[Case]:
+        return visible_cases(self.request.user, _cases())
+
+    def _render(self, data: Any, *, many: bool = False, detail: bool = False) -> Any:
+        query = s.DatumQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        ctx = s.context(query.validated_data["datum"], can_see_caller(self.request.user))
+        serializer = s.CaseDetailOut if detail else s.CaseOut
+        return serializer(data, many=many, context=ctx).data
+
+    def _case(self, pk: Any) -> Case:
+        try:
+            return self.get_queryset().get(pk=int(pk))
+        except (Case.DoesNotExist, ValueError):
+            raise CaseNotFound(f"没有编号为 {pk} 的案件，或您无权查看。") from None
+
+    @extend_schema(
+        summary="List cases",
+        description="Cases the user may see, newest first, filtered and paged.",
+        parameters=[s.CaseListQuery],
+        responses={200: s.CaseOut(many=True), 400: ERROR},
+    )
+    def list(self, request: Request) -> Response:
+        query = s.CaseListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        cases = _filtered(self.get_queryset(), request, query.validated_data)
+        page = self.paginate_queryset(cases)
+        return self.get_paginated_response(self._render(page, many=True))
+
+    @extend_schema(
+        summary="One case, with its history",
+        parameters=[s.DatumQuery],
+        responses={200: s.CaseDetailOut, 404: ERROR},
+    )
+    def retrieve(self, request: Request, pk: str) -> Response:
+        case = self._case(pk)
+        case = (
+            _cases()
+            .prefetch_related(
+                Prefetch(
+                    "history",
+                    CaseEvent.objects.select_related("actor", "actor_unit", "unit")
+                    .prefetch_related("photos")
+                    .order_by("at", "id"),
+                ),
+                Prefetch("assignments", Assignment.objects.select_related("unit", "rule")),
+                Prefetch("photos", CasePhoto.objects.select_related("event")),
+            )
+            .get(pk=case.pk)
+        )
+        return Response(self._render(case, detail=True))
+
+    @extend_schema(
+        summary="Inspector report (idempotent on client_uuid)",
+        request={"multipart/form-data": s.ReportIn, "application/json": s.ReportIn},
+        responses={201: s.IntakeOut, 200: s.IntakeOut, **ERRORS},
+    )
+    @action(detail=False, methods=["post"])
+    def reports(self, request: Request) -> Response:
+        data = _valid(s.ReportIn, _with_files(request))
+        report = intake.Report(
+            client_uuid=data["client_uuid"],
+            category_id=data["category"],
+            description=data["description"],
+            location=_location(data),
+            urgent=data["urgent"],
+            component_code=data["component_code"],
+            entity_id=data["entity"],
+            photos=data["photos"],
+        )
+        return self._intake(intake.case_report(user=_user(request), report=report))
+
+    @extend_schema(
+        summary="12345 hotline ticket",
+        request=s.TicketIn,
+        responses={201: s.IntakeOut, 200: s.IntakeOut, **ERRORS},
+    )
+    @action(detail=False, methods=["post"])
+    def tickets(self, request: Request) -> Response:
+        data = _valid(s.TicketIn, request.data)
+        ticket = intake.Ticket(
+            channel=data["channel"],
+            category_id=data["category"],
+            description=data["description"],
+            address_text=data["address_text"],
+            caller_name=data.get("caller_name", ""),
+            caller_phone=data.get("caller_phone", ""),
+            address_id=data["address_id"],
+            location=_location(data) if data["lon"] is not None else None,
+            urgent=data["urgent"],
+            client_uuid=data["client_uuid"],
+        )
+        return self._intake(intake.case_ticket(user=_user(request), ticket=ticket))
+
+    def _intake(self, result: intake.Intake) -> Response:
+        case = result.case
+        if result.created:
+            # Rendered from memory: intake and routing loaded everything it shows.
+            case = services.case_autodispatch(case_id=case.pk, case=case) or case
+        else:
+            case = _cases().get(pk=case.pk)
+        candidates = likely_duplicates(case, among=self.get_queryset())
+        body = {
+            "case": self._render(case),
+            "created": result.created,
+            "likely_duplicates": self._render_duplicates(candidates),
+        }
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(body, status=code)
+
+    def _render_duplicates(self, cases: Sequence[Case]) -> Any:
+        query = s.DatumQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return s.DuplicateOut(
+            cases, many=True, context={"datum": query.validated_data["datum"]}
+        ).data
+
+    @extend_schema(
+        summary="Likely duplicates of a case",
+        description="Open cases of the same category within its radius and time window.",
+        parameters=[s.DatumQuery],
+        responses={200: s.DuplicateOut(many=True), 404: ERROR},
+    )
+    @action(detail=True, methods=["get"])
+    def duplicates(self, request: Request, pk: str) -> Response:
+        case = self._case(pk)
+        return Response(self._render_duplicates(likely_duplicates(case, among=self.get_queryset())))
+
+    @extend_schema(summary="A photo of a case", responses={(200, "image/*"): bytes, 404: ERROR})
+    @action(detail=True, methods=["get"], url_path=r"photos/(?P<photo_id>\d+)")
+    def photo(self, request: Request, pk: str, photo_id: str) -> FileResponse:
+        case = self._case(pk)
+        photo = CasePhoto.objects.filter(case=case, pk=int(photo_id)).first()
+        if photo is None:
+            raise CaseNotFound(f"案件 #{case.pk} 没有编号为 {photo_id} 的照片。")
+        return FileResponse(photo.image.open("rb"), content_type=photo.content_type)
+
+    def _act(self, request: Request, pk: str, name: str) -> Response:
+        serializer_class, call = ACTIONS[name]
+        data = _valid(serializer_class, _with_files(request))
+        call(request.user, self._case(pk).pk, data)
+        return Response(self._render(_cases().get(pk=int(pk))))
+
+
+def _make_action(name: str) -> Any:
+    serializer_class, _call = ACTIONS[name]
+
+    def act(self: CaseViewSet, request: Request, pk: str) -> Response:
+        return self._act(request, pk, name)
+
+    act.__name__ = f"action_{name}"
+    act.__doc__ = f"Case action `{name}` (see docs/api.md for who may take it, and when)."
+    multipart = name in {"handle", "verify"}
+    body = {"multipart/form-data": serializer_class} if multipart else serializer_class
+    documented = extend_schema(
+        summary=f"Case action: {name}", request=body, responses={200: s.CaseOut, **ERRORS}
+    )(act)
+    return action(detail=True, methods=["post"], url_path=name, url_name=name)(documented)
+
+
+for _name in ACTIONS:
+    setattr(CaseViewSet, f"action_{_name}", _make_action(_name))
+
+
+def _user(request: Request) -> User:
+    # IsAuthenticated (the default permission) has let only signed-in users through.
+    return cast(User, request.user)
+
+
+def _with_files(request: Request) -> Any:
+    """The request's fields, with every uploaded `photos` file (a form may carry many)."""
+    if not request.FILES:
+        return request.data
+    data = cast(QueryDict, request.data).copy()
+    data.setlist("photos", request.FILES.getlist("photos"))
+    return data
+
+
+def _valid(serializer_class: type[Serializer[Any]], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _location(data: dict[str, Any]) -> intake.Location:
+    return intake.Location(
+        lon=data["lon"], lat=data["lat"], datum=data["datum"], accuracy_m=data.get("accuracy_m")
+    )
+
+
+def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) -> QuerySet[Case]:
+    if query.get("state"):
+        cases = cases.filter(state__in=query["state"])
+    if code := query.get("area"):
+        area = Area.objects.current().filter(code=code).only("id", "tier").first()
+        field = _PLACEMENT.get(Tier(area.tier)) if area else None
+        cases = cases.filter(**{field: area}) if area and field else cases
+    if query.get("category"):
+        cases = cases.filter(category_id=query["category"])
+    if query.get("overdue") is not None:
+        cases = cases.filter(overdue=query["overdue"])
+    if query.get("unit"):
+        cases = cases.filter(unit_id=query["unit"])
+    if query.get("mine"):
+        cases = cases.filter(Q(reporter=request.user) | Q(verifier=request.user))
+    return cases.order_by("-created_at", "-id")

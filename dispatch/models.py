@@ -1,0 +1,136 @@
+"""Data the dispatch engine runs on: routing rules, the working calendar, assignments and
+extension requests. Rules and the calendar are data, edited in the admin."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import Case, Channel
+
+
+class TargetTier(models.TextChoices):
+    STREET = "street", _("街道")
+    DISTRICT = "district", _("区")
+    CITY = "city", _("市")
+
+
+class RoutingRule(models.Model):
+    """(category, area, channel, time of day) → tier and unit. The first active rule in
+    `order` whose conditions all hold fires; an empty condition matches anything."""
+
+    order = models.PositiveIntegerField(_("顺序"), default=100)
+    name = models.CharField(_("名称"), max_length=100)
+    active = models.BooleanField(_("启用"), default=True)
+    # A major class (minor code empty) matches all its subcategories.
+    category = models.ForeignKey(
+        "layers.Category", models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("分类"),
+    )  # fmt: skip
+    area = models.ForeignKey(
+        "layers.Area", models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("区域"),
+    )  # fmt: skip
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices, blank=True)
+    # Local time of day (Asia/Shanghai); from > to spans midnight (e.g. 18:00–08:30).
+    time_from = models.TimeField(_("起始时刻"), null=True, blank=True)
+    time_to = models.TimeField(_("结束时刻"), null=True, blank=True)
+    tier = models.CharField(_("派遣层级"), max_length=10, choices=TargetTier.choices)
+    # The territorial owner at the tier (street office, district or city command centre),
+    # never a department: e.g. night emergencies go to the command centre on duty.
+    owner_only = models.BooleanField(_("只派属地单位"), default=False)
+    # A new report this rule fires for is filed and dispatched at once, without waiting
+    # for a dispatcher (自动立案派遣: simple matters the street handles itself).
+    auto_dispatch = models.BooleanField(_("自动立案派遣"), default=False)
+    # Empty: the department of the category's unit type at that tier over the case's
+    # place, else the territorial owner there (属地).
+    unit = models.ForeignKey(
+        "layers.Unit", models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("责任单位"),
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name = _("派遣规则")
+        verbose_name_plural = _("派遣规则")
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order} {self.name}"
+
+
+class Assignment(models.Model):
+    """One dispatch (or escalation) of a case to a unit, with the rule that chose it."""
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="assignments")
+    unit = models.ForeignKey("layers.Unit", models.PROTECT, related_name="+")
+    tier = models.CharField(max_length=10, choices=TargetTier.choices)
+    rule = models.ForeignKey(
+        RoutingRule, models.SET_NULL, null=True, blank=True, related_name="assignments"
+    )
+    reason = models.TextField()
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("派遣记录")
+        verbose_name_plural = _("派遣记录")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.case_id} → {self.unit}"
+
+
+class ExtensionKind(models.TextChoices):
+    EXTEND = "extend", _("延期")  # the deadline moves later
+    SUSPEND = "suspend", _("缓办")  # the clock stops until the case is resumed
+
+
+class ExtensionRequest(models.Model):
+    case = models.ForeignKey(Case, models.PROTECT, related_name="extension_requests")
+    kind = models.CharField(_("类型"), max_length=10, choices=ExtensionKind.choices)
+    # Extra working hours asked for (延期); empty for 缓办.
+    hours = models.PositiveIntegerField(_("延长工作时"), null=True, blank=True)
+    reason = models.TextField(_("理由"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    approved = models.BooleanField(null=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("延期/缓办申请")
+        verbose_name_plural = _("延期/缓办申请")
+        constraints = [
+            # At most one undecided request per case.
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=models.Q(approved__isnull=True),
+                name="one_pending_extension",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.case_id} {self.get_kind_display()}"
+
+
+class CalendarDay(models.Model):
+    """An exception to the Monday–Friday working week: a public holiday on a weekday
+    (is_workday False) or a weekend day worked instead (调休, is_workday True)."""
+
+    date = models.DateField(_("日期"), unique=True)
+    is_workday = models.BooleanField(_("工作日"))
+    name = models.CharField(_("说明"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("工作日历")
+        verbose_name_plural = _("工作日历")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        kind = _("上班") if self.is_workday else _("休息")
+        return f"{self.date} {kind} {self.name}"

@@ -1,0 +1,463 @@
+"""One service function per workflow action (dispatch.transitions holds the table).
+
+Each one: finds the case among those the user may see (else CaseNotFound: 404), locks
+its row, checks the state and the user's role and relation to the case (Conflict /
+NotPermitted), changes it, and writes the history entry and the live event in the same
+transaction (incidents.history.record). Two people acting on one case at once: the
+second waits for the first's lock, then finds the state changed and gets a Conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dispatch import deadlines
+from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
+from dispatch.routing import NoUnit, Route, escalation_route, route
+from dispatch.transitions import TRANSITIONS, Relation, Transition
+from incidents.access import in_area, visible_cases
+from incidents.errors import CaseNotFound, Conflict, InvalidInput, NotPermitted
+from incidents.history import record
+from incidents.models import Case, CaseEvent, State
+from incidents.photos import attach, check_photos
+from layers.access import is_superuser, staff_of
+from layers.models import Role, Staff, Tier, Unit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+# ---- the frame every action runs in -------------------------------------------------
+
+
+def _begin(user: User, case_id: int, action: str) -> tuple[Case, Staff | None, Transition]:
+    """The locked case, the actor's post and the transition, once every check passed."""
+    transition = TRANSITIONS[action]
+    if not visible_cases(user).filter(pk=case_id).exists():
+        raise CaseNotFound(_("没有编号为 %(id)s 的案件，或您无权查看。") % {"id": case_id})
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("category", "unit", "district")
+        .get(pk=case_id)
+    )
+    if case.state not in transition.sources:
+        allowed = "、".join(str(State(s).label) for s in sorted(transition.sources))
+        raise Conflict(
+            _("案件 #%(id)s 当前为「%(state)s」，不能%(action)s（仅在%(allowed)s时可以）。")
+            % {
+                "id": case.pk,
+                "state": case.get_state_display(),
+                "action": transition.label,
+                "allowed": allowed,
+            }
+        )
+    staff = staff_of(user)
+    if not is_superuser(user):
+        _check_actor(case, staff, transition)
+    return case, staff, transition
+
+
+def _check_actor(case: Case, staff: Staff | None, transition: Transition) -> None:
+    relation = transition.who.get(Role(staff.role)) if staff else None
+    if staff is None or relation is None:
+        role = staff.get_role_display() if staff else _("无岗位")
+        raise NotPermitted(
+            _("%(role)s不能对案件执行「%(action)s」。") % {"role": role, "action": transition.label}
+        )
+    if not _related(case, staff, relation):
+        raise NotPermitted(_(_RELATION_MESSAGES[relation]) % {"action": transition.label})
+
+
+_RELATION_MESSAGES = {
+    Relation.AREA: "案件不在您单位的辖区内，不能%(action)s。",
+    Relation.ASSIGNEE: "案件未派给您的单位，不能%(action)s。",
+    Relation.VERIFIER: "您不是此案件指定的核查人，不能%(action)s。",
+}
+
+
+def _related(case: Case, staff: Staff, relation: Relation) -> bool:
+    if relation is Relation.ASSIGNEE:
+        return case.unit_id == staff.unit_id
+    if relation is Relation.VERIFIER:
+        return case.verifier_id == staff.user_id
+    area = in_area(staff)
+    if area is True or case.supervising_unit_id == staff.unit_id:
+        return True
+    return Case.objects.filter(area, pk=case.pk).exists()
+
+
+def _finish(
+    case: Case,
+    user: User | None,
+    staff: Staff | None,
+    transition: Transition,
+    *,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    photos: Sequence[UploadedFile] = (),
+    from_state: str | None = None,
+) -> CaseEvent:
+    """Apply the transition's state and write history and live event. `from_state`: the
+    state before, when the caller already changed it (an approved 缓办 suspends)."""
+    from_state = from_state or case.state
+    if transition.target is not None:
+        case.state = transition.target
+    checked = check_photos(photos)
+    event = record(
+        case,
+        action=transition.action,
+        from_state=from_state,
+        actor=user,
+        staff=staff,
+        note=note,
+        data=data,
+    )
+    attach(case, checked, event)
+    return event
+
+
+def _required(text: str, field: str, what: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInput(_("请填写%(what)s。") % {"what": what}, field=field)
+    return text
+
+
+# ---- filing -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_file(*, user: User, case_id: int, note: str = "") -> Case:
+    case, staff, transition = _begin(user, case_id, "file")
+    case.filed_at = timezone.now()
+    _finish(case, user, staff, transition, note=note)
+    return case
+
+
+@transaction.atomic
+def case_cancel(*, user: User, case_id: int, reason: str) -> Case:
+    reason = _required(reason, "reason", _("注销理由"))
+    case, staff, transition = _begin(user, case_id, "cancel")
+    _finish(case, user, staff, transition, note=reason)
+    return case
+
+
+@transaction.atomic
+def case_merge(*, user: User, case_id: int, into_id: int, note: str = "") -> Case:
+    """Merge a new report into an open case: its reporter follows that case from now."""
+    if into_id == case_id:
+        raise InvalidInput(_("不能把案件合并到它自己。"), field="into")
+    target = visible_cases(user).filter(pk=into_id).select_for_update(of=("self",)).first()
+    if target is None:
+        raise InvalidInput(
+            _("没有编号为 %(id)s 的案件，或您无权查看。") % {"id": into_id}, field="into"
+        )
+    if not target.is_open:
+        raise Conflict(
+            _("案件 #%(id)s 已%(state)s，不能再合并进去。")
+            % {"id": target.pk, "state": target.get_state_display()}
+        )
+    case, staff, transition = _begin(user, case_id, "merge")
+    case.merged_into = target
+    _finish(case, user, staff, transition, note=note, data={"into": target.pk})
+    # The target's followers changed: its history says so and its live event goes out.
+    record(
+        target,
+        action="merge_in",
+        from_state=target.state,
+        actor=user,
+        staff=staff,
+        note=note,
+        data={"merged": case.pk},
+    )
+    return case
+
+
+# ---- dispatch and escalation ----------------------------------------------------------
+
+
+def _assign(case: Case, chosen: Route, user: User | None) -> dict[str, Any]:
+    now = timezone.now()
+    case.unit = chosen.unit
+    Assignment.objects.create(
+        case=case, unit=chosen.unit, tier=chosen.tier, rule=chosen.rule,
+        reason=chosen.reason, at=now, by=user,
+    )  # fmt: skip
+    return {"unit": chosen.unit.pk, "tier": chosen.tier, "reason": chosen.reason, **chosen.data}
+
+
+@transaction.atomic
+def case_dispatch(*, user: User, case_id: int, unit_id: int | None = None, note: str = "") -> Case:
+    """派遣 by the routing rules, or to a unit the dispatcher picks. The clock starts."""
+    case, staff, transition = _begin(user, case_id, "dispatch")
+    now = timezone.now()
+    chosen = _chosen_unit(case, staff, unit_id) if unit_id else _routed(case, now)
+    data = _assign(case, chosen, user)
+    case.dispatched_at = now
+    deadlines.start(case, now)
+    _finish(case, user, staff, transition, note=note, data=data)
+    return case
+
+
+def case_autodispatch(*, case_id: int, case: Case | None = None) -> Case | None:
+    """自动立案派遣: file and dispatch a new report at once when the rule that routes it
+    says so. Runs after intake committed (the report is saved whatever happens here);
+    returns the case if it was dispatched, None if it waits for a dispatcher.
+
+    `case`: the caller's copy of the new case, updated in place (its related rows are
+    loaded already); its row is locked and its state checked all the same."""
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().filter(pk=case_id).values("state").first()
+        if locked is None or locked["state"] != State.REPORTED:
+            return None
+        if case is None:
+            case = Case.objects.select_related("category", "district").get(pk=case_id)
+        now = timezone.now()
+        try:
+            chosen = route(case, at=now)
+        except NoUnit:
+            return None
+        if chosen.rule is None or not chosen.rule.auto_dispatch:
+            return None
+        note = f"自动立案派遣（规则{chosen.rule.order}）"
+        case.filed_at = now
+        _finish(case, None, None, TRANSITIONS["file"], note=note)
+        data = _assign(case, chosen, None)
+        case.dispatched_at = now
+        deadlines.start(case, now)
+        _finish(case, None, None, TRANSITIONS["dispatch"], note=note, data=data)
+    return case
+
+
+def _routed(case: Case, now: Any) -> Route:
+    try:
+        return route(case, at=now)
+    except NoUnit as error:
+        raise Conflict(
+            _("无法派遣：%(error)s；请先在后台设置属地单位。") % {"error": error}
+        ) from None
+
+
+def _chosen_unit(case: Case, staff: Staff | None, unit_id: int) -> Route:
+    unit = Unit.objects.filter(pk=unit_id).select_related("area").first()
+    if unit is None:
+        raise InvalidInput(_("单位 %(id)s 不存在。") % {"id": unit_id}, field="unit")
+    places = {case.cell_id, case.community_id, case.street_id, case.district_id}
+    places.add(case.district.parent_id or case.district_id)
+    if unit.area_id not in places:
+        raise InvalidInput(
+            _("%(unit)s 的辖区不包含案件所在位置，不能派给它。") % {"unit": unit.name},
+            field="unit",
+        )
+    if staff is not None and _tier_rank(unit.tier) > _tier_rank(staff.unit.tier):
+        raise InvalidInput(
+            _("不能直接派给上级单位 %(unit)s；请使用“上报上级”。") % {"unit": unit.name},
+            field="unit",
+        )
+    actor = staff.user.get_username() if staff else "admin"
+    return Route(unit, unit.tier, None, f"{actor} 指定派遣给 {unit.name}", {"manual": True})
+
+
+def _tier_rank(tier: str) -> int:
+    order = [Tier.CELL, Tier.COMMUNITY, Tier.STREET, Tier.DISTRICT, Tier.CITY]
+    return order.index(Tier(tier))
+
+
+@transaction.atomic
+def case_escalate(*, user: User, case_id: int, reason: str) -> Case:
+    """上报上级: beyond the unit's power, the case goes to the next tier's command."""
+    reason = _required(reason, "reason", _("上报理由"))
+    case, staff, transition = _begin(user, case_id, "escalate")
+    data = _escalate(case, user, reason)
+    _finish(case, user, staff, transition, note=reason, data=data)
+    return case
+
+
+def _escalate(case: Case, user: User | None, reason: str) -> dict[str, Any]:
+    try:
+        chosen = escalation_route(case, reason=reason)
+    except NoUnit as error:
+        raise Conflict(_("无法上报：%(error)s。") % {"error": error}) from None
+    data = _assign(case, chosen, user)
+    if case.due_at is None:  # filed but never dispatched: the clock starts now
+        case.dispatched_at = timezone.now()
+        deadlines.start(case, case.dispatched_at)
+    return data
+
+
+# ---- the unit at work -----------------------------------------------------------------
+
+
+@transaction.atomic
+def case_sign(*, user: User, case_id: int, note: str = "") -> Case:
+    case, staff, transition = _begin(user, case_id, "sign")
+    if case.state == State.REWORK:
+        deadlines.resume_timer(case)
+    _finish(case, user, staff, transition, note=note)
+    return case
+
+
+@transaction.atomic
+def case_return(*, user: User, case_id: int, reason: str) -> Case:
+    """退回: wrongly routed. It goes back to the dispatcher; the clock stops and starts
+    afresh at the next dispatch (the returning unit is not charged for it)."""
+    reason = _required(reason, "reason", _("退回理由"))
+    case, staff, transition = _begin(user, case_id, "return")
+    returned_by = case.unit_id
+    case.unit = None
+    case.due_at = case.warn_at = None
+    deadlines.stop(case)
+    _finish(case, user, staff, transition, note=reason, data={"returned_by": returned_by})
+    return case
+
+
+@transaction.atomic
+def case_request_extension(
+    *, user: User, case_id: int, kind: str, reason: str, hours: int | None = None
+) -> ExtensionRequest:
+    reason = _required(reason, "reason", _("申请理由"))
+    if kind not in ExtensionKind.values:
+        raise InvalidInput(_("类型应为 extend(延期) 或 suspend(缓办)。"), field="kind")
+    if kind == ExtensionKind.EXTEND and not (hours and 0 < hours <= 2000):
+        raise InvalidInput(_("延期须填写延长的工作时数(1-2000)。"), field="hours")
+    case, staff, transition = _begin(user, case_id, "request_extension")
+    try:
+        with transaction.atomic():
+            request = ExtensionRequest.objects.create(
+                case=case, kind=kind, hours=hours if kind == ExtensionKind.EXTEND else None,
+                reason=reason, requested_by=user, requested_at=timezone.now(),
+            )  # fmt: skip
+    except IntegrityError:
+        raise Conflict(_("此案件已有一个待审批的延期/缓办申请。")) from None
+    data = {"request": request.pk, "kind": kind, "hours": request.hours}
+    _finish(case, user, staff, transition, note=reason, data=data)
+    return request
+
+
+def _pending(case: Case) -> ExtensionRequest:
+    request = ExtensionRequest.objects.filter(case=case, approved__isnull=True).first()
+    if request is None:
+        raise Conflict(_("案件 #%(id)s 没有待审批的延期/缓办申请。") % {"id": case.pk})
+    return request
+
+
+@transaction.atomic
+def case_decide_extension(*, user: User, case_id: int, approve: bool, note: str = "") -> Case:
+    action = "approve_extension" if approve else "reject_extension"
+    case, staff, transition = _begin(user, case_id, action)
+    request = _pending(case)
+    now = timezone.now()
+    request.approved, request.decided_by, request.decided_at = approve, user, now
+    request.save(update_fields=["approved", "decided_by", "decided_at"])
+    if approve and request.kind == ExtensionKind.EXTEND:
+        deadlines.extend(case, request.hours or 0)
+        case.extensions += 1
+    elif approve:
+        deadlines.pause(case, now)
+        case.state = State.SUSPENDED
+        case.suspended = True
+    data = {"request": request.pk, "kind": request.kind, "due_at": _iso(case.due_at)}
+    _finish(case, user, staff, transition, note=note, data=data, from_state=State.SIGNED)
+    return case
+
+
+@transaction.atomic
+def case_resume(*, user: User, case_id: int, note: str = "") -> Case:
+    case, staff, transition = _begin(user, case_id, "resume")
+    deadlines.unpause(case, timezone.now())
+    _finish(case, user, staff, transition, note=note, data={"due_at": _iso(case.due_at)})
+    return case
+
+
+@transaction.atomic
+def case_handle(
+    *, user: User, case_id: int, note: str, photos: Sequence[UploadedFile] = ()
+) -> Case:
+    """反馈: the unit reports what it did, with photos; an inspector is asked to verify."""
+    note = _required(note, "note", _("处置情况"))
+    if not photos:
+        raise InvalidInput(_("反馈须附现场处置照片。"), field="photos")
+    case, staff, transition = _begin(user, case_id, "handle")
+    now = timezone.now()
+    case.handled_at, case.handled_by = now, user
+    deadlines.stop(case)
+    case.verifier_id = pick_verifier(case, handler_id=user.pk)
+    _finish(case, user, staff, transition, note=note, photos=photos,
+            data={"verifier": case.verifier_id})  # fmt: skip
+    return case
+
+
+def pick_verifier(case: Case, *, handler_id: int | None) -> int | None:
+    """The inspector who checks on site: the reporter if an inspector other than the
+    handler, else an inspector of the case's cell, else the nearest one (by the distance
+    from the case to their cells, in metres)."""
+    if case.reporter_id and case.reporter_id != handler_id:
+        reporter = Staff.objects.filter(user_id=case.reporter_id, role=Role.INSPECTOR).first()
+        if reporter is not None and reporter.user.is_active:
+            return case.reporter_id
+    cells = Staff.cells.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s.user_id
+            FROM layers_staff s
+            JOIN auth_user u ON u.id = s.user_id AND u.is_active
+            JOIN {cells} own ON own.staff_id = s.id
+            JOIN layers_area cell ON cell.id = own.area_id
+            WHERE s.role = %s AND s.user_id IS DISTINCT FROM %s
+            ORDER BY (cell.id = %s) DESC,
+                     ST_Distance(cell.geom::geography, ST_GeomFromEWKB(%s)::geography),
+                     s.user_id
+            LIMIT 1""",
+            [Role.INSPECTOR.value, handler_id, case.cell_id, bytes(case.geom.ewkb)],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+# ---- verification and closing -------------------------------------------------------
+
+
+@transaction.atomic
+def case_verify(
+    *,
+    user: User,
+    case_id: int,
+    passed: bool,
+    note: str = "",
+    photos: Sequence[UploadedFile] = (),
+) -> Case:
+    """核查: pass → verified; fail → 返工, back to the unit, counted against it."""
+    if not passed:
+        note = _required(note, "note", _("核查不通过的原因"))
+    case, staff, transition = _begin(user, case_id, "verify_pass" if passed else "verify_fail")
+    if case.handled_by_id == user.pk:
+        raise NotPermitted(_("处置人不能核查自己处置的案件。"))
+    if not passed:
+        case.reworks += 1
+        deadlines.resume_timer(case)
+    _finish(case, user, staff, transition, note=note, photos=photos,
+            data={"unit": case.unit_id})  # fmt: skip
+    return case
+
+
+@transaction.atomic
+def case_close(*, user: User, case_id: int, note: str = "") -> Case:
+    """结案. On time if the (last) feedback came by the deadline."""
+    case, staff, transition = _begin(user, case_id, "close")
+    case.closed_at = timezone.now()
+    handled = case.handled_at or case.closed_at
+    case.closed_on_time = case.due_at is None or handled <= case.due_at
+    deadlines.stop(case)
+    _finish(case, user, staff, transition, note=note, data={"on_time": case.closed_on_time})
+    return case
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,74 @@
+"""The SLA worker's step: look at every case whose timer is due (house style principle 5).
+
+A case's `sla_check_at` says when it must be looked at next (dispatch.deadlines). Each
+case is claimed with SELECT … FOR UPDATE SKIP LOCKED in its own short transaction, so
+several workers can run at once: each case is handled by exactly one of them, and no
+worker holds up intake for longer than one case takes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from dispatch import deadlines
+from dispatch.routing import NEXT_TIER, territorial_unit
+from incidents.history import record
+from incidents.models import CLOCK_STATES, Case
+from layers.models import Tier
+
+WARNING, OVERDUE, SUPERVISE = "warning", "overdue", "supervise"
+
+
+def run_due(*, now: dt.datetime | None = None, limit: int = 1000) -> list[tuple[int, str]]:
+    """Handle up to `limit` due cases; returns (case id, what happened) for each."""
+    done: list[tuple[int, str]] = []
+    while len(done) < limit:
+        with transaction.atomic():
+            case = _claim(now or timezone.now())
+            if case is None:
+                break
+            done.append((case.pk, _step(case, now or timezone.now())))
+    return done
+
+
+def _claim(now: dt.datetime) -> Case | None:
+    due = Case.objects.filter(sla_check_at__lte=now).order_by("sla_check_at", "pk")
+    locked = due.select_for_update(skip_locked=True, of=("self",))
+    return locked.select_related("category", "unit", "district").first()
+
+
+def _step(case: Case, now: dt.datetime) -> str:
+    if case.state not in CLOCK_STATES or case.due_at is None:
+        # The clock stopped by other means (fed back, suspended): nothing to chase.
+        case.sla_check_at = None
+        case.save(update_fields=["sla_check_at"])
+        return "stopped"
+    if now < case.due_at:
+        case.warned = True
+        what, note = WARNING, f"即将超期：处置时限 {_local(case.due_at)}"
+    elif not case.overdue:
+        case.warned = case.overdue = True
+        case.escalation_level = 1
+        case.supervising_unit = territorial_unit(case, _tier_above(case))
+        what, note = OVERDUE, "已超期，催办：由上一级督促处置"
+    else:
+        case.escalation_level = deadlines.LAST_LEVEL
+        case.supervising_unit = territorial_unit(case, "city")
+        what, note = SUPERVISE, "超期未处置，市级督办"
+    case.sla_check_at = deadlines.next_check(case)
+    supervisor = case.supervising_unit_id
+    record(case, action=what, from_state=case.state, actor=None, staff=None, note=note,
+           data={"due_at": case.due_at.isoformat(), "supervising_unit": supervisor})  # fmt: skip
+    return what
+
+
+def _tier_above(case: Case) -> str:
+    tier = Tier(case.unit.tier) if case.unit else Tier.STREET
+    return NEXT_TIER.get(tier, "city")
+
+
+def _local(value: dt.datetime) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")

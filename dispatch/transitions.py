@@ -1,0 +1,123 @@
+"""The case workflow as one table: which action moves a case from which states to which,
+and who may take it. Anything not in the table is refused with a clear error.
+
+Who may act is a role plus a relation to the case:
+- AREA: the case lies in the actor's unit area, or the unit supervises it (督办);
+- ASSIGNEE: the case is assigned to the actor's unit (it must fix it);
+- VERIFIER: the actor is the inspector asked to verify it.
+A superuser may take any action the state allows (administrators repair data).
+
+    reported ─file→ filed ─dispatch→ dispatched ─sign→ signed ─handle→ handled
+       │  └cancel/merge   └cancel        │ ↑  └return→ returned ─dispatch┘   │
+       │                                 │ escalate (to the next tier)      verify
+       │                        signed ⇄ suspended (approved 缓办, resume)  pass│fail
+       │                        signed: request/approve/reject extension     ↓   ↓
+       │                                               closed ←close─ verified  rework ─sign→ signed
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import State
+from layers.models import Role
+
+
+class Relation(enum.Enum):
+    AREA = "area"
+    ASSIGNEE = "assignee"
+    VERIFIER = "verifier"
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    label: Promise
+    sources: frozenset[State]
+    # None: the action keeps the state (extension requests and decisions).
+    target: State | None
+    who: dict[Role, Relation]
+
+
+# Command side of the tiers: they file, dispatch, approve, close in their area.
+COMMAND = {Role.STREET: Relation.AREA, Role.DISTRICT: Relation.AREA, Role.CITY: Relation.AREA}
+# Whoever the case is assigned to: a street office, a district unit or a department.
+ASSIGNEE = {
+    Role.STREET: Relation.ASSIGNEE,
+    Role.DISTRICT: Relation.ASSIGNEE,
+    Role.CITY: Relation.ASSIGNEE,
+    Role.DEPARTMENT: Relation.ASSIGNEE,
+}
+# Extensions are approved above the street: a street office does not approve its own.
+APPROVERS = {Role.DISTRICT: Relation.AREA, Role.CITY: Relation.AREA}
+VERIFIER = {Role.INSPECTOR: Relation.VERIFIER}
+
+OPEN_BEFORE_DISPATCH = frozenset({State.REPORTED, State.FILED})
+WORKING = frozenset({State.DISPATCHED, State.SIGNED, State.RETURNED, State.REWORK})
+
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in [
+        Transition("file", _("立案"), frozenset({State.REPORTED}), State.FILED, COMMAND),
+        Transition("cancel", _("注销"), OPEN_BEFORE_DISPATCH, State.CANCELLED, COMMAND),
+        Transition(
+            "merge",
+            _("合并"),
+            OPEN_BEFORE_DISPATCH,
+            State.MERGED,
+            {**COMMAND, Role.HOTLINE: Relation.AREA},
+        ),
+        Transition(
+            "dispatch",
+            _("派遣"),
+            frozenset({State.FILED, State.RETURNED}),
+            State.DISPATCHED,
+            COMMAND,
+        ),
+        Transition(
+            "sign", _("签收"), frozenset({State.DISPATCHED, State.REWORK}), State.SIGNED, ASSIGNEE
+        ),
+        Transition(
+            "return",
+            _("退回"),
+            frozenset({State.DISPATCHED, State.SIGNED}),
+            State.RETURNED,
+            ASSIGNEE,
+        ),
+        Transition(
+            "request_extension", _("申请延期/缓办"), frozenset({State.SIGNED}), None, ASSIGNEE
+        ),
+        Transition(
+            "approve_extension", _("批准延期/缓办"), frozenset({State.SIGNED}), None, APPROVERS
+        ),
+        Transition(
+            "reject_extension", _("驳回延期/缓办"), frozenset({State.SIGNED}), None, APPROVERS
+        ),
+        Transition(
+            "resume",
+            _("恢复处置"),
+            frozenset({State.SUSPENDED}),
+            State.SIGNED,
+            {**ASSIGNEE, **APPROVERS},
+        ),
+        Transition("handle", _("反馈"), frozenset({State.SIGNED}), State.HANDLED, ASSIGNEE),
+        Transition(
+            "verify_pass", _("核查通过"), frozenset({State.HANDLED}), State.VERIFIED, VERIFIER
+        ),
+        Transition(
+            "verify_fail", _("核查不通过"), frozenset({State.HANDLED}), State.REWORK, VERIFIER
+        ),
+        Transition("close", _("结案"), frozenset({State.VERIFIED}), State.CLOSED, COMMAND),
+        Transition(
+            "escalate",
+            _("上报上级"),
+            frozenset({State.FILED, *WORKING}),
+            State.DISPATCHED,
+            {Role.STREET: Relation.AREA, Role.DISTRICT: Relation.AREA},
+        ),
+    ]
+}

@@ -1,0 +1,98 @@
+"""Who may see which cases, and whose caller details (house style principle 3).
+
+Every list, detail, export, evaluation and live subscription of cases goes through
+visible_cases() / case_scope(). What each may do to a case they see is decided by the
+transition table of dispatch.transitions, which asks the relations defined here.
+
+Cases a user may see, by their post (layers.models.Staff):
+- superuser: all.
+- inspector (网格员): cases placed in their own cells, cases they reported (and the cases
+  those were merged into), and cases they are asked to verify.
+- department (专业部门): cases assigned to their unit, now or earlier.
+- street office, district and city command centres, the 12345 hotline and leaders: cases
+  placed in their unit's area (the hotline and leaders are city-wide), plus cases
+  assigned to or supervised by their unit wherever they lie.
+- data admin, or no post: none.
+A case the user may not see does not exist for them: detail and action endpoints look it
+up inside visible_cases() and answer 404, so ids cannot be probed.
+
+Caller name and phone (12345 tickets) are personal data: unmasked for superusers and the
+hotline (they call back, 回访); masked for everyone else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+
+from incidents.models import Case, CaseEvent
+from layers.access import Scope, apply_scope, is_superuser, own_cells, staff_of
+from layers.masking import mask_name, mask_phone
+from layers.models import Role, Staff, Tier
+
+if TYPE_CHECKING:
+    from layers.access import AnyUser
+
+_PLACEMENT: dict[str, str] = {
+    Tier.DISTRICT: "district_id",
+    Tier.STREET: "street_id",
+    Tier.COMMUNITY: "community_id",
+    Tier.CELL: "cell_id",
+}
+
+
+def in_area(staff: Staff) -> Scope:
+    """Cases placed in the staff's unit area (True for a city-wide unit)."""
+    field = _PLACEMENT.get(staff.unit.area.tier)
+    return True if field is None else Q(**{field: staff.unit.area_id})
+
+
+def assigned(staff: Staff) -> Q:
+    """Cases assigned to the staff's unit, now or at any time before."""
+    earlier = CaseEvent.objects.filter(unit_id=staff.unit_id).values("case_id")
+    return Q(unit_id=staff.unit_id) | Q(supervising_unit_id=staff.unit_id) | Q(pk__in=earlier)
+
+
+def _inspector(staff: Staff) -> Q:
+    cells = own_cells(staff)
+    mine = Q(reporter_id=staff.user_id) | Q(verifier_id=staff.user_id)
+    followed = Case.objects.filter(reporter_id=staff.user_id, merged_into__isnull=False)
+    return cells | mine | Q(pk__in=followed.values("merged_into_id"))
+
+
+def case_scope(user: AnyUser) -> Scope:
+    """Which cases `user` may see: True (all), False (none) or a filter."""
+    if is_superuser(user):
+        return True
+    staff = staff_of(user)
+    if staff is None or staff.role == Role.DATA_ADMIN:
+        return False
+    if staff.role == Role.INSPECTOR:
+        return _inspector(staff)
+    if staff.role == Role.DEPARTMENT:
+        return assigned(staff)
+    area = in_area(staff)
+    return area if isinstance(area, bool) else area | assigned(staff)
+
+
+def visible_cases(user: AnyUser, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
+    """The cases of `queryset` (default: all) that `user` may see."""
+    return apply_scope(Case.objects.all() if queryset is None else queryset, case_scope(user))
+
+
+def can_see_caller(user: AnyUser) -> bool:
+    """Whether `user` may see callers' names and phone numbers unmasked."""
+    if is_superuser(user):
+        return True
+    staff = staff_of(user)
+    return staff is not None and staff.role == Role.HOTLINE
+
+
+def caller_fields(case: Case, *, unmasked: bool) -> dict[str, str]:
+    if unmasked:
+        return {"caller_name": case.caller_name, "caller_phone": case.caller_phone}
+    return {
+        "caller_name": mask_name(case.caller_name) if case.caller_name else "",
+        "caller_phone": mask_phone(case.caller_phone) if case.caller_phone else "",
+    }

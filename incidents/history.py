@@ -1,0 +1,48 @@
+"""Writing a case's history: one CaseEvent and one live event per state change."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from incidents.models import Case, CaseEvent
+from incidents.outbox import emit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from layers.models import Staff
+
+
+def record(
+    case: Case,
+    *,
+    action: str,
+    from_state: str,
+    actor: User | None,
+    staff: Staff | None,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """Save `case` (already changed by the caller), append its history entry and queue
+    its live event. Runs inside the caller's transaction, as its last writes."""
+    now = timezone.now()
+    case.updated_at = now
+    case.save()
+    event = CaseEvent.objects.create(
+        case=case,
+        at=now,
+        actor=actor,
+        actor_unit_id=staff.unit_id if staff else None,
+        action=action,
+        from_state=from_state,
+        to_state=case.state,
+        unit_id=case.unit_id,
+        note=note,
+        data=data or {},
+    )
+    # A case just reported has no merged reports yet: its only follower is its reporter.
+    new = [case.reporter_id] if action == "report" and case.reporter_id else None
+    emit(case, f"case.{action}", followers=new)
+    return event

@@ -1,0 +1,342 @@
+"""Intake (信息收集): inspector reports and hotline tickets become located cases.
+
+case_report() and case_ticket() check the input and the reporter, place the point into
+its cell (the case keeps that placement for good), write the case, its first history
+entry and its live event in one transaction, and return the likely duplicates nearby.
+Both are idempotent on the client's UUID: the same report sent twice (a phone on a weak
+network) returns the same case; another report under a used UUID is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from incidents.errors import Conflict, InvalidInput, NotPermitted
+from incidents.history import record
+from incidents.models import Case, Channel, Source, State
+from incidents.photos import CheckedPhoto, attach, check_photos
+from layers.access import is_superuser, staff_of
+from layers.datum import Datum, point_to_storage
+from layers.models import Address, Category, Component, LegalEntity, Role, Staff
+from layers.placement import OutsideCity, Placement, place_point
+from layers.validators import InvalidCode, validate_component_code, validate_phone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+@dataclass(frozen=True)
+class Location:
+    lon: float
+    lat: float
+    datum: Datum
+    accuracy_m: float | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """An inspector's report from the field."""
+
+    client_uuid: uuid.UUID
+    category_id: int
+    description: str
+    location: Location
+    urgent: bool | None = None  # None: the category's default
+    component_code: str = ""
+    entity_id: int | None = None
+    photos: Sequence[UploadedFile] = ()
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A 12345 work order: where is a confirmed standard address or a point on the map."""
+
+    channel: Channel
+    category_id: int
+    description: str
+    address_text: str
+    caller_name: str = ""
+    caller_phone: str = ""
+    address_id: int | None = None
+    location: Location | None = None
+    urgent: bool | None = None
+    client_uuid: uuid.UUID | None = None
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    source: Source = Source.HOTLINE
+
+
+@dataclass(frozen=True)
+class Intake:
+    case: Case
+    created: bool  # False: the same report was sent before and this is its case
+
+
+def case_report(*, user: User, report: Report) -> Intake:
+    staff = _staff_with_role(user, Role.INSPECTOR)
+    photos = check_photos(report.photos)
+    body = _fingerprint(report, photos)
+    if (earlier := _earlier(report.client_uuid, body, user)) is not None:
+        return earlier
+    category = _category(report.category_id)
+    point = _point(report.location)
+    placement = _place(point)
+    if staff is not None:
+        _check_own_cells(staff, placement, point)
+    case = _new_case(
+        source=Source.INSPECTOR,
+        channel=Channel.APP,
+        category=category,
+        urgent=report.urgent,
+        description=report.description,
+        point=point,
+        location=report.location,
+        placement=placement,
+        reporter=user,
+    )
+    case.client_uuid = report.client_uuid
+    case.body_hash = body
+    case.component_code = _component(report.component_code)
+    case.entity_id = _entity(report.entity_id)
+    return _save_new(case, user, staff, photos)
+
+
+def case_ticket(*, user: User, ticket: Ticket) -> Intake:
+    staff = _staff_with_role(user, Role.HOTLINE)
+    body = _fingerprint(ticket, [])
+    if ticket.client_uuid and (earlier := _earlier(ticket.client_uuid, body, user)):
+        return earlier
+    if ticket.channel == Channel.APP:
+        raise InvalidInput(_("热线工单的渠道应为电话、短信、微信、微博或网站。"), field="channel")
+    category = _category(ticket.category_id)
+    address, point, datum = _ticket_point(ticket)
+    case = _new_case(
+        source=ticket.source,
+        channel=ticket.channel,
+        category=category,
+        urgent=ticket.urgent,
+        description=ticket.description,
+        point=point,
+        location=ticket.location or Location(point.x, point.y, datum),
+        placement=_place(point),
+        reporter=user,
+    )
+    case.client_uuid = ticket.client_uuid
+    case.body_hash = body
+    case.address = address
+    case.address_text = ticket.address_text.strip()
+    case.attributes = ticket.attributes
+    case.caller_name = ticket.caller_name.strip()
+    case.caller_phone = _phone(ticket.caller_phone)
+    return _save_new(case, user, staff, [])
+
+
+def _staff_with_role(user: User, role: Role) -> Staff | None:
+    if is_superuser(user):
+        return staff_of(user)
+    staff = staff_of(user)
+    if staff is None or staff.role != role:
+        raise NotPermitted(_("只有%(role)s可以提交此类上报。") % {"role": role.label})
+    return staff
+
+
+def _fingerprint(request: Report | Ticket, photos: list[CheckedPhoto]) -> str:
+    fields = {
+        k: v for k, v in vars(request).items() if k not in {"photos", "client_uuid", "location"}
+    }
+    if request.location is not None:
+        fields["location"] = vars(request.location)
+    fields["photos"] = [p.sha256 for p in photos]
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _earlier(client_uuid: uuid.UUID, body: str, user: User) -> Intake | None:
+    case = Case.objects.filter(client_uuid=client_uuid).first()
+    if case is None:
+        return None
+    if case.body_hash != body or case.reporter_id != user.pk:
+        raise Conflict(
+            _("客户端编号 %(uuid)s 已用于另一份上报(案件 #%(id)d)；新的上报请使用新的编号。")
+            % {"uuid": client_uuid, "id": case.pk},
+            field="client_uuid",
+        )
+    return Intake(case=case, created=False)
+
+
+def _category(category_id: int) -> Category:
+    category = Category.objects.filter(pk=category_id, active=True).first()
+    if category is None:
+        raise InvalidInput(
+            _("分类 %(id)s 不存在或已停用。") % {"id": category_id}, field="category"
+        )
+    if category.is_major:
+        raise InvalidInput(
+            _("“%(name)s”是大类，请选择其下的小类。") % {"name": category.name},
+            field="category",
+        )
+    return category
+
+
+def _point(location: Location) -> Point:
+    if not (math.isfinite(location.lon) and math.isfinite(location.lat)):
+        raise InvalidInput(_("经纬度必须是有限的数值。"), field="location")
+    if not (-180 <= location.lon <= 180 and -90 <= location.lat <= 90):
+        raise InvalidInput(
+            _("经纬度超出范围：经度应在 -180 到 180，纬度在 -90 到 90 之间。"), field="location"
+        )
+    if location.accuracy_m is not None and not (0 <= location.accuracy_m < 100_000):
+        raise InvalidInput(_("定位精度应为 0 到 100000 米。"), field="accuracy_m")
+    x, y = point_to_storage(location.lon, location.lat, location.datum)
+    return Point(x, y, srid=settings.GRID_SRID)
+
+
+def _place(point: Point) -> Placement:
+    try:
+        return place_point(point)
+    except OutsideCity as error:
+        raise InvalidInput(
+            _("该位置不在本市任何网格内：%(error)s") % {"error": error}, field="location"
+        ) from None
+
+
+def _check_own_cells(staff: Staff, placement: Placement, point: Point) -> None:
+    cells = staff.cells.through
+    if cells.objects.filter(staff_id=staff.pk, area_id=placement.cell.pk).exists():
+        return
+    tolerance = settings.INSPECTOR_CELL_TOLERANCE_M
+    with connection.cursor() as cursor:
+        # Metres on the spheroid (geography), not degrees.
+        cursor.execute(
+            f"""
+            SELECT EXISTS (
+                SELECT 1 FROM {cells._meta.db_table} own
+                JOIN layers_area cell ON cell.id = own.area_id
+                WHERE own.staff_id = %s
+                  AND ST_DWithin(cell.geom::geography, ST_GeomFromEWKB(%s)::geography, %s)
+            )""",
+            [staff.pk, bytes(point.ewkb), tolerance],
+        )
+        row = cursor.fetchone()
+    if not (row and row[0]):
+        raise InvalidInput(
+            _(
+                "该位置在网格 %(cell)s（%(name)s），不在您负责的网格内，"
+                "且距离超过 %(tolerance)d 米；请核对定位或由该网格的网格员上报。"
+            )
+            % {"cell": placement.cell.code, "name": placement.cell.name, "tolerance": tolerance},
+            field="location",
+        )
+
+
+def _component(code: str) -> str:
+    code = code.strip()
+    if not code:
+        return ""
+    try:
+        validate_component_code(code)
+    except InvalidCode as error:
+        raise InvalidInput(str(error), field="component_code") from None
+    if not Component.objects.filter(code=code).exists():
+        raise InvalidInput(
+            _("部件编码 %(code)s 不在部件库中。") % {"code": code}, field="component_code"
+        )
+    return code
+
+
+def _entity(entity_id: int | None) -> int | None:
+    if entity_id is not None and not LegalEntity.objects.filter(pk=entity_id).exists():
+        raise InvalidInput(_("单位 %(id)s 不存在。") % {"id": entity_id}, field="entity")
+    return entity_id
+
+
+def _phone(phone: str) -> str:
+    if not phone.strip():
+        return ""
+    try:
+        return validate_phone(phone)
+    except InvalidCode as error:
+        raise InvalidInput(str(error), field="caller_phone") from None
+
+
+def _ticket_point(ticket: Ticket) -> tuple[Address | None, Point, Datum]:
+    if not ticket.address_text.strip():
+        raise InvalidInput(_("请填写来电人描述的地址。"), field="address_text")
+    if ticket.address_id is not None:
+        address = Address.objects.filter(pk=ticket.address_id).first()
+        if address is None:
+            raise InvalidInput(
+                _("标准地址 %(id)s 不存在。") % {"id": ticket.address_id}, field="address_id"
+            )
+        return address, address.geom, Datum.WGS84
+    if ticket.location is None:
+        raise InvalidInput(_("请确认一个标准地址候选，或在地图上选取位置。"), field="address_id")
+    return None, _point(ticket.location), ticket.location.datum
+
+
+def _new_case(
+    *,
+    source: Source,
+    channel: Channel,
+    category: Category,
+    urgent: bool | None,
+    description: str,
+    point: Point,
+    location: Location,
+    placement: Placement,
+    reporter: User,
+) -> Case:
+    description = description.strip()
+    if not description:
+        raise InvalidInput(_("请描述问题。"), field="description")
+    if len(description) > 4000:
+        raise InvalidInput(
+            _("问题描述最多4000字，收到%(n)d字。") % {"n": len(description)}, field="description"
+        )
+    now = timezone.now()
+    return Case(
+        source=source,
+        channel=channel,
+        category=category,
+        urgent=category.urgent_by_default if urgent is None else urgent,
+        description=description,
+        geom=point,
+        datum=location.datum.value,
+        accuracy_m=location.accuracy_m,
+        cell=placement.cell,
+        community=placement.community,
+        street=placement.street,
+        district=placement.district,
+        reporter=reporter,
+        state=State.REPORTED,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _save_new(case: Case, user: User, staff: Staff | None, photos: list[CheckedPhoto]) -> Intake:
+    try:
+        with transaction.atomic():
+            event = record(case, action="report", from_state="", actor=user, staff=staff)
+            attach(case, photos, event)
+    except IntegrityError:
+        # The same UUID committed by a concurrent resend of this report.
+        if case.client_uuid is None:
+            raise
+        earlier = _earlier(case.client_uuid, case.body_hash, user)
+        if earlier is None:
+            raise
+        return earlier
+    return Intake(case=case, created=True)
