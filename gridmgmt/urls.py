@@ -13,6 +13,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/layers/", include("layers.api.urls")),
+    path("api/geocode/", include("incidents.api.geocode")),
+    path("api/evaluation/", include("dispatch.api.evaluation")),
+    path("api/", include("dispatch.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
