@@ -1,6 +1,7 @@
 """Typed readers for settings that come from the environment (with local defaults)."""
 
 import os
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
@@ -42,7 +43,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def database_from_url(url: str) -> dict[str, str]:
+def database_from_url(url: str) -> dict[str, Any]:
     """Django DATABASES entry from `postgres://user:password@host:port/name`."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql", "postgis"}:

@@ -65,11 +65,19 @@ DATABASES = {
         env_str("DATABASE_URL", "postgres://gridmgmt:gridmgmt@127.0.0.1:5432/gridmgmt")
     )
 }
+# A pool of connections per server process (psycopg_pool): opening a connection per
+# request costs more than a small query, and under ASGI each request runs in its own
+# thread, so persistent per-thread connections (CONN_MAX_AGE) would pile up.
+# DATABASE_POOL_SIZE=0 opens one connection per request instead.
+_pool_size = env_int("DATABASE_POOL_SIZE", 8)
+if _pool_size:
+    pool = {"min_size": 1, "max_size": _pool_size, "timeout": 10.0}
+    DATABASES["default"]["OPTIONS"] = {"pool": pool}
 # The set-up script keeps a template database with PostGIS and pg_trgm installed, so
 # the test database can be created by a role that is not a superuser. Empty = template1.
 _test_template = env_str("DATABASE_TEST_TEMPLATE", "gridmgmt_template")
 _test_name = env_str("DATABASE_TEST_NAME", "")  # to run two suites at once on one server
-DATABASES["default"]["TEST"] = {  # type: ignore[assignment]
+DATABASES["default"]["TEST"] = {
     key: value for key, value in {"TEMPLATE": _test_template, "NAME": _test_name}.items() if value
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
