@@ -34,9 +34,7 @@ REGISTER = [
 @pytest.fixture
 def register(small_city: dict[str, Area]) -> dict[str, Address]:
     return {
-        text: Address.objects.create(
-            code=f"A{n}", text=text, geom=centre(small_city[CELLS[key]])
-        )
+        text: Address.objects.create(code=f"A{n}", text=text, geom=centre(small_city[CELLS[key]]))
         for n, (text, key) in enumerate(REGISTER)
     }
 
