@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from dispatch import deadlines
 from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
@@ -75,9 +76,9 @@ def _check_actor(case: Case, staff: Staff | None, transition: Transition) -> Non
 
 
 _RELATION_MESSAGES = {
-    Relation.AREA: "案件不在您单位的辖区内，不能%(action)s。",
-    Relation.ASSIGNEE: "案件未派给您的单位，不能%(action)s。",
-    Relation.VERIFIER: "您不是此案件指定的核查人，不能%(action)s。",
+    Relation.AREA: gettext_noop("案件不在您单位的辖区内，不能%(action)s。"),
+    Relation.ASSIGNEE: gettext_noop("案件未派给您的单位，不能%(action)s。"),
+    Relation.VERIFIER: gettext_noop("您不是此案件指定的核查人，不能%(action)s。"),
 }
 
 
@@ -160,7 +161,7 @@ def case_merge(*, user: User, case_id: int, into_id: int, note: str = "") -> Cas
         )
     if not target.is_open:
         raise Conflict(
-            _("案件 #%(id)s 已%(state)s，不能再合并进去。")
+            _("案件 #%(id)s %(state)s，不能再合并进去。")
             % {"id": target.pk, "state": target.get_state_display()}
         )
     case, staff, transition = _begin(user, case_id, "merge")

@@ -104,6 +104,335 @@ ENGLISH = {
     "角色": "Role",
     "负责网格": "Own grid cells",
     "工作人员": "Staff",
+    # case intake: the app, sources, channels and the case's fields
+    "案件受理": "Case intake",
+    "网格员上报": "Grid inspector report",
+    "12345热线": "12345 hotline",
+    "Open311应用": "Open311 app",
+    "网格员终端": "Inspector app",
+    "电话": "Phone",
+    "短信": "SMS",
+    "微信": "WeChat",
+    "微博": "Weibo",
+    "网站": "Website",
+    "来源": "Source",
+    "渠道": "Channel",
+    "客户端编号": "Client ID",
+    "内容摘要": "Content digest",
+    "紧急": "Urgent",
+    "问题描述": "Description",
+    "附加属性": "Additional attributes",
+    "上报坐标系": "Reported datum",
+    "定位精度(米)": "Location accuracy (m)",
+    "地址描述": "Address as described",
+    "部件编码": "Component code",
+    "相关单位": "Related entity",
+    "上报人": "Reporter",
+    "来电人": "Caller",
+    "来电号码": "Caller's number",
+    "合并至": "Merged into",
+    "责任单位": "Responsible unit",
+    "督办单位": "Supervising unit",
+    "核查人": "Verifier",
+    "反馈人": "Handled by",
+    "上报时间": "Reported at",
+    "立案时间": "Filed at",
+    "派遣时间": "Dispatched at",
+    "反馈时间": "Handled at",
+    "结案时间": "Closed at",
+    "预警时间": "Warning at",
+    "已预警": "Warned",
+    "已超期": "Overdue",
+    "督办级别": "Supervision level",
+    "按期结案": "Closed on time",
+    "曾缓办": "Was suspended",
+    "延期次数": "Extensions",
+    "返工次数": "Reworks",
+    "案件": "Cases",
+    # case history, photos and live events
+    "时间": "Time",
+    "操作人": "Done by",
+    "操作单位": "Unit of the actor",
+    "操作": "Action",
+    "原状态": "From state",
+    "新状态": "To state",
+    "说明": "Note",
+    "详情": "Details",
+    "案件历史": "Case history",
+    "案件历史只能追加，不能修改。": "Case history can only be appended to, not changed.",
+    "照片": "Photos",
+    "实时事件": "Live events",
+    # case loop: states
+    "已上报": "Reported",
+    "已立案": "Filed",
+    "已注销": "Cancelled",
+    "已合并": "Merged",
+    "已派遣": "Dispatched",
+    "处置中": "In progress",
+    "已退回": "Returned",
+    "缓办中": "Suspended",
+    "待核查": "Awaiting verification",
+    "返工": "Rework",
+    "核查通过": "Verification passed",
+    "已结案": "Closed",
+    # case loop: actions
+    "立案": "File",
+    "合并": "Merge",
+    "派遣": "Dispatch",
+    "签收": "Sign for",
+    "退回": "Return",
+    "申请延期/缓办": "Request extension/suspension",
+    "批准延期/缓办": "Approve extension/suspension",
+    "驳回延期/缓办": "Reject extension/suspension",
+    "恢复处置": "Resume handling",
+    "反馈": "Submit feedback",
+    "核查不通过": "Verification failed",
+    "结案": "Close",
+    "上报上级": "Escalate",
+    # case loop: what an action needs (the %(what)s of "请填写%(what)s。")
+    "注销理由": "a reason for cancelling",
+    "上报理由": "a reason for escalating",
+    "退回理由": "a reason for returning",
+    "申请理由": "a reason for the request",
+    "处置情况": "what was done",
+    "核查不通过的原因": "why verification failed",
+    # case loop: refusals
+    "案件不在您单位的辖区内，不能%(action)s。": "The case is not in your unit's area: you cannot %(action)s it.",
+    "案件未派给您的单位，不能%(action)s。": "The case was not dispatched to your unit: you cannot %(action)s it.",
+    "您不是此案件指定的核查人，不能%(action)s。": "You are not the verifier assigned to this case: you cannot %(action)s it.",
+    "没有编号为 %(id)s 的案件，或您无权查看。": "There is no case %(id)s, or you may not see it.",
+    "案件 #%(id)s 当前为「%(state)s」，不能%(action)s（仅在%(allowed)s时可以）。": (
+        "Case #%(id)s is currently “%(state)s”; “%(action)s” is only possible when it is "
+        "%(allowed)s."
+    ),
+    "无岗位": "A user without a post",
+    "%(role)s不能对案件执行「%(action)s」。": "%(role)s cannot take the action “%(action)s” on a case.",
+    "请填写%(what)s。": "Please enter %(what)s.",
+    "不能把案件合并到它自己。": "A case cannot be merged into itself.",
+    "案件 #%(id)s %(state)s，不能再合并进去。": (
+        "Case #%(id)s is %(state)s; nothing more can be merged into it."
+    ),
+    "无法派遣：%(error)s；请先在后台设置属地单位。": (
+        "Cannot dispatch: %(error)s; please set up the territorial unit in the admin first."
+    ),
+    "单位 %(id)s 不存在。": "Unit %(id)s does not exist.",
+    "%(unit)s 的辖区不包含案件所在位置，不能派给它。": (
+        "The area of %(unit)s does not include the case's location; the case cannot be "
+        "dispatched to it."
+    ),
+    "不能直接派给上级单位 %(unit)s；请使用“上报上级”。": (
+        "%(unit)s is a unit of a higher tier and cannot be dispatched to directly; "
+        "please use “Escalate”."
+    ),
+    "无法上报：%(error)s。": "Cannot escalate: %(error)s.",
+    "类型应为 extend(延期) 或 suspend(缓办)。": (
+        "The kind must be extend (extension) or suspend (suspension)."
+    ),
+    "延期须填写延长的工作时数(1-2000)。": (
+        "An extension needs the number of extra working hours (1-2000)."
+    ),
+    "此案件已有一个待审批的延期/缓办申请。": (
+        "This case already has an extension/suspension request awaiting approval."
+    ),
+    "案件 #%(id)s 没有待审批的延期/缓办申请。": (
+        "Case #%(id)s has no extension/suspension request awaiting approval."
+    ),
+    "反馈须附现场处置照片。": "Feedback must come with photos of the work on site.",
+    "处置人不能核查自己处置的案件。": "The handler of a case cannot verify it.",
+    # case intake: refusals
+    "只有在岗工作人员可以使用地址匹配。": "Only staff with a post can use address matching.",
+    "地址过长：请只输入地址本身，最多 %(max)d 个字。": (
+        "Address too long: please enter only the address itself, at most %(max)d characters."
+    ),
+    "地址太短：请至少输入 %(min)d 个字，例如路名加门牌号或小区名。": (
+        "Address too short: please enter at least %(min)d characters, e.g. a road name with a "
+        "house number, or the name of an estate."
+    ),
+    "只有区名或门牌号无法定位：请同时输入路名、街巷名或小区名。": (
+        "A district name or house number alone cannot be located: please also enter the name "
+        "of a road, street, lane or estate."
+    ),
+    "最多上传%(limit)d张照片，收到%(count)d张。": (
+        "At most %(limit)d photos can be uploaded; received %(count)d."
+    ),
+    "照片 %(name)s 大小为 %(size).1f MB，超过上限 %(max).1f MB。": (
+        "Photo %(name)s is %(size).1f MB, over the limit of %(max).1f MB."
+    ),
+    "文件 %(name)s 不是 JPEG、PNG 或 WebP 图片。": "File %(name)s is not a JPEG, PNG or WebP image.",
+    "热线工单的渠道应为电话、短信、微信、微博或网站。": (
+        "The channel of a hotline ticket must be phone, SMS, WeChat, Weibo or website."
+    ),
+    "只有%(role)s可以提交此类上报。": "Only the role “%(role)s” can submit this kind of report.",
+    "客户端编号 %(uuid)s 已用于另一份上报(案件 #%(id)d)；新的上报请使用新的编号。": (
+        "Client ID %(uuid)s was already used for another report (case #%(id)d); please use "
+        "a new ID for a new report."
+    ),
+    "分类 %(id)s 不存在或已停用。": "Category %(id)s does not exist or is inactive.",
+    "“%(name)s”是大类，请选择其下的小类。": (
+        "“%(name)s” is a major category; please choose one of its subcategories."
+    ),
+    "经纬度必须是有限的数值。": "Longitude and latitude must be finite numbers.",
+    "经纬度超出范围：经度应在 -180 到 180，纬度在 -90 到 90 之间。": (
+        "Longitude or latitude out of range: longitude must be between -180 and 180, "
+        "latitude between -90 and 90."
+    ),
+    "定位精度应为 0 到 100000 米。": "Location accuracy must be between 0 and 100000 metres.",
+    "该位置不在本市任何网格内：%(error)s": "This location is not in any grid cell of the city: %(error)s",
+    "该位置在网格 %(cell)s（%(name)s），不在您负责的网格内，且距离超过 %(tolerance)d 米；请核对定位或由该网格的网格员上报。": (
+        "This location is in grid cell %(cell)s (%(name)s), which is not one of your cells, "
+        "and more than %(tolerance)d metres away from them; please check the location, or "
+        "leave the report to that cell's grid inspector."
+    ),
+    "部件编码 %(code)s 不在部件库中。": "Component code %(code)s is not in the component register.",
+    "请填写来电人描述的地址。": "Please enter the address as the caller described it.",
+    "标准地址 %(id)s 不存在。": "Standard address %(id)s does not exist.",
+    "请确认一个标准地址候选，或在地图上选取位置。": (
+        "Please confirm one of the standard address candidates, or pick the location on the map."
+    ),
+    "请描述问题。": "Please describe the problem.",
+    "问题描述最多4000字，收到%(n)d字。": (
+        "The description can be at most 4000 characters long; received %(n)d."
+    ),
+    # base data added for the case loop: addresses, categories, units
+    "检索文本": "Search text",
+    "疑似重复半径(米)": "Duplicate radius (m)",
+    "疑似重复时间窗(小时)": "Duplicate time window (hours)",
+    "属地单位": "Territorial unit",
+    "热线中心": "Hotline centre",
+    "其他": "Other",
+    "专业类别": "Specialism",
+    # command and dispatch: routing rules, dispatch records, extensions, the calendar
+    "指挥调度": "Command and dispatch",
+    "顺序": "Order",
+    "起始时刻": "From (time of day)",
+    "结束时刻": "To (time of day)",
+    "派遣层级": "Dispatch tier",
+    "只派属地单位": "Territorial unit only",
+    "自动立案派遣": "File and dispatch automatically",
+    "派遣规则": "Dispatch rules",
+    "派遣记录": "Dispatch records",
+    "延期": "Extension",
+    "缓办": "Suspension",
+    "延长工作时": "Extra working hours",
+    "理由": "Reason",
+    "延期/缓办申请": "Extension/suspension requests",
+    "日期": "Date",
+    "工作日历": "Working calendar",
+    "上班": "Working day",
+    "休息": "Day off",
+    "工作日历自 %(day)s 起连续 %(count)d 天没有工作日，请检查工作日历。": (
+        "The working calendar has no working day in the %(count)d days from %(day)s; "
+        "please check the working calendar."
+    ),
+    # evaluation tables: columns
+    "受理数": "Received",
+    "立案数": "Filed",
+    "应结案数": "Due",
+    "缓办数": "Suspended",
+    "结案数": "Closed",
+    "按期结案数": "Closed on time",
+    "超期数": "Overdue",
+    "结案率": "Closure rate",
+    "按期结案率": "On-time closure rate",
+    "返工数": "Reworks",
+    "延期数": "Extensions",
+    "紧急应结案数": "Urgent due",
+    "紧急缓办数": "Urgent suspended",
+    "紧急结案数": "Urgent closed",
+    "紧急按期结案数": "Urgent closed on time",
+    "紧急超期数": "Urgent overdue",
+    "紧急结案率": "Urgent closure rate",
+    "紧急按期结案率": "Urgent on-time closure rate",
+    "单位编号": "Unit ID",
+    "派遣次数": "Dispatches",
+    "用户名": "Username",
+    "上报数": "Reports",
+    "有效上报数": "Valid reports",
+    "注销数": "Cancelled",
+    "合并数": "Merged",
+    "有效上报率": "Valid report rate",
+    "核查数": "Verifications",
+    "按时核查数": "Verified on time",
+    "按时核查率": "On-time verification rate",
+    "合计": "Total",
+    # evaluation tables: the export's sheets and the query's errors
+    "%(by)s评价": "%(by)s evaluation",
+    "口径说明": "Definitions",
+    "分组": "Grouped by",
+    "本表周期": "Period of this table",
+    "数据截至": "Data as of",
+    "指标": "Figure",
+    "口径": "Definition",
+    "start 和 end 须同时给出；都不给时为本月。": (
+        "Give start and end together; without both, the period is the current month."
+    ),
+    "未知的分组 %(by)s；可选：%(choices)s。": "Unknown grouping %(by)s; choose one of: %(choices)s.",
+    "lon 和 lat 须同时给出。": "Give lon and lat together.",
+    "结束日期必须晚于开始日期（结束日期不含在统计周期内）。": (
+        "The end date must be after the start date (the end date is not part of the period)."
+    ),
+    "统计周期不能超过%(days)d天。": "The period cannot be longer than %(days)d days.",
+    # evaluation tables: definitions (the second sheet of the export)
+    "统计周期": "Period",
+    "按北京时间的日期，自开始日0时起，至结束日0时止（不含结束日）。": (
+        "Dates in Beijing time, from 00:00 on the start date to 00:00 on the end date "
+        "(the end date is not included)."
+    ),
+    "上报时间在统计周期内的案件数。": "Cases reported within the period.",
+    "立案时间在统计周期内的案件数。": "Cases filed within the period.",
+    "已派遣、未注销未合并、处置时限（含延期）在统计周期内的案件数。超期未结的案件计入其处置时限所在周期，不结转到以后的周期。": (
+        "Cases dispatched, neither cancelled nor merged, whose time limit (extensions "
+        "included) falls within the period. A case overdue and still open counts in the "
+        "period of its time limit and is not carried over to later periods."
+    ),
+    "应结案件中经批准缓办的案件数，不计入结案率和按期结案率的分母。": (
+        "Due cases with an approved suspension; they are left out of the denominators of "
+        "the closure rate and the on-time closure rate."
+    ),
+    "应结案件中（不含缓办）在统计周期结束前结案的案件数。": (
+        "Due cases (suspended ones excluded) closed before the end of the period."
+    ),
+    "结案案件中在处置时限（含延期）内结案的案件数。": (
+        "Closed cases that were closed within their time limit (extensions included)."
+    ),
+    "应结案件中（不含缓办）处置时限已过而未按期结案的案件数，含超期结案和超期未结。": (
+        "Due cases (suspended ones excluded) whose time limit has passed without their "
+        "being closed on time, whether closed late or still open."
+    ),
+    "应结案件核查不通过而返工的次数。": (
+        "Times due cases failed verification and went back for rework."
+    ),
+    "应结案件经批准延期的次数。": "Approved extensions of due cases.",
+    "结案数 ÷ (应结案数 − 缓办数)；分母为0时为空。": (
+        "Closed ÷ (Due − Suspended); empty when the denominator is 0."
+    ),
+    "按期结案数 ÷ (应结案数 − 缓办数)；分母为0时为空。": (
+        "Closed on time ÷ (Due − Suspended); empty when the denominator is 0."
+    ),
+    "紧急案件": "Urgent cases",
+    "以“紧急”开头的各项只统计紧急案件，口径同上。": (
+        "The figures beginning with “Urgent” count urgent cases only, with the same "
+        "definitions as above."
+    ),
+    "按案件立案时所在的区、街道、社区、网格统计。": (
+        "By the district, street, community and grid cell the case lay in when it was filed."
+    ),
+    "按案件当前的责任单位统计；派遣次数为统计周期内派遣（含升级）到该单位的次数。": (
+        "By the case's current responsible unit; Dispatches is the number of times cases "
+        "were dispatched (escalations included) to the unit within the period."
+    ),
+    "网格员在统计周期内上报的案件数；有效上报数为其中已立案的案件数。": (
+        "Cases the grid inspector reported within the period; Valid reports are those of "
+        "them that were filed."
+    ),
+    "有效上报数 ÷ 上报数。": "Valid reports ÷ Reports.",
+    "网格员在统计周期内完成的核查次数（通过与不通过）。": (
+        "Verifications the grid inspector completed within the period (passed or failed)."
+    ),
+    "处置单位反馈后1小时内完成的核查次数；按时核查率 = 按时核查数 ÷ 核查数。": (
+        "Verifications completed within 1 hour of the handling unit's feedback; On-time "
+        "verification rate = Verified on time ÷ Verifications."
+    ),
 }
 
 CHINESE = {
@@ -118,6 +447,9 @@ CHINESE = {
     "Must be a 2-digit major or 4-digit subcategory code.": "应为 2 位大类代码或 4 位小类代码。",
     "No component category with code %s.": "没有代码为 %s 的部件分类。",
     "Must be an integer of at least %d.": "应为不小于 %d 的整数。",
+    # the admin's own fallback titles (as in Django's zh_Hans catalogue)
+    "Django site admin": "Django 站点管理员",
+    "Django administration": "Django 管理",
 }
 
 
@@ -126,20 +458,34 @@ def fill(po: Path, table: dict[str, str]) -> list[str]:
     text = po.read_text(encoding="utf-8")
     missing = []
 
+    def settled(comments: str) -> str:
+        # A filled entry is no longer fuzzy: msgfmt leaves fuzzy entries out of the .mo.
+        # Drop the flag and makemessages' guess at the previous msgid (#|), keep the rest.
+        lines = []
+        for line in comments.splitlines(keepends=True):
+            if line.startswith("#|"):
+                continue
+            if line.startswith("#,"):
+                flags = [f.strip() for f in line[2:].split(",") if f.strip() != "fuzzy"]
+                if not flags:
+                    continue
+                line = "#, " + ", ".join(flags) + "\n"
+            lines.append(line)
+        return "".join(lines)
+
     def translate(match: re.Match[str]) -> str:
-        msgid = match.group(1)
+        comments, msgid = match.group(1), match.group(2)
         if msgid == "":
-            return match.group(0)
+            return settled(comments) + match.group(0)[len(comments) :]
         if msgid in table:
-            return f'msgid "{msgid}"\nmsgstr "{table[msgid]}"'
+            return f'{settled(comments)}msgid "{msgid}"\nmsgstr "{table[msgid]}"'
         chinese = re.search(r"[\u4e00-\u9fff]", msgid) is not None
         if chinese == (table is CHINESE):
             return match.group(0)  # written in this catalogue's own language
         missing.append(msgid)
         return match.group(0)
 
-    text = re.sub(r'^msgid "(.*)"\nmsgstr ".*"', translate, text, flags=re.M)
-    text = text.replace("#, fuzzy\n", "", 1)
+    text = re.sub(r'^((?:#.*\n)*)msgid "(.*)"\nmsgstr ".*"', translate, text, flags=re.M)
     po.write_text(text, encoding="utf-8")
     return missing
 
