@@ -1,6 +1,6 @@
 # The two commands of the README, and a few conveniences. Everything goes through
 # scripts/, which are safe to run again (a second run only checks and starts).
-.PHONY: run test setup demo bench-import lint
+.PHONY: run test setup demo bench-import bench-geocode bench-intake lint
 
 run:            ## set up everything, load the demo city, serve on 127.0.0.1:8000
 	bash scripts/run.sh
@@ -16,6 +16,12 @@ demo:           ## (re)load the demo city; SCALE=0.01 by default
 
 bench-import:   ## benchmark: import + place N points from a GeoPackage (N=1000000)
 	bash scripts/setup.sh && .venv/bin/python bench/import_bench.py --n $${N:-1000000}
+
+bench-geocode:  ## benchmark: hotline geocoding latency and top-1 accuracy over N addresses
+	bash scripts/setup.sh && .venv/bin/python bench/geocode_bench.py --n $${N:-1000000}
+
+bench-intake:   ## benchmark: inspector reports/s through the HTTP API, full intake path
+	bash scripts/setup.sh && .venv/bin/python bench/intake_bench.py
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
