@@ -5,6 +5,7 @@ down, so that clients can catch up from it."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -22,6 +23,18 @@ from tests.loop import INSPECTOR_CELL, act, report, set_up_loop
 def loop(cast: dict[str, User], small_city: dict[str, Area]) -> dict[str, User]:
     set_up_loop()
     return cast
+
+
+@pytest.fixture(autouse=True)
+def own_channel_layer(settings: Settings) -> None:
+    """Groups of this test only: a running server on the same Redis sends to groups of
+    the same names."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex}"},
+        }
+    }
 
 
 def listen(groups: list[str], action: Any) -> list[dict[str, Any]]:

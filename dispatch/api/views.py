@@ -257,10 +257,10 @@ def _make_action(name: str) -> Any:
     act.__doc__ = f"Case action `{name}` (see docs/api.md for who may take it, and when)."
     multipart = name in {"handle", "verify"}
     body = {"multipart/form-data": serializer_class} if multipart else serializer_class
-    documented = extend_schema(
+    routed = action(detail=True, methods=["post"], url_path=name, url_name=name)(act)
+    return extend_schema(  # outside @action, as drf-spectacular reads it
         summary=f"Case action: {name}", request=body, responses={200: s.CaseOut, **ERRORS}
-    )(act)
-    return action(detail=True, methods=["post"], url_path=name, url_name=name)(documented)
+    )(routed)
 
 
 for _name in ACTIONS:
