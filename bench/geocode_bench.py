@@ -21,7 +21,6 @@ the demo city's grid, so that other benchmarks' tables are left alone.
 from __future__ import annotations
 
 import argparse
-import datetime
 import io
 import os
 import sys
@@ -103,24 +102,9 @@ class Result:
 
 
 def setup_django() -> None:
-    os.environ["DATABASE_URL"] = BENCH_DB
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmgmt.settings")
-    from bench.import_bench import ensure_database
+    from bench.import_bench import setup_django as setup_bench
 
-    ensure_database(BENCH_DB)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from layers.models import Area
-
-    if not Area.objects.filter(tier="cell").exists():
-        from fixtures.city import load_hierarchy
-
-        print("loading the demo city's grid into the bench database …", flush=True)
-        load_hierarchy(datetime.date(2024, 1, 1))
+    setup_bench(BENCH_DB)
 
 
 def ensure_addresses(n: int) -> None:

@@ -47,10 +47,12 @@ def ensure_database(url: str) -> None:
     admin.close()
 
 
-def setup_django() -> None:
-    os.environ["DATABASE_URL"] = BENCH_DB
+def setup_django(url: str = BENCH_DB) -> None:
+    """Django on the bench database `url` (made from the template if missing), migrated,
+    with the catalogue and the demo city's grid."""
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmgmt.settings")
-    ensure_database(BENCH_DB)
+    ensure_database(url)
     import django
 
     django.setup()

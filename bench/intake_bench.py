@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
 import random
@@ -54,26 +53,11 @@ class Inspector:
 
 
 def setup_django() -> None:
-    from bench.import_bench import ensure_database
+    from bench.import_bench import setup_django as setup_bench
 
-    os.environ["DATABASE_URL"] = BENCH_DB
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmgmt.settings")
-    ensure_database(BENCH_DB)
-    import django
-
-    django.setup()
+    setup_bench(BENCH_DB)
     from django.core.management import call_command
 
-    from layers.models import Area, Category
-
-    call_command("migrate", verbosity=0)
-    if not Category.objects.exists():
-        call_command("loaddata", "catalogue", verbosity=0)
-    if not Area.objects.filter(tier="cell").exists():
-        from fixtures.city import load_hierarchy
-
-        print("loading the demo city's grid into the bench database …", flush=True)
-        load_hierarchy(datetime.date(2024, 1, 1))
     call_command("create_demo_users", stdout=open(os.devnull, "w"))  # noqa: SIM115
     call_command("create_demo_routing", stdout=open(os.devnull, "w"))  # noqa: SIM115
 

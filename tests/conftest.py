@@ -5,6 +5,7 @@ from pytest_django.fixtures import Settings
 from layers.models import Area, Person
 from tests.cast import add_residents, create_cast
 from tests.cities import build_small_city
+from tests.loop import set_up_loop
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +30,10 @@ def cast(small_city: dict[str, Area]) -> dict[str, User]:
 @pytest.fixture
 def residents(small_city: dict[str, Area]) -> dict[str, Person]:
     return add_residents(small_city)
+
+
+@pytest.fixture
+def loop(cast: dict[str, User], small_city: dict[str, Area]) -> dict[str, User]:
+    """The cast with the case loop's units, catalogue and routing rules."""
+    set_up_loop()
+    return cast

@@ -3,9 +3,11 @@ and short helpers that drive the API as the users would."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import uuid
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -25,6 +27,9 @@ INSPECTOR_CELL = "440106001001001"
 INSPECTOR2_CELL = "440106001001004"
 OTHER_STREET_CELL = "440106002001001"  # 天河区第2街道
 YUEXIU_CELL = "440104001001001"  # 越秀区第1街道
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)  # a working day
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

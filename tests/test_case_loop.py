@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-import pytest
 import time_machine
 from django.contrib.auth.models import User
 
@@ -15,6 +13,8 @@ from layers.models import Address, Area, Unit
 from tests.cast import centre
 from tests.loop import (
     INSPECTOR_CELL,
+    MONDAY_10,
+    SHANGHAI,
     act,
     actions,
     client_for,
@@ -22,17 +22,7 @@ from tests.loop import (
     outbox_kinds,
     photo,
     report,
-    set_up_loop,
 )
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def loop(cast: dict[str, User], small_city: dict[str, Area]) -> dict[str, User]:
-    set_up_loop()
-    return cast
 
 
 @time_machine.travel(MONDAY_10, tick=False)

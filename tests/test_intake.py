@@ -20,14 +20,7 @@ from tests.loop import (
     event_category,
     photo,
     report,
-    set_up_loop,
 )
-
-
-@pytest.fixture
-def loop(cast: dict[str, User], small_city: dict[str, Area]) -> dict[str, User]:
-    set_up_loop()
-    return cast
 
 
 def test_it_returns_the_same_case_when_a_report_is_resent(

@@ -16,13 +16,7 @@ from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 from incidents.models import Case, Outbox
 from incidents.outbox import CITY_GROUP, publisher
 from layers.models import Area
-from tests.loop import INSPECTOR_CELL, act, report, set_up_loop
-
-
-@pytest.fixture
-def loop(cast: dict[str, User], small_city: dict[str, Area]) -> dict[str, User]:
-    set_up_loop()
-    return cast
+from tests.loop import INSPECTOR_CELL, act, report
 
 
 @pytest.fixture(autouse=True)

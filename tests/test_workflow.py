@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -17,16 +16,7 @@ from dispatch.models import Assignment, RoutingRule
 from incidents.errors import CaseError, Conflict
 from incidents.models import Case, CaseEvent, State
 from layers.models import Area, Role, Unit
-from tests.loop import act, add_staff, client_for, photo, report, set_up_loop
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def loop(cast: dict[str, User], small_city: dict[str, Area]) -> dict[str, User]:
-    set_up_loop()
-    return cast
+from tests.loop import MONDAY_10, SHANGHAI, act, add_staff, client_for, photo, report, set_up_loop
 
 
 def _dispatched(loop: dict[str, User], city: dict[str, Area], category: str = "0101") -> int:
