@@ -197,6 +197,9 @@ ENGLISH = {
     "处置情况": "what was done",
     "核查不通过的原因": "why verification failed",
     # case loop: refusals
+    "案件 #%(id)s 没有编号为 %(photo)s 的照片。": "Case #%(id)s has no photo with id %(photo)s.",
+    "案件评价": "case-evaluation",
+    "至": "to",
     "案件不在您单位的辖区内，不能%(action)s。": "The case is not in your unit's area: you cannot %(action)s it.",
     "案件未派给您的单位，不能%(action)s。": "The case was not dispatched to your unit: you cannot %(action)s it.",
     "您不是此案件指定的核查人，不能%(action)s。": "You are not the verifier assigned to this case: you cannot %(action)s it.",

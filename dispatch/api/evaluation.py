@@ -200,7 +200,8 @@ def _filename(result: Evaluation, extension: str) -> tuple[str, str]:
     """An ASCII name for old clients and a Chinese one (RFC 6266 filename*)."""
     days = f"{result.period.start:%Y%m%d}-{result.period.last_day:%Y%m%d}"
     ascii_name = f"evaluation-{result.by}-{days}.{extension}"
-    return ascii_name, f"{_('案件评价')}_{result.by.label}_{days}.{extension}"
+    title = _("案件评价")
+    return ascii_name, f"{title}_{result.by.label}_{days}.{extension}"
 
 
 def _attachment(response: HttpResponse, result: Evaluation, extension: str) -> HttpResponse:
@@ -271,7 +272,8 @@ def _notes_sheet(workbook: Workbook, result: Evaluation) -> None:
     notes.column_dimensions["A"].width = 14
     notes.column_dimensions["B"].width = 100
     local = ZoneInfo(settings.TIME_ZONE)
-    period = f"{result.period.start:%Y-%m-%d} {_('至')} {result.period.last_day:%Y-%m-%d}"
+    to = _("至")
+    period = f"{result.period.start:%Y-%m-%d} {to} {result.period.last_day:%Y-%m-%d}"
     notes.append([str(_("分组")), str(result.by.label)])
     notes.append([str(_("本表周期")), period])
     notes.append([str(_("数据截至")), f"{result.as_of.astimezone(local):%Y-%m-%d %H:%M}"])

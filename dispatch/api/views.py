@@ -14,6 +14,7 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, QueryDict
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -121,7 +122,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         try:
             return self.get_queryset().get(pk=int(pk))
         except (Case.DoesNotExist, ValueError):
-            raise CaseNotFound(f"没有编号为 {pk} 的案件，或您无权查看。") from None
+            raise CaseNotFound(_("没有编号为 %(id)s 的案件，或您无权查看。") % {"id": pk}) from None
 
     @extend_schema(
         summary="List cases",
@@ -241,7 +242,9 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         case = self._case(pk)
         photo = CasePhoto.objects.filter(case=case, pk=int(photo_id)).first()
         if photo is None:
-            raise CaseNotFound(f"案件 #{case.pk} 没有编号为 {photo_id} 的照片。")
+            raise CaseNotFound(
+                _("案件 #%(id)s 没有编号为 %(photo)s 的照片。") % {"id": case.pk, "photo": photo_id}
+            )
         return FileResponse(photo.image.open("rb"), content_type=photo.content_type)
 
     def _act(self, request: Request, pk: str, name: str) -> Response:
