@@ -26,13 +26,11 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,7 +38,6 @@ BENCH_DB = os.environ.get(
     "GEOCODE_BENCH_DATABASE_URL",
     "postgres://gridmgmt:gridmgmt@127.0.0.1:5432/gridmgmt_bench_geocode",
 )
-CHUNK = 50_000
 ILIKE_SAMPLE = 100
 WARM_UP = 100
 RAW_INDEX = "bench_address_text_trgm"
@@ -117,6 +114,7 @@ def ensure_addresses(n: int) -> None:
     if have >= n:
         print(f"addresses: {have} already loaded", flush=True)
         return
+    from fixtures.demo import address_batches
     from layers.importing.core import RejectReport, import_batches
     from layers.importing.specs import LAYERS
 
@@ -128,66 +126,13 @@ def ensure_addresses(n: int) -> None:
     start = time.perf_counter()
     result = import_batches(
         spec,
-        _address_batches(n),
+        address_batches(n),
         datum="wgs84",
         rename={c: c for c in spec.fields},
         dry_run=False,
         report=RejectReport(io.StringIO(), []),
     )
     print(f"  {result.summary()} in {time.perf_counter() - start:.1f} s", flush=True)
-
-
-def _address_batches(n: int) -> Iterator[Any]:
-    """Synthetic addresses (fixtures.synth) spread over the districts by their cells,
-    each at a random point of its district."""
-    import pyarrow as pa
-
-    from fixtures import synth
-    from fixtures.city import DEFAULT_SEED
-    from layers.importing.cells import CellIndex
-    from layers.importing.sources import Batch
-
-    cells = CellIndex()
-    codes = cells.district_code.astype(str)
-    rng = np.random.default_rng(DEFAULT_SEED)
-    row = 1
-    for district in sorted(set(codes)):
-        members = np.flatnonzero(codes == district)
-        name = str(cells.district_name[members[0]])
-        total = round(n * len(members) / len(codes))
-        for start in range(0, total, CHUNK):
-            size = min(CHUNK, total - start)
-            columns = synth.addresses(
-                DEFAULT_SEED, size, district_code=district, district_name=name, start=start
-            )
-            lon, lat = _points_in(cells, district, size, rng)
-            yield Batch(
-                row=np.arange(row, row + size, dtype=np.int64),
-                columns={k: pa.array(v.astype(str)) for k, v in columns.items()},
-                lon=lon,
-                lat=lat,
-                geometry_error=np.full(size, None, dtype=object),
-            )
-            row += size
-
-
-def _points_in(
-    cells: Any, district: str, size: int, rng: np.random.Generator
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    import shapely
-
-    pieces = np.flatnonzero(cells.district_code[cells.piece_cell].astype(str) == district)
-    bounds = shapely.bounds(cells.pieces[pieces])
-    lon, lat = np.empty(0), np.empty(0)
-    while len(lon) < size:  # a point in a piece's box, kept if it is in the district
-        box = bounds[rng.integers(0, len(pieces), 2 * size)]
-        x = box[:, 0] + rng.random(len(box)) * (box[:, 2] - box[:, 0])
-        y = box[:, 1] + rng.random(len(box)) * (box[:, 3] - box[:, 1])
-        placed = cells.locate(x, y)
-        inside = ~placed.outside
-        inside[inside] = cells.district_code[placed.cell_index[inside]] == district
-        lon, lat = np.concatenate([lon, x[inside]]), np.concatenate([lat, y[inside]])
-    return lon[:size], lat[:size]
 
 
 # --- queries --------------------------------------------------------------------------

@@ -49,6 +49,12 @@ def area_id_at(case: Case, tier: str) -> int:
     return case.district.parent_id or case.district_id
 
 
+def places_of(case: Case) -> list[int]:
+    """The case's cell, community, street, district and city."""
+    places = [case.cell_id, case.community_id, case.street_id, case.district_id]
+    return [*places, area_id_at(case, TargetTier.CITY)]
+
+
 def territorial_unit(case: Case, tier: str) -> Unit | None:
     """The owner of the case's place at `tier` (street office, district or city command)."""
     units = Unit.objects.filter(area_id=area_id_at(case, tier), kind=UnitKind.TERRITORIAL)
@@ -75,12 +81,17 @@ def route(case: Case, *, at: dt.datetime) -> Route:
 def escalation_route(case: Case, *, reason: str) -> Route:
     """The territorial unit one tier above the case's current unit (street → district →
     city); a city-level case stays with the city command centre."""
-    current = case.unit.tier if case.unit else Tier.STREET
-    tier = NEXT_TIER.get(Tier(current), TargetTier.CITY)
+    tier = tier_above(case)
     unit = territorial_unit(case, tier)
     if unit is None:
         raise NoUnit(f"no {tier} command unit set up above {case.unit}")
     return Route(unit, tier, None, f"上报{TargetTier(tier).label}级：{reason}", {"escalated": True})
+
+
+def tier_above(case: Case) -> str:
+    """The tier above the case's current unit (a case with none counts as the street's)."""
+    current = Tier(case.unit.tier) if case.unit else Tier.STREET
+    return NEXT_TIER.get(current, TargetTier.CITY)
 
 
 def _candidate_rules(case: Case) -> list[RoutingRule]:
@@ -90,12 +101,10 @@ def _candidate_rules(case: Case) -> list[RoutingRule]:
         category__major_code=category.major_code,
         category__minor_code="",
     )
-    places = [case.cell_id, case.community_id, case.street_id, case.district_id]
-    places.append(case.district.parent_id or case.district_id)
     rules = (
         RoutingRule.objects.filter(active=True)
         .filter(Q(category__isnull=True) | Q(category_id=category.pk) | same_major)
-        .filter(Q(area__isnull=True) | Q(area_id__in=places))
+        .filter(Q(area__isnull=True) | Q(area_id__in=places_of(case)))
         .filter(Q(channel="") | Q(channel=case.channel))
         .select_related("unit", "category", "area")
         .order_by("order", "id")

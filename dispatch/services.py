@@ -20,14 +20,14 @@ from django.utils.translation import gettext_noop
 
 from dispatch import deadlines
 from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
-from dispatch.routing import NoUnit, Route, escalation_route, route
+from dispatch.routing import NoUnit, Route, escalation_route, places_of, route
 from dispatch.transitions import TRANSITIONS, Relation, Transition
-from incidents.access import in_area, visible_cases
+from incidents.access import visible_cases
 from incidents.errors import CaseNotFound, Conflict, InvalidInput, NotPermitted
 from incidents.history import record
 from incidents.models import Case, CaseEvent, State
 from incidents.photos import attach, check_photos
-from layers.access import is_superuser, staff_of
+from layers.access import is_superuser, staff_of, unit_area
 from layers.models import Role, Staff, Tier, Unit
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _related(case: Case, staff: Staff, relation: Relation) -> bool:
         return case.unit_id == staff.unit_id
     if relation is Relation.VERIFIER:
         return case.verifier_id == staff.user_id
-    area = in_area(staff)
+    area = unit_area(staff)
     if area is True or case.supervising_unit_id == staff.unit_id:
         return True
     return Case.objects.filter(area, pk=case.pk).exists()
@@ -249,9 +249,7 @@ def _chosen_unit(case: Case, staff: Staff | None, unit_id: int) -> Route:
     unit = Unit.objects.filter(pk=unit_id).select_related("area").first()
     if unit is None:
         raise InvalidInput(_("单位 %(id)s 不存在。") % {"id": unit_id}, field="unit")
-    places = {case.cell_id, case.community_id, case.street_id, case.district_id}
-    places.add(case.district.parent_id or case.district_id)
-    if unit.area_id not in places:
+    if unit.area_id not in places_of(case):
         raise InvalidInput(
             _("%(unit)s 的辖区不包含案件所在位置，不能派给它。") % {"unit": unit.name},
             field="unit",

@@ -14,10 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from dispatch import deadlines
-from dispatch.routing import NEXT_TIER, territorial_unit
+from dispatch.routing import territorial_unit, tier_above
 from incidents.history import record
 from incidents.models import CLOCK_STATES, Case
-from layers.models import Tier
 
 WARNING, OVERDUE, SUPERVISE = "warning", "overdue", "supervise"
 
@@ -52,7 +51,7 @@ def _step(case: Case, now: dt.datetime) -> str:
     elif not case.overdue:
         case.warned = case.overdue = True
         case.escalation_level = 1
-        case.supervising_unit = territorial_unit(case, _tier_above(case))
+        case.supervising_unit = territorial_unit(case, tier_above(case))
         what, note = OVERDUE, "已超期，催办：由上一级督促处置"
     else:
         case.escalation_level = deadlines.LAST_LEVEL
@@ -63,11 +62,6 @@ def _step(case: Case, now: dt.datetime) -> str:
     record(case, action=what, from_state=case.state, actor=None, staff=None, note=note,
            data={"due_at": case.due_at.isoformat(), "supervising_unit": supervisor})  # fmt: skip
     return what
-
-
-def _tier_above(case: Case) -> str:
-    tier = Tier(case.unit.tier) if case.unit else Tier.STREET
-    return NEXT_TIER.get(tier, "city")
 
 
 def _local(value: dt.datetime) -> str:

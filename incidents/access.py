@@ -27,25 +27,12 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 
 from incidents.models import Case, CaseEvent
-from layers.access import Scope, apply_scope, is_superuser, own_cells, staff_of
+from layers.access import Scope, apply_scope, is_superuser, own_cells, staff_of, unit_area
 from layers.masking import mask_name, mask_phone
-from layers.models import Role, Staff, Tier
+from layers.models import Role, Staff
 
 if TYPE_CHECKING:
     from layers.access import AnyUser
-
-_PLACEMENT: dict[str, str] = {
-    Tier.DISTRICT: "district_id",
-    Tier.STREET: "street_id",
-    Tier.COMMUNITY: "community_id",
-    Tier.CELL: "cell_id",
-}
-
-
-def in_area(staff: Staff) -> Scope:
-    """Cases placed in the staff's unit area (True for a city-wide unit)."""
-    field = _PLACEMENT.get(staff.unit.area.tier)
-    return True if field is None else Q(**{field: staff.unit.area_id})
 
 
 def assigned(staff: Staff) -> Q:
@@ -72,7 +59,7 @@ def case_scope(user: AnyUser) -> Scope:
         return _inspector(staff)
     if staff.role == Role.DEPARTMENT:
         return assigned(staff)
-    area = in_area(staff)
+    area = unit_area(staff)
     return area if isinstance(area, bool) else area | assigned(staff)
 
 

@@ -144,9 +144,9 @@ def case_ticket(*, user: User, ticket: Ticket) -> Intake:
 
 
 def _staff_with_role(user: User, role: Role) -> Staff | None:
-    if is_superuser(user):
-        return staff_of(user)
     staff = staff_of(user)
+    if is_superuser(user):
+        return staff
     if staff is None or staff.role != role:
         raise NotPermitted(_("只有%(role)s可以提交此类上报。") % {"role": role.label})
     return staff

@@ -95,12 +95,14 @@ def own_cells(staff: Staff) -> Q:
     return Q(cell_id__in=cells)
 
 
-def unit_area(staff: Staff) -> Scope:
-    area = staff.unit.area
+def within(area: Area) -> Scope:
+    """Rows placed in `area` (True for the city)."""
     field = _PLACEMENT_FIELD.get(area.tier)
-    if field is None:  # the city
-        return True
-    return Q(**{field: area.pk})
+    return True if field is None else Q(**{field: area.pk})
+
+
+def unit_area(staff: Staff) -> Scope:
+    return within(staff.unit.area)
 
 
 def record_scope(user: AnyUser) -> Scope:

@@ -31,7 +31,8 @@ from incidents.access import can_see_caller, visible_cases
 from incidents.duplicates import likely_duplicates
 from incidents.errors import CaseNotFound
 from incidents.models import Case, CaseEvent, CasePhoto
-from layers.models import Area, Tier
+from layers.access import apply_scope, within
+from layers.models import Area
 
 ERROR = OpenApiResponse(
     response={
@@ -46,12 +47,6 @@ ERROR = OpenApiResponse(
 )
 ERRORS = {400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR}
 
-_PLACEMENT = {
-    Tier.DISTRICT: "district",
-    Tier.STREET: "street",
-    Tier.COMMUNITY: "community",
-    Tier.CELL: "cell",
-}
 
 ActionCall = Callable[[Any, int, dict[str, Any]], Any]
 
@@ -305,8 +300,7 @@ def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) ->
         cases = cases.filter(state__in=query["state"])
     if code := query.get("area"):
         area = Area.objects.current().filter(code=code).only("id", "tier").first()
-        field = _PLACEMENT.get(Tier(area.tier)) if area else None
-        cases = cases.filter(**{field: area}) if area and field else cases
+        cases = apply_scope(cases, within(area)) if area else cases
     if query.get("category"):
         cases = cases.filter(category_id=query["category"])
     if query.get("overdue") is not None:
