@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "layers",
     "incidents",
     "dispatch",
+    "open311",
+    "map_ui",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/geocode/", include("incidents.api.geocode")),
     path("api/evaluation/", include("dispatch.api.evaluation")),
     path("api/", include("dispatch.api.urls")),
+    path("map/", include("map_ui.urls")),
+    path("open311/v2/", include("open311.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
