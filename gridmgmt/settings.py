@@ -32,6 +32,10 @@ INSTALLED_APPS = [
     "map_ui",
 ]
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/map/"
+LOGOUT_REDIRECT_URL = "login"
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -86,12 +90,42 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# --- Live map (map_ui/live, docs/websocket.md) ------------------------------------------
+# The channel layer carries case events from the process that committed them to the
+# processes holding the map clients. CHANNEL_LAYER picks the channels_redis variant:
+# "core" (lists in Redis, one receive loop per process) or "pubsub" (Redis PUBLISH, one
+# subscription per group and process). The default is the one that was faster in
+# bench/fanout_bench.py (docs/performance.md).
+_CHANNEL_BACKENDS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "core")
+if CHANNEL_LAYER not in _CHANNEL_BACKENDS:
+    raise ValueError(f"CHANNEL_LAYER must be core or pubsub, got {CHANNEL_LAYER!r}")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "BACKEND": _CHANNEL_BACKENDS[CHANNEL_LAYER],
+        # The prefix separates deployments (or test runs) sharing one Redis.
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi")},
     }
 }
+# Seconds a token from GET /map/live/token/ opens a WebSocket (for pages without the
+# session cookie); it only opens the connection, which then lives on.
+LIVE_TOKEN_MAX_AGE = env_int("LIVE_TOKEN_MAX_AGE", 300)
+# A client resuming after a gap gets what it missed from the outbox, unless that is more
+# than this many events it may see, or the first event it missed is older than this many
+# seconds: it is told to reload the map instead.
+LIVE_REPLAY_MAX_EVENTS = env_int("LIVE_REPLAY_MAX_EVENTS", 1000)
+LIVE_REPLAY_MAX_AGE = env_int("LIVE_REPLAY_MAX_AGE", 24 * 3600)
+# Live events are held this many seconds after connecting, waiting for the client's
+# "resume", so that replayed and live events arrive in sequence order.
+LIVE_RESUME_WAIT = env_float("LIVE_RESUME_WAIT", 2.0)
+# Every this many seconds a connection reads the outbox for events it may have missed
+# while the channel layer was unreachable (0: never). Deliveries are deduplicated.
+LIVE_CATCHUP_SECONDS = env_float("LIVE_CATCHUP_SECONDS", 60.0)
+# --- end of live map ----------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -121,6 +155,8 @@ GRID_SRID = 4326
 # "https://tiles.example.gov.cn/{z}/{x}/{y}.png" on the city's own tile server. Empty
 # (the default): the widget draws vectors on a plain background and fetches nothing.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")
+# The credit line the tile server asks for, shown in the corner of every map.
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "")
 
 # The case loop (incidents/, dispatch/).
 # Photos attached to a report or a feedback: at most this many, each at most this big,

@@ -9,7 +9,8 @@ admin.site.site_title = _("gridmgmt")
 admin.site.index_title = _("一张图与基础数据")
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/map/", permanent=False)),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/layers/", include("layers.api.urls")),

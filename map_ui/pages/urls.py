@@ -1,3 +1,14 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from map_ui.pages import command, intake, views
+
+app_name = "map_ui"
+
+urlpatterns: list[URLPattern] = [
+    path("", views.home, name="home"),
+    path("command/", command.command, name="command"),
+    path("street/", command.street, name="street"),
+    path("evaluation/", command.evaluation, name="evaluation"),
+    path("hotline/", intake.hotline, name="hotline"),
+    path("inspector/", intake.inspector, name="inspector"),
+]

@@ -1,0 +1,82 @@
+"""Browser tests: Playwright for Python driving Debian's chromium, headless.
+
+`playwright install` downloads a browser, which this project's machines cannot do; the
+tests launch the system's chromium by its path instead (CHROMIUM_PATH, default the one
+on PATH). A missing browser fails the tests: it is never a reason to skip them.
+Screenshots of each page go to test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+PASSWORD = "gridmgmt-demo"  # what create_demo_users gives the cast
+
+# Chromium in a sandboxless container, with no network beyond loopback: no first-run
+# pages, no background connections to Google's services (they would be refused).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    if not path:
+        raise RuntimeError("chromium is not installed: run `make test` (it installs it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
+    # while one is running unless told it is safe, which it is here: the test itself does
+    # not share the loop, it only waits for the browser between its own steps.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def servable_passwords() -> None:
+    """Give every user a password hash the server process can check. The tests hash with
+    MD5 for speed (tests/conftest.py); the server, with the project's settings, does not
+    accept MD5. PBKDF2 with few iterations is accepted and still quick."""
+    hashed = PBKDF2PasswordHasher().encode(PASSWORD, "browsertests", iterations=1000)
+    User.objects.update(password=hashed)
+
+
+def log_in(browser: Browser, base_url: str, username: str, **context: object) -> Page:
+    """A new browser context (its own cookies and storage) logged in as `username`."""
+    page = browser.new_context(base_url=base_url, locale="zh-CN", **context).new_page()  # type: ignore[arg-type]
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/map/**")
+    return page
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

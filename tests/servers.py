@@ -1,0 +1,83 @@
+"""Real ASGI servers for the tests that need them (browser pages, WebSocket clients):
+uvicorn in a child process, as `make run` serves, on the pytest database.
+
+The child reads the test database through DATABASE_URL, so the data a test gives it must
+be committed: such tests use the `transactional_db` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_url() -> str:
+    """The URL of the database the test runs on (the pytest one, not the dev one)."""
+    db = connection.settings_dict
+    password = db.get("PASSWORD") or ""
+    credentials = f"{db['USER']}:{password}@" if db.get("USER") else ""
+    return f"postgres://{credentials}{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextmanager
+def asgi_server(**env: str) -> Iterator[str]:
+    """Serve gridmgmt.asgi on a free port; yields its base URL. `env` adds variables
+    (REDIS_URL, CHANNEL_LAYER_PREFIX, ...) to the test process's environment."""
+    port = free_port()
+    child_env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DATABASE_POOL_SIZE": "4",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    command = [sys.executable, "-m", "uvicorn", "gridmgmt.asgi:application"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    log = (ROOT / "var" / f"test-server-{port}.log").open("w+")
+    process = subprocess.Popen(command, cwd=ROOT, env=child_env, stdout=log, stderr=log)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, log.name)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the test server exited: {Path(log).read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2):  # noqa: S310
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise RuntimeError(f"the test server did not answer within 30 s: {Path(log).read_text()}")
