@@ -104,11 +104,18 @@ _CHANNEL_BACKENDS = {
 CHANNEL_LAYER = env_str("CHANNEL_LAYER", "core")
 if CHANNEL_LAYER not in _CHANNEL_BACKENDS:
     raise ValueError(f"CHANNEL_LAYER must be core or pubsub, got {CHANNEL_LAYER!r}")
+# redis-py 8 gives up reading after 5 s by default, which is just how long core's
+# receive waits on an idle Redis (BZPOPMIN 5): every quiet map client would be dropped.
+# 15 s still notices a Redis that stopped answering.
+CHANNEL_REDIS_HOST = {"address": REDIS_URL, "socket_timeout": 15}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _CHANNEL_BACKENDS[CHANNEL_LAYER],
         # The prefix separates deployments (or test runs) sharing one Redis.
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi")},
+        "CONFIG": {
+            "hosts": [CHANNEL_REDIS_HOST],
+            "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
+        },
     }
 }
 # Seconds a token from GET /map/live/token/ opens a WebSocket (for pages without the
@@ -220,3 +227,9 @@ LOGGING = {
 # strings. gridmgmt never hands user-supplied SRS text to GDAL: imports take a named datum
 # (layers.datum) and convert coordinates in NumPy before any geometry is built.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# Vector tiles of the live map (map_ui/tiles, docs/tiles.md): how long a browser keeps a
+# tile before asking again. Tile URLs carry the layer's version token, so a change of
+# the data is fetched at once whatever this says; it bounds how long a tile drawn under
+# a user's old post can outlive a change of their post.
+MAP_VECTOR_TILE_MAX_AGE = env_int("MAP_VECTOR_TILE_MAX_AGE", 300)

@@ -1,0 +1,96 @@
+"""GET /map/tiles/<layer>/<z>/<x>/<y>.pbf: a Mapbox Vector Tile of one layer, as the
+signed-in user may see it; GET /map/tiles/urls.json: the tile URL templates with the
+current version tokens (a page asks again when it learns that data changed).
+
+Caching: the ETag names the layer's version token and the user's post, so a tile is
+answered 304 while neither changes (only the version is read, one small query); the
+`?v=` token in the URL makes a page fetch new tiles as soon as the layer changes.
+Tiles are private (they depend on who asks) and kept by the browser for
+MAP_VECTOR_TILE_MAX_AGE seconds.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
+from django.views.decorators.http import require_safe
+
+from layers.access import staff_of
+from map_ui.tiles import counts
+from map_ui.tiles.sql import CASE_POINT_MIN_ZOOM, CELL_MAX_ZOOM, Tile, statement
+from map_ui.tiles.versions import BASE_LAYERS, Versions, current, tile_urls
+
+CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
+
+
+def _refused() -> HttpResponse:
+    return HttpResponse(
+        gettext("请先登录，再查看地图图层。"), status=403, content_type="text/plain; charset=utf-8"
+    )
+
+
+@require_safe
+def tile(request: HttpRequest, layer: str, z: int, x: int, y: int) -> HttpResponse:
+    user = request.user
+    if not user.is_authenticated or not user.is_active:
+        return _refused()
+    where = Tile(z, x, y)
+    if not where.valid():
+        raise Http404(gettext("没有这个瓦片：缩放级别或行列号超出范围。"))
+    versions = current()
+    fresh = _counts_ready(layer, where, versions)
+    etag = _etag(request, layer, versions)
+    if fresh and etag in request.headers.get("If-None-Match", ""):
+        return _cached(HttpResponse(status=304), etag, fresh=True)
+    sql = statement(layer, where, user)
+    data = b""
+    if sql is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.sql, sql.params)
+            row = cursor.fetchone()
+        data = bytes(row[0]) if row and row[0] is not None else b""
+    if not data:
+        return _cached(HttpResponse(status=204), etag, fresh=fresh)
+    return _cached(HttpResponse(data, content_type=CONTENT_TYPE), etag, fresh=fresh)
+
+
+@require_safe
+def urls(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated or not request.user.is_active:
+        return _refused()
+    response = JsonResponse(tile_urls(request.user))
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+def _counts_ready(layer: str, where: Tile, versions: Versions) -> bool:
+    """Whether the per-cell counts the tile reads are up to date, refreshing them first
+    when they are behind. False when another request is refreshing them: the tile is
+    then drawn from the counts as they are, and not cached."""
+    aggregated = (layer in BASE_LAYERS and where.z <= CELL_MAX_ZOOM) or (
+        layer == "cases" and where.z < CASE_POINT_MIN_ZOOM
+    )
+    needs = {"areas", layer} if layer in BASE_LAYERS else {"areas"}
+    if not aggregated or not (versions.behind & needs):
+        return True
+    return counts.refresh(wait=False)
+
+
+def _etag(request: HttpRequest, layer: str, versions: Versions) -> str:
+    # The user's post is part of it: the same browser signed in as someone else, or the
+    # user moved to another unit, must not be answered "not modified".
+    staff = staff_of(request.user)
+    post = f"{staff.pk}-{staff.unit_id}-{staff.role}" if staff else "none"
+    return f'"{layer}-{versions.tokens[layer]}-{request.user.pk}-{post}"'
+
+
+def _cached(response: HttpResponse, etag: str, *, fresh: bool) -> HttpResponse:
+    if fresh:
+        response["ETag"] = etag
+        patch_cache_control(response, private=True, max_age=settings.MAP_VECTOR_TILE_MAX_AGE)
+    else:
+        patch_cache_control(response, private=True, no_store=True)
+    return response
