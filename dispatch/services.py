@@ -27,6 +27,7 @@ from incidents.errors import CaseNotFound, Conflict, InvalidInput, NotPermitted
 from incidents.history import record
 from incidents.models import Case, CaseEvent, State
 from incidents.photos import attach, check_photos
+from incidents.services import Intake, Report, Ticket, case_report, case_ticket
 from layers.access import is_superuser, staff_of, unit_area
 from layers.models import Role, Staff, Tier, Unit
 
@@ -234,6 +235,26 @@ def case_autodispatch(*, case_id: int, case: Case | None = None) -> Case | None:
         deadlines.start(case, now)
         _finish(case, None, None, TRANSITIONS["dispatch"], note=note, data=data)
     return case
+
+
+def case_take_report(*, user: User, report: Report) -> Intake:
+    """An inspector's report in: intake (placement, history, live event), then 自动立案派遣
+    when the rule that routes it says so."""
+    return _taken(case_report(user=user, report=report))
+
+
+def case_take_ticket(*, user: User, ticket: Ticket) -> Intake:
+    """A ticket in, whatever brought it (12345 operator, Open311 client): intake (address
+    or point, placement, history, live event), then 自动立案派遣 when its rule says so."""
+    return _taken(case_ticket(user=user, ticket=ticket))
+
+
+def _taken(result: Intake) -> Intake:
+    if not result.created:
+        return result
+    # Intake has committed: the report stands whatever routing finds.
+    case = case_autodispatch(case_id=result.case.pk, case=result.case) or result.case
+    return Intake(case=case, created=True)
 
 
 def _routed(case: Case, now: Any) -> Route:

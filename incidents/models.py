@@ -84,6 +84,9 @@ class Case(models.Model):
         verbose_name=_("标准地址"),
     )  # fmt: skip
     address_text = models.CharField(_("地址描述"), max_length=200, blank=True)
+    # A link to a photo or video of the problem given by an Open311 client (GeoReport
+    # v2 media_url); photos uploaded by inspectors and units are CasePhoto rows.
+    media_url = models.URLField(_("媒体链接"), max_length=500, blank=True)
     component_code = models.CharField(_("部件编码"), max_length=16, blank=True)
     entity = models.ForeignKey(
         "layers.LegalEntity", models.SET_NULL, null=True, blank=True, related_name="+",

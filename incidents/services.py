@@ -76,6 +76,7 @@ class Ticket:
     client_uuid: uuid.UUID | None = None
     attributes: dict[str, list[str]] = field(default_factory=dict)
     source: Source = Source.HOTLINE
+    media_url: str = ""  # a checked http(s) URL (Open311 clients link a photo this way)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def case_ticket(*, user: User, ticket: Ticket) -> Intake:
     case.address = address
     case.address_text = ticket.address_text.strip()
     case.attributes = ticket.attributes
+    case.media_url = ticket.media_url
     case.caller_name = ticket.caller_name.strip()
     case.caller_phone = _phone(ticket.caller_phone)
     return _save_new(case, user, staff, [])
