@@ -1,6 +1,6 @@
 # The two commands of the README, and a few conveniences. Everything goes through
 # scripts/, which are safe to run again (a second run only checks and starts).
-.PHONY: run test setup demo bench-import bench-geocode bench-intake bench-tiles lint
+.PHONY: run test setup demo bench-import bench-geocode bench-intake bench-tiles bench-fanout lint
 
 run:            ## set up everything, load the demo city, serve on 127.0.0.1:8000
 	bash scripts/run.sh
@@ -22,6 +22,9 @@ bench-geocode:  ## benchmark: hotline geocoding latency and top-1 accuracy over 
 
 bench-intake:   ## benchmark: inspector reports/s through the HTTP API, full intake path
 	bash scripts/setup.sh && .venv/bin/python bench/intake_bench.py
+
+bench-fanout:   ## benchmark: live-map fan-out to 1,000 WebSocket clients, core vs pubsub layer
+	bash scripts/setup.sh && .venv/bin/python bench/fanout_bench.py --clients $${CLIENTS:-1000}
 
 bench-tiles:    ## benchmark: vector tile latency p50/p95 beside the same SQL run directly
 	bash scripts/setup.sh && .venv/bin/python bench/tile_bench.py

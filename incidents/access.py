@@ -16,6 +16,10 @@ Cases a user may see, by their post (layers.models.Staff):
 A case the user may not see does not exist for them: detail and action endpoints look it
 up inside visible_cases() and answer 404, so ids cannot be probed.
 
+Live events (incidents.outbox) follow the same rules: live_audience() names the groups a
+user's WebSocket joins and the outbox rows a resume replays; they reach exactly the cases
+of visible_cases() (tests/test_live_access.py holds the two side by side).
+
 Caller name and phone (12345 tickets) are personal data: unmasked for superusers and the
 hotline (they call back, 回访); masked for everyone else.
 """
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 
 from incidents.models import Case, CaseEvent
+from incidents.outbox import Audience
 from layers.access import Scope, apply_scope, is_superuser, own_cells, staff_of, unit_area
 from layers.masking import mask_name, mask_phone
 from layers.models import Role, Staff
@@ -66,6 +71,31 @@ def case_scope(user: AnyUser) -> Scope:
 def visible_cases(user: AnyUser, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
     """The cases of `queryset` (default: all) that `user` may see."""
     return apply_scope(Case.objects.all() if queryset is None else queryset, case_scope(user))
+
+
+def live_audience(user: AnyUser) -> Audience:
+    """Whose live events `user` receives, mirroring case_scope(): city-wide → all; an
+    area's unit → events placed in its area or about cases of its unit; a department →
+    its unit's cases; an inspector → their cells and the cases they follow (reported,
+    merged, asked to verify); data admins and users with no post → none."""
+    if is_superuser(user):
+        return Audience(city=True)
+    staff = staff_of(user)
+    if staff is None or staff.role == Role.DATA_ADMIN:
+        return Audience()
+    if staff.role == Role.INSPECTOR:
+        cells = Staff.cells.through.objects.filter(staff_id=staff.pk).values_list("area_id")
+        return Audience(areas=sorted(c for (c,) in cells), users=[staff.user_id])
+    if staff.role == Role.DEPARTMENT:
+        return Audience(units=[staff.unit_id])
+    if unit_area(staff) is True:  # a unit over the whole city
+        return Audience(city=True)
+    return Audience(areas=[staff.unit.area_id], units=[staff.unit_id])
+
+
+def live_groups(user: AnyUser) -> list[str]:
+    """The channel-layer groups `user`'s live map joins."""
+    return live_audience(user).groups()
 
 
 def can_see_caller(user: AnyUser) -> bool:

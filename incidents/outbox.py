@@ -6,8 +6,12 @@ down is not lost: clients read what they missed from the Outbox by sequence numb
 Groups an event is sent to (a consumer joins those its user may see):
     cases.city                    every event (city-wide viewers)
     cases.area.<area id>          the case's district, street, community and cell
-    cases.unit.<unit id>          its responsible and supervising units
+    cases.unit.<unit id>          its responsible and supervising units, and every unit
+                                  it was assigned to before (they still see the case)
     cases.user.<user id>          its reporters and verifier
+
+Audience is the other side: the groups a viewer joins, and the same thing as a filter on
+the Outbox table, so that a replay from the outbox and the live events always agree.
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import TypedDict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal, TypedDict
 
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from incidents.models import Case, Outbox, OutboxCounter
+from incidents.models import Case, CaseEvent, Outbox, OutboxCounter
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +89,15 @@ def _followers(case: Case) -> list[int]:
     return sorted(u for u in users if u is not None)
 
 
+def _units(case: Case) -> list[int]:
+    # Units that had the case earlier still see it (incidents.access.assigned), so they
+    # are told when it changes, too.
+    units = {case.unit_id, case.supervising_unit_id}
+    earlier = CaseEvent.objects.filter(case=case, unit__isnull=False).values_list("unit_id")
+    units.update(u for (u,) in earlier.distinct())
+    return sorted(u for u in units if u is not None)
+
+
 def _next_seq() -> int:
     # The counter row stays locked until the transaction ends, so sequence numbers are
     # handed out in commit order: a reader never sees seq n+1 before seq n. Writers of
@@ -113,7 +130,7 @@ def emit(case: Case, kind: str, *, followers: list[int] | None = None) -> Outbox
         street_id=case.street_id,
         community_id=case.community_id,
         cell_id=case.cell_id,
-        unit_ids=[u for u in (case.unit_id, case.supervising_unit_id) if u is not None],
+        unit_ids=_units(case),
         user_ids=_followers(case) if followers is None else followers,
         payload=EventPayload(seq=seq, kind=kind, at=now.isoformat(), case=summary(case)),
     )
@@ -121,14 +138,107 @@ def emit(case: Case, kind: str, *, followers: list[int] | None = None) -> Outbox
     return event
 
 
+def area_group(area_id: int) -> str:
+    return f"cases.area.{area_id}"
+
+
+def unit_group(unit_id: int) -> str:
+    return f"cases.unit.{unit_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"cases.user.{user_id}"
+
+
 def groups(event: Outbox) -> list[str]:
     areas = (event.district_id, event.street_id, event.community_id, event.cell_id)
     return [
         CITY_GROUP,
-        *(f"cases.area.{a}" for a in areas if a is not None),
-        *(f"cases.unit.{u}" for u in event.unit_ids),
-        *(f"cases.user.{u}" for u in event.user_ids),
+        *(area_group(a) for a in areas if a is not None),
+        *(unit_group(u) for u in event.unit_ids),
+        *(user_group(u) for u in event.user_ids),
     ]
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whose events a viewer receives: all (city), or those of some areas (of any tier),
+    units and followed users. Built by incidents.access.live_audience()."""
+
+    city: bool = False
+    areas: list[int] = field(default_factory=list)
+    units: list[int] = field(default_factory=list)
+    users: list[int] = field(default_factory=list)
+
+    def groups(self) -> list[str]:
+        """The channel-layer groups to join."""
+        if self.city:
+            return [CITY_GROUP]
+        return [
+            *(area_group(a) for a in self.areas),
+            *(unit_group(u) for u in self.units),
+            *(user_group(u) for u in self.users),
+        ]
+
+    def events(self) -> QuerySet[Outbox]:
+        """The Outbox rows that reach these groups: groups() turned into a filter."""
+        if self.city:
+            return Outbox.objects.all()
+        where = Q()
+        if self.areas:
+            for column in ("district_id", "street_id", "community_id", "cell_id"):
+                where |= Q(**{f"{column}__in": self.areas})
+        if self.units:
+            where |= Q(unit_ids__overlap=self.units)
+        if self.users:
+            where |= Q(user_ids__overlap=self.users)
+        return Outbox.objects.filter(where) if where else Outbox.objects.none()
+
+
+def last_seq() -> int:
+    """The number of the last committed event (0 when there is none)."""
+    counter = OutboxCounter.objects.first()
+    return counter.last_seq if counter is not None else 0
+
+
+class Replay(TypedDict):
+    """What a client missed: the events after its number (up to `upto`), or a reason to
+    reload the map instead."""
+
+    events: list[EventPayload]
+    upto: int
+    reload: Literal["", "too_old", "too_many", "unknown_seq"]
+
+
+def replay(
+    audience: Audience,
+    *,
+    after: int,
+    max_events: int,
+    max_age: timedelta,
+    skip: Collection[int] = (),
+) -> Replay:
+    """The events of `audience` with a number above `after`, in sequence order, but for
+    those numbered in `skip` (already delivered).
+
+    Sequence numbers are handed out in commit order (_next_seq), so every event up to the
+    committed counter is visible once the counter is: reading the counter first and then
+    the rows up to it misses nothing, and what commits later arrives live."""
+    upto = last_seq()
+    if after > upto:  # a number this database never gave (restored from a backup?)
+        return Replay(events=[], upto=upto, reload="unknown_seq")
+    if after == upto:
+        return Replay(events=[], upto=upto, reload="")
+    first = Outbox.objects.filter(seq__gt=after).order_by("seq").values("seq", "at").first()
+    if first is None or first["seq"] != after + 1 or first["at"] < timezone.now() - max_age:
+        return Replay(events=[], upto=upto, reload="too_old")
+    rows = audience.events().filter(seq__gt=after, seq__lte=upto).order_by("seq")
+    if skip:
+        rows = rows.exclude(seq__in=[s for s in skip if after < s <= upto])
+    payloads = list(rows.values_list("payload", flat=True)[: max_events + 1])
+    if len(payloads) > max_events:
+        return Replay(events=[], upto=upto, reload="too_many")
+    return Replay(events=payloads, upto=upto, reload="")
 
 
 class Publisher:

@@ -17,4 +17,9 @@ log "starting the SLA worker (deadline warnings, overdue escalation)"
 worker=$!
 trap 'kill "$worker" 2>/dev/null || true' EXIT
 log "serving on http://$host:$port/ (admin: /admin/, API docs: /api/docs/)"
-.venv/bin/uvicorn gridmgmt.asgi:application --host "$host" --port "$port"
+# One process per core (GRIDMGMT_WORKERS); live events cross between them through Redis.
+# Per-message deflate is off: live events are a few hundred bytes of JSON, and
+# compressing each one for every map client cost more time than it saved on a LAN
+# (bench/fanout_bench.py, docs/performance.md).
+.venv/bin/uvicorn gridmgmt.asgi:application --host "$host" --port "$port" \
+  --workers "${GRIDMGMT_WORKERS:-2}" --ws-per-message-deflate false

@@ -2,11 +2,14 @@
 uvicorn in a child process, as `make run` serves, on the pytest database.
 
 The child reads the test database through DATABASE_URL, so the data a test gives it must
-be committed: such tests use the `transactional_db` fixture.
+be committed: such tests use the `transactional_db` fixture. It serves the collected
+static files (WhiteNoise), so the pages' scripts are collected first, once per run, as
+`make test` does through scripts/setup.sh.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -19,9 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+_collected = False
 
 
 def free_port() -> int:
@@ -42,6 +47,10 @@ def database_url() -> str:
 def asgi_server(**env: str) -> Iterator[str]:
     """Serve gridmgmt.asgi on a free port; yields its base URL. `env` adds variables
     (REDIS_URL, CHANNEL_LAYER_PREFIX, ...) to the test process's environment."""
+    global _collected
+    if not _collected:
+        call_command("collectstatic", interactive=False, verbosity=0, stdout=io.StringIO())
+        _collected = True
     port = free_port()
     child_env = {
         **os.environ,

@@ -1,0 +1,24 @@
+"""Short-lived tokens that open a live-map WebSocket where the session cookie cannot be
+sent (the mobile page). A token is the user's id signed with SECRET_KEY and a timestamp;
+it only opens the connection, so it lives for LIVE_TOKEN_MAX_AGE seconds."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+
+# A salt of its own: no other signed value of the site can pass as a live-map token.
+_SIGNER = signing.TimestampSigner(salt="map_ui.live.token")
+
+
+def make_token(user_id: int) -> str:
+    return _SIGNER.sign(str(user_id))
+
+
+def read_token(token: str) -> int | None:
+    """The user id in `token`, or None if it is forged, malformed or expired."""
+    try:
+        value = _SIGNER.unsign(token, max_age=settings.LIVE_TOKEN_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired is a BadSignature
+        return None
+    return int(value) if value.isdigit() else None
