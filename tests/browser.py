@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 PASSWORD = "gridmgmt-demo"  # what create_demo_users gives the cast
 
 # Chromium in a sandboxless container, with no network beyond loopback: no first-run
@@ -42,18 +43,28 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
-    # while one is running unless told it is safe, which it is here: the test itself does
-    # not share the loop, it only waits for the browser between its own steps.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    """Chromium for the tests of one module. Not for the whole session: Playwright's sync
+    API keeps an event loop running in this thread while it is started, and later tests
+    that run asyncio themselves (the channel layer's) must not find it."""
+    # Django's ORM refuses to run in a thread with a running event loop unless told it
+    # is safe, which it is here: the test does not share that loop, it only waits for
+    # the browser between its own steps.
+    before = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if before is None:
+            del os.environ[ASYNC_UNSAFE]
+        else:
+            os.environ[ASYNC_UNSAFE] = before
 
 
 def servable_passwords() -> None:

@@ -18,9 +18,9 @@ def test_it_switches_to_english_when_chosen(db: None) -> None:
     assert "Log in" in page.content.decode()
 
 
-def test_the_front_page_leads_to_the_admin(db: None) -> None:
-    response = Client().get("/")
-    assert (response.status_code, response["Location"]) == (302, "/admin/")
+def test_the_front_page_leads_to_the_map_pages_through_login(db: None) -> None:
+    response = Client().get("/", follow=True)
+    assert response.redirect_chain == [("/map/", 302), ("/accounts/login/?next=/map/", 302)]
 
 
 def test_the_admin_names_the_layers_in_the_chosen_language(admin_client: Client) -> None:

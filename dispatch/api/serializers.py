@@ -251,5 +251,20 @@ class IntakeOut(serializers.Serializer[Any]):
     likely_duplicates = DuplicateOut(many=True)
 
 
+class CountersOut(serializers.Serializer[Any]):
+    new_today = serializers.IntegerField(help_text="Cases received today (local day).")
+    open = serializers.IntegerField(help_text="Cases not closed, cancelled or merged.")
+    overdue = serializers.IntegerField(help_text="Open cases past their deadline.")
+    closed_on_time = serializers.IntegerField(help_text="Cases closed today by their deadline.")
+
+
+class BoardOut(serializers.Serializer[Any]):
+    as_of = serializers.DateTimeField()
+    counters = CountersOut()
+    attention = serializers.ListField(
+        child=serializers.DictField(), help_text="CaseOut records: overdue or escalated."
+    )
+
+
 def context(datum: Datum, unmasked: bool) -> dict[str, Any]:
     return {"datum": datum, "unmasked": unmasked}

@@ -14,6 +14,7 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -25,6 +26,7 @@ from rest_framework.serializers import Serializer
 
 from dispatch import services
 from dispatch.api import serializers as s
+from dispatch.board import case_counters, needing_attention
 from dispatch.models import Assignment
 from incidents import services as intake
 from incidents.access import can_see_caller, visible_cases
@@ -133,6 +135,24 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         return self.get_paginated_response(self._render(page, many=True))
 
     @extend_schema(
+        summary="Board: live counters and the cases to chase",
+        description="For the user's cases: received today, open, overdue, closed on time "
+        "today; and the open cases that are overdue or under 催办/督办, most urgent first.",
+        parameters=[s.DatumQuery],
+        responses={200: s.BoardOut},
+    )
+    @action(detail=False, methods=["get"])
+    def board(self, request: Request) -> Response:
+        now = timezone.now()
+        cases = self.get_queryset()
+        body = {
+            "as_of": now,
+            "counters": case_counters(cases, now=now),
+            "attention": self._render(needing_attention(cases), many=True),
+        }
+        return Response(s.BoardOut(body).data)
+
+    @extend_schema(
         summary="One case, with its history",
         parameters=[s.DatumQuery],
         responses={200: s.CaseDetailOut, 404: ERROR},
@@ -173,7 +193,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             entity_id=data["entity"],
             photos=data["photos"],
         )
-        return self._intake(intake.case_report(user=_user(request), report=report))
+        return self._intake(services.case_take_report(user=_user(request), report=report))
 
     @extend_schema(
         summary="12345 hotline ticket",
@@ -195,15 +215,11 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             urgent=data["urgent"],
             client_uuid=data["client_uuid"],
         )
-        return self._intake(intake.case_ticket(user=_user(request), ticket=ticket))
+        return self._intake(services.case_take_ticket(user=_user(request), ticket=ticket))
 
     def _intake(self, result: intake.Intake) -> Response:
-        case = result.case
-        if result.created:
-            # Rendered from memory: intake and routing loaded everything it shows.
-            case = services.case_autodispatch(case_id=case.pk, case=case) or case
-        else:
-            case = _cases().get(pk=case.pk)
+        # A new case is rendered from memory: intake and routing loaded all it shows.
+        case = result.case if result.created else _cases().get(pk=result.case.pk)
         candidates = likely_duplicates(case, among=self.get_queryset())
         body = {
             "case": self._render(case),

@@ -1,24 +1,252 @@
 """Pages of the command centres and street offices: the command map, the street
-dispatch board and the evaluation tables."""
+dispatch board and the evaluation tables.
+
+The views give the page's script what it needs and nothing of anybody else's: the case
+API's addresses (the API scopes every answer), the tile URLs of the user's layers, the
+live map's address with the sequence number the page is as new as, the user's own area
+and unit, and the labels in the user's language. The scripts are cases.js (shared:
+API calls, case markers, history), command.js, street.js and evaluation.js.
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import folium
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
+from dispatch.evaluation import Period
+from dispatch.transitions import TRANSITIONS, Relation
+from incidents.models import State
+from incidents.outbox import last_seq
+from layers.access import staff_of
+from layers.models import Area, Role, Tier
 from map_ui.pages.views import page
+from map_ui.tiles import tile_urls
+
+# The street board's queues: (key, title, states). "overdue" is every open case past
+# its deadline, whatever its state, so a case can be in two queues.
+QUEUES: list[tuple[str, Promise, list[State]]] = [
+    ("new", _("新案件"), [State.REPORTED, State.FILED, State.RETURNED]),
+    ("to_sign", _("待签收"), [State.DISPATCHED, State.REWORK]),
+    ("in_progress", _("处置中"), [State.SIGNED, State.SUSPENDED]),
+    ("awaiting_verification", _("待核查"), [State.HANDLED, State.VERIFIED]),
+    ("overdue", _("已超期"), []),
+]
+# What the street board lets its dispatcher do (docs/api.md lists the bodies). Feedback
+# (反馈, with photos) is the handler's and verification the inspector's: not here.
+BOARD_ACTIONS = ["file", "dispatch", "sign", "return", "request_extension", "close"]
+# Actions whose body needs a reason the dispatcher types.
+NEEDS_REASON = {"return", "request_extension"}
 
 
 @login_required
 def command(request: HttpRequest) -> HttpResponse:
-    return page(request, "command", "map_ui/command.html")
+    config = {
+        **_common(request),
+        "labels": {**_case_labels(), **_command_labels()},
+    }
+    return page(request, "command", "map_ui/command.html", config, _area_outline(request))
 
 
 @login_required
 def street(request: HttpRequest) -> HttpResponse:
-    return page(request, "street", "map_ui/street.html")
+    config = {
+        **_common(request),
+        "queues": [
+            {"key": key, "title": title, "states": [str(s) for s in states]}
+            for key, title, states in QUEUES
+        ],
+        "actions": _board_actions(request),
+        "labels": {**_case_labels(), **_command_labels(), **_board_labels()},
+    }
+    return page(request, "street", "map_ui/street.html", config, _area_outline(request))
 
 
 @login_required
 def evaluation(request: HttpRequest) -> HttpResponse:
-    return page(request, "evaluation", "map_ui/evaluation.html")
+    period = Period.month_of(timezone.localdate())  # the API's default period too
+    streets = _street_outlines(request)
+    config = {
+        "api": {"evaluation": reverse("evaluation", kwargs={"by": "street"})},
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "outlines": streets.get_name(),
+        "labels": _evaluation_labels(),
+    }
+    return page(request, "evaluation", "map_ui/evaluation.html", config, layers=[streets])
+
+
+def _common(request: HttpRequest) -> dict[str, Any]:
+    """What the command map and the street board share."""
+    staff = staff_of(request.user)
+    area = staff.unit.area if staff is not None else None
+    return {
+        "api": {"cases": reverse("cases-list"), "board": reverse("cases-board")},
+        "tiles": tile_urls(request.user),
+        "tiles_urls": reverse("map_tiles:urls"),
+        # The page's data is loaded after this number was read: the live map resumes
+        # from it, so nothing that commits between rendering and connecting is lost.
+        "live": {"url": "/ws/live/", "since": last_seq()},
+        "scope": {
+            "area": area.code if area is not None else None,
+            "area_name": area.name if area is not None else None,
+            "unit": staff.unit_id if staff is not None else None,
+            "role": staff.role if staff is not None else None,
+        },
+    }
+
+
+def _board_actions(request: HttpRequest) -> list[dict[str, Any]]:
+    """The board's actions the user's post may take: from which states, and whether the
+    case must be assigned to the user's unit (else: lie in its area; the API decides)."""
+    staff = staff_of(request.user)
+    role = Role(staff.role) if staff is not None else None
+    actions = []
+    for name in BOARD_ACTIONS:
+        transition = TRANSITIONS[name]
+        relation = transition.who.get(role) if role is not None else None
+        if relation is None and not request.user.is_superuser:
+            continue
+        actions.append(
+            {
+                "action": name,
+                "label": transition.label,
+                "sources": sorted(str(s) for s in transition.sources),
+                "assignee_only": relation == Relation.ASSIGNEE,
+                "needs_reason": name in NEEDS_REASON,
+            }
+        )
+    return actions
+
+
+def _street_outlines(request: HttpRequest) -> folium.GeoJson:
+    """The streets of the user's area as one GeoJSON layer (simplified: a choropleth
+    needs the shape, not the survey), styled by the page's script from the figures."""
+    staff = staff_of(request.user)
+    area = staff.unit.area if staff is not None else None
+    streets = Area.objects.current().filter(tier=Tier.STREET)
+    if area is not None and area.tier != Tier.CITY:
+        streets = streets.filter(code__startswith=area.code)
+    features = []
+    for street in streets.order_by("code"):
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"code": street.code, "name": street.name},
+                "geometry": _simplified(street),
+            }
+        )
+    collection = {"type": "FeatureCollection", "features": features}
+    return folium.GeoJson(
+        collection,
+        name=str(_("街道")),
+        style_function=lambda feature: {"color": "#44546a", "weight": 1, "fillOpacity": 0.1},
+    )
+
+
+def _simplified(area: Area) -> dict[str, Any]:
+    """The area's outline as GeoJSON, simplified to about 20 m: enough for a page map."""
+    return json.loads(area.geom.simplify(0.0002, preserve_topology=True).geojson)  # type: ignore[no-any-return]
+
+
+def _area_outline(request: HttpRequest) -> list[folium.GeoJson]:
+    """The outline of the user's own area (none for a city-wide post: the city is the map)."""
+    staff = staff_of(request.user)
+    area = staff.unit.area if staff is not None else None
+    if area is None or area.tier == Tier.CITY:
+        return []
+    outline = folium.GeoJson(
+        {"type": "Feature", "properties": {"name": area.name}, "geometry": _simplified(area)},
+        name=str(_("辖区范围")),
+        style_function=lambda feature: {"color": "#123b63", "weight": 3, "fill": False},
+        interactive=False,
+    )
+    return [outline]
+
+
+def _case_labels() -> dict[str, Any]:
+    return {
+        "states": {value: label for value, label in State.choices},
+        # History entries name their action: the workflow's, and the two intakes.
+        "actions": {
+            "report": _("网格员上报"),
+            "ticket": _("热线受理"),
+            **{name: t.label for name, t in TRANSITIONS.items()},
+        },
+        "deadline": {
+            "on_time": _("正常"),
+            "warning": _("预警"),
+            "overdue": _("超期"),
+            "none": _("未计时"),
+        },
+        "case": _("案件"),
+        "history": _("办理经过"),
+        "loading": _("正在加载…"),
+        "load_error": _("加载失败，请重试。"),
+        "due": _("处置时限"),
+        "unit": _("责任单位"),
+        "category": _("类别"),
+        "place": _("位置"),
+        "escalated": _("督办"),
+        "urgent": _("紧急"),
+        "none": _("无"),
+    }
+
+
+def _command_labels() -> dict[str, Any]:
+    return {
+        "layers": {
+            "areas": _("行政区划"),
+            "cells": _("网格"),
+            "components": _("部件"),
+            "entities": _("法人单位"),
+            "population": _("人口密度"),
+            "cases": _("案件"),
+            "live": _("实时案件"),
+            "outline": _("辖区范围"),
+        },
+        "live": {
+            "connecting": _("正在连接实时推送…"),
+            "open": _("实时推送已连接"),
+            "closed": _("实时推送已断开，正在重连…"),
+            "denied": _("无法接收实时推送，请重新登录。"),
+        },
+        "attention_empty": _("没有超期或督办的案件。"),
+    }
+
+
+def _board_labels() -> dict[str, Any]:
+    return {
+        "queue_empty": _("此队列没有案件。"),
+        "reason": _("理由"),
+        "extension_kind": _("类型"),
+        "extend": _("延期"),
+        "suspend": _("缓办"),
+        "hours": _("延期小时数"),
+        "confirm": _("确定"),
+        "cancel": _("取消"),
+        "done": _("已办理"),
+        "pick_case": _("在队列或地图上选择一件案件。"),
+    }
+
+
+def _evaluation_labels() -> dict[str, Any]:
+    return {
+        "street": _("街道"),
+        "due": _("应结案数"),
+        "closed": _("结案数"),
+        "closed_on_time": _("按期结案数"),
+        "overdue": _("超期数"),
+        "on_time_rate": _("按期结案率"),
+        "close_rate": _("结案率"),
+        "total": _("合计"),
+        "no_rate": _("无应结案件"),
+        "loading": _("正在加载…"),
+        "load_error": _("加载失败，请重试。"),
+    }

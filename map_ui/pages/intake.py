@@ -1,18 +1,189 @@
-"""Intake pages: the 12345 hotline's ticket form and the inspector's phone page."""
+"""Intake pages: the 12345 hotline's ticket form and the inspector's phone page.
+
+Both pages submit through the case API (/api/cases/tickets/, /api/cases/reports/); the
+views here only give the page's script what it needs: API addresses, the catalogue's
+subcategories, the tile URLs of the administrative outlines and the labels in the
+user's language. The one JSON endpoint of its own, `hotline_duplicates`, answers the
+hotline's question *before* a ticket exists: "is there an open case of this category
+near this point already?" (the case API answers it only for a saved case).
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.gis.geos import Point
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+from rest_framework import serializers
+
+from dispatch.api.serializers import DuplicateOut
+from incidents.access import visible_cases
+from incidents.duplicates import likely_duplicates
+from incidents.models import Case, Channel, State
+from layers.access import visible_categories, visible_records
+from layers.api.filters import DatumField
+from layers.datum import DEFAULT_DATUM, point_to_storage
+from layers.models import Address, Category
+from map_ui.pages.roles import may_open
 from map_ui.pages.views import page
+from map_ui.tiles import tile_urls
 
 
 @login_required
 def hotline(request: HttpRequest) -> HttpResponse:
-    return page(request, "hotline", "map_ui/hotline.html")
+    config = {
+        "api": {
+            "geocode": reverse("geocode"),
+            "tickets": reverse("cases-tickets"),
+            "duplicates": reverse("map_ui:hotline_duplicates"),
+        },
+        "categories": _categories(request),
+        "channels": [
+            {"value": v, "label": str(label)} for v, label in Channel.choices if v != "app"
+        ],
+        "states": {value: str(label) for value, label in State.choices},
+        "tiles": tile_urls(request.user),
+        "labels": _hotline_labels(),
+    }
+    return page(request, "hotline", "map_ui/hotline.html", config)
 
 
 @login_required
 def inspector(request: HttpRequest) -> HttpResponse:
-    return page(request, "inspector", "map_ui/inspector.html")
+    config = {
+        "api": {"reports": reverse("cases-reports"), "cases": reverse("cases-list")},
+        "user": request.user.get_username(),
+        "categories": _categories(request),
+        "tiles": tile_urls(request.user),
+        "labels": _inspector_labels(),
+        "max_photos": settings.CASE_PHOTO_MAX_COUNT,  # what the report API accepts
+    }
+    return page(request, "inspector", "map_ui/inspector.html", config)
+
+
+def _categories(request: HttpRequest) -> list[dict[str, Any]]:
+    """The active subcategories, in catalogue order, each with its major class's name:
+    the picker groups them by class. Names in English when the page is."""
+    english = (get_language() or "").startswith("en")
+    rows = visible_categories(request.user, Category.objects.filter(active=True)).order_by(
+        "kind", "major_code", "minor_code"
+    )
+    majors = {(c.kind, c.major_code): c for c in rows if c.is_major}  # one query: rows is cached
+
+    def name(category: Category) -> str:
+        return category.name_en if english and category.name_en else category.name
+
+    return [
+        {
+            "id": c.pk,
+            "code": c.code,
+            "name": name(c),
+            "urgent": c.urgent_by_default,
+            "group": f"{c.get_kind_display()} {c.major_code} "
+            + (name(majors[c.kind, c.major_code]) if (c.kind, c.major_code) in majors else ""),
+        }
+        for c in rows
+        if not c.is_major
+    ]
+
+
+class DuplicatesQuery(serializers.Serializer[Any]):
+    """Where and what: a confirmed standard address, or a point picked on the map."""
+
+    category = serializers.IntegerField()
+    address = serializers.IntegerField(required=False, allow_null=True, default=None)
+    lon = serializers.FloatField(required=False, allow_null=True, default=None)
+    lat = serializers.FloatField(required=False, allow_null=True, default=None)
+    datum = DatumField(required=False, default=DEFAULT_DATUM)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["address"] is None and (attrs["lon"] is None or attrs["lat"] is None):
+            raise serializers.ValidationError(_("请给出标准地址或地图上的位置。"))
+        return attrs
+
+
+@login_required
+@require_GET
+def hotline_duplicates(request: HttpRequest) -> JsonResponse:
+    """GET ?category=…&address=… (or &lon=…&lat=…&datum=…): open cases of the category
+    near the place, nearest first, as the case API lists a new ticket's duplicates."""
+    if not may_open(request.user, "hotline"):
+        raise PermissionDenied
+    query = DuplicatesQuery(data=request.GET.dict())
+    if not query.is_valid():
+        return JsonResponse(query.errors, status=400)
+    data = query.validated_data
+    category = Category.objects.filter(pk=data["category"], active=True).first()
+    point = _place(request, data)
+    if category is None or category.is_major or point is None:
+        return JsonResponse({"duplicates": []})
+    # An unsaved case standing for the ticket about to be filed: likely_duplicates()
+    # reads its category, point and time only.
+    probe = Case(category=category, geom=point, created_at=timezone.now())
+    found = likely_duplicates(probe, among=visible_cases(request.user, Case.objects.all()))
+    rendered = DuplicateOut(found, many=True, context={"datum": data["datum"]}).data
+    return JsonResponse({"duplicates": rendered})
+
+
+def _place(request: HttpRequest, data: dict[str, Any]) -> Point | None:
+    if data["address"] is not None:
+        address = visible_records(request.user, Address.objects.filter(pk=data["address"]))
+        found = address.only("geom").first()
+        return found.geom if found else None
+    x, y = point_to_storage(data["lon"], data["lat"], data["datum"])
+    return Point(x, y, srid=4326)
+
+
+def _hotline_labels() -> dict[str, str]:
+    return {
+        "searching": _("正在查找…"),
+        "no_candidates": _("没有找到匹配的标准地址；可在地图上点选位置。"),
+        "candidate_score": _("匹配度"),
+        "picked_address": _("已选标准地址："),
+        "picked_point": _("地图选点："),
+        "no_place": _("尚未确定位置：请选择候选地址，或在地图上点选。"),
+        "required": _("请填写地址、分类和问题描述。"),
+        "duplicates_none": _("附近没有同类未结案件。"),
+        "duplicates_found": _("附近有同类未结案件，可能重复："),
+        "metres": _("米"),
+        "sending": _("正在提交…"),
+        "sent": _("已受理，案件编号："),
+        "network_error": _("网络错误，工单未提交，请重试。"),
+        "case": _("案件"),
+    }
+
+
+def _inspector_labels() -> dict[str, str]:
+    return {
+        "locating": _("正在定位…"),
+        "located": _("已定位"),
+        "accuracy": _("精度"),
+        "metres": _("米"),
+        "required": _("请选择分类并描述问题。"),
+        "no_position": _("尚未取得定位，无法上报；请在室外开启定位后重试。"),
+        "position_denied": _("无法取得定位："),
+        "queued": _("等待网络，恢复后自动发送"),
+        "sending": _("正在发送…"),
+        "sent": _("已发送，案件编号："),
+        "failed": _("未被受理："),
+        "retry": _("重试"),
+        "edit": _("修改"),
+        "discard": _("丢弃"),
+        "discard_confirm": _("丢弃这份上报？"),
+        "photos": _("张照片"),
+        "too_many_photos": _("最多 %(n)d 张照片。") % {"n": settings.CASE_PHOTO_MAX_COUNT},
+        "no_tasks": _("暂无核查任务。"),
+        "tasks_error": _("核查任务加载失败。"),
+        "likely_duplicates": _("附近可能重复的案件："),
+        "case": _("案件"),
+        "offline": _("离线"),
+        "online": _("在线"),
+    }

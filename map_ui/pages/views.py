@@ -3,8 +3,10 @@ a folium map fitted to the user's area and a JSON config for the page's script."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import folium
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -27,14 +29,22 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def page(
-    request: HttpRequest, name: str, template: str, config: dict[str, Any] | None = None
+    request: HttpRequest,
+    name: str,
+    template: str,
+    config: dict[str, Any] | None = None,
+    layers: Sequence[folium.Element] = (),
 ) -> HttpResponse:
-    """Render one role page: `config` goes to the page's script as JSON (#page-config)."""
+    """Render one role page: `config` goes to the page's script as JSON (#page-config);
+    `layers` (folium layers drawn server-side) are added to the map."""
     if not may_open(request.user, name):
         raise PermissionDenied
     staff = staff_of(request.user)
     area = staff.unit.area if staff is not None else None
-    parts = render_map(area_map(area))
+    fmap = area_map(area)
+    for layer in layers:
+        layer.add_to(fmap)
+    parts = render_map(fmap)
     pages = pages_for(request.user)
     context = {
         "map": parts,

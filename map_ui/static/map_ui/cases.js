@@ -1,0 +1,361 @@
+/* What the command map and the street board share: the page config, the case API,
+   case markers on the map, the vector-tile layers with their switcher, a case's history
+   and the live counters. Labels come from the page config (rendered in the user's
+   language by the server); no text is written here. */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("page-config").textContent);
+  var labels = config.labels || {};
+
+  // Colours of a case's deadline status, the same on markers, tiles and badges.
+  var DEADLINE_COLOURS = {
+    on_time: "#12b76a",
+    warning: "#f79009",
+    overdue: "#d92d20",
+    none: "#667085",
+  };
+  // The ring round a case point says where it is in the loop (the fill: its deadline):
+  // waiting for the command side, for its unit, being handled, waiting for verification.
+  var STATE_RINGS = {
+    reported: "#1570ef", filed: "#1570ef", returned: "#1570ef",
+    dispatched: "#7a5af8", rework: "#7a5af8",
+    signed: "#1f2933", suspended: "#98a2b3",
+    handled: "#0e9384", verified: "#0e9384",
+  };
+  var FINAL_STATES = { closed: true, cancelled: true, merged: true };
+
+  /* An element with attributes and children (strings become text, never HTML). */
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      var value = attrs[key];
+      if (value === null || value === undefined || value === false) return;
+      if (key === "text") node.textContent = value;
+      else if (key === "onclick") node.addEventListener("click", value);
+      else node.setAttribute(key, value === true ? "" : value);
+    });
+    for (var i = 2; i < arguments.length; i += 1) {
+      var child = arguments[i];
+      if (child === null || child === undefined) continue;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  /* The case API: JSON in and out, the CSRF token on writes, errors as Error(detail). */
+  function api(url, options) {
+    options = options || {};
+    var init = { credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (options.method) {
+      init.method = options.method;
+      init.headers["X-CSRFToken"] = config.csrf;
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.body || {});
+    }
+    return fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (response.ok) return body;
+        var error = new Error(body.detail || firstMessage(body) || String(response.status));
+        error.status = response.status;
+        throw error;
+      });
+    });
+  }
+
+  function firstMessage(body) {
+    // DRF's {"field": ["message"]}: the first message, with its field.
+    var key = Object.keys(body || {})[0];
+    if (!key) return "";
+    var value = body[key];
+    return key + ": " + (Array.isArray(value) ? value[0] : String(value));
+  }
+
+  function caseUrl(id, action) {
+    return config.api.cases + id + "/" + (action ? action + "/" : "");
+  }
+
+  /* on_time / warning / overdue / none, from a case of the API or of a live event. */
+  function deadline(item) {
+    if (!item.due_at) return "none";
+    if (item.overdue) return "overdue";
+    if (item.warned) return "warning";
+    return "on_time";
+  }
+
+  function isFinal(state) {
+    return FINAL_STATES[state] === true;
+  }
+
+  function stateLabel(state) {
+    return (labels.states && labels.states[state]) || state;
+  }
+
+  function when(iso) {
+    if (!iso) return labels.none || "";
+    return new Date(iso).toLocaleString(document.documentElement.lang || undefined, {
+      hour12: false,
+    });
+  }
+
+  function badge(item) {
+    var status = deadline(item);
+    return el("span", { class: "badge deadline-" + status, text: labels.deadline[status] });
+  }
+
+  /* Case markers drawn as SVG (not on the map's canvas), so that each is an element
+     the page and its tests can find: .case-marker[data-case="12"][data-state="signed"]. */
+  function markerLayer(map, onClick) {
+    var renderer = L.svg({ padding: 0.5 });
+    var group = L.featureGroup().addTo(map);
+    var byId = {};
+
+    function point(item) {
+      if (item.point) return [item.point[1], item.point[0]]; // API: [lon, lat]
+      return [item.lat, item.lon]; // live event
+    }
+
+    function style(item) {
+      var colour = DEADLINE_COLOURS[deadline(item)];
+      return {
+        renderer: renderer,
+        radius: item.urgent ? 9 : 7,
+        color: STATE_RINGS[item.state] || "#ffffff",
+        weight: 3,
+        fillColor: colour,
+        fillOpacity: 0.9,
+        className: "case-marker",
+      };
+    }
+
+    function tag(marker, item) {
+      var node = marker.getElement();
+      if (!node) return;
+      node.setAttribute("data-case", String(item.id));
+      node.setAttribute("data-state", item.state);
+      node.setAttribute("data-deadline", deadline(item));
+    }
+
+    return {
+      layer: group,
+      upsert: function (item) {
+        var marker = byId[item.id];
+        if (marker) {
+          marker.setLatLng(point(item));
+          marker.setStyle(style(item));
+        } else {
+          marker = L.circleMarker(point(item), style(item));
+          marker.on("click", function () { onClick(item.id); });
+          byId[item.id] = marker;
+          group.addLayer(marker);
+        }
+        marker.unbindTooltip();
+        marker.bindTooltip("#" + item.id + " " + stateLabel(item.state));
+        tag(marker, item);
+        return marker;
+      },
+      remove: function (id) {
+        if (byId[id]) {
+          group.removeLayer(byId[id]);
+          delete byId[id];
+        }
+      },
+      get: function (id) { return byId[id]; },
+      has: function (id) { return byId[id] !== undefined; },
+    };
+  }
+
+  /* Vector-tile layers of the user's scope (map_ui.tiles), in a layer switcher.
+     `on`: the layers shown at first; `onCase(id)`: a case point was clicked. */
+  function tileLayers(map, on, onCase) {
+    var urls = config.tiles || {};
+    var names = labels.layers || {};
+    var thin = { weight: 1, fill: false };
+    var styles = {
+      district: { color: "#123b63", weight: 2.5, fill: false },
+      street: { color: "#2e6da4", weight: 1.5, fill: false },
+      community: { color: "#7aa6cf", weight: 1, fill: false, dashArray: "4 3" },
+      cells: Object.assign({ color: "#98a2b3", opacity: 0.8 }, thin),
+      components: pointStyle("#7f56d9"),
+      entities: pointStyle("#0e9384"),
+      population: function (properties) {
+        // People per km² (density) at low zoom; people at an address point at high zoom.
+        var size = properties.density ? Math.log10(properties.density + 1) * 2 : 4;
+        return {
+          radius: Math.max(3, Math.min(14, size)),
+          fill: true, fillColor: "#e04f16", fillOpacity: 0.35, stroke: false,
+        };
+      },
+      cases: function (properties) {
+        var status = properties.deadline || (properties.overdue ? "overdue" : "on_time");
+        var aggregated = properties.count !== undefined && properties.count !== null;
+        return {
+          radius: aggregated ? Math.min(16, 5 + Math.sqrt(properties.count) * 2) : 6,
+          fill: true, fillColor: DEADLINE_COLOURS[status] || DEADLINE_COLOURS.none,
+          fillOpacity: 0.85, color: STATE_RINGS[properties.state] || "#ffffff",
+          weight: aggregated ? 1 : 2,
+        };
+      },
+    };
+
+    function pointStyle(colour) {
+      return function (properties) {
+        var aggregated = properties.count !== undefined && properties.count !== null;
+        return {
+          radius: aggregated ? Math.min(14, 3 + Math.sqrt(properties.count)) : 3,
+          fill: true, fillColor: colour, fillOpacity: 0.6, color: colour, weight: 1,
+        };
+      };
+    }
+
+    function make(name) {
+      var layer = L.vectorGrid.protobuf(urls[name], {
+        vectorTileLayerStyles: styles,
+        interactive: true,
+        maxNativeZoom: 18,
+        // Aggregates carry an area's id: keep them apart from case ids.
+        getFeatureId: function (feature) {
+          var p = feature.properties;
+          return p.count !== undefined && p.count !== null ? "area-" + p.id : p.id;
+        },
+      });
+      if (name === "cases") {
+        layer.on("click", function (event) {
+          var p = event.layer.properties;
+          if (p && (p.count === undefined || p.count === null)) onCase(p.id);
+        });
+      }
+      return layer;
+    }
+
+    var overlays = {};
+    var layers = {};
+    ["areas", "cells", "components", "entities", "population", "cases"].forEach(function (name) {
+      if (!urls[name]) return;
+      layers[name] = make(name);
+      overlays[names[name] || name] = layers[name];
+      if (on.indexOf(name) >= 0) layers[name].addTo(map);
+    });
+    return { layers: layers, overlays: overlays };
+  }
+
+  /* Ask the server for the tile URLs again (their version tokens move with the data). */
+  function refreshTiles(tiles) {
+    if (!tiles.layers.cases || !config.tiles_urls) return;
+    api(config.tiles_urls).then(function (urls) {
+      if (urls.cases) tiles.layers.cases.setUrl(urls.cases);
+    }).catch(function () { /* the live markers still show the change */ });
+  }
+
+  /* A case with its history, into `node`; `actions(detail)` may add buttons. */
+  var requests = 0;
+  function showCase(node, id, actions) {
+    // Only the latest request draws: a slow answer never covers a newer one.
+    var request = String((requests += 1));
+    node.setAttribute("data-request", request);
+    if (node.getAttribute("data-case") !== String(id)) {
+      clear(node);
+      node.appendChild(el("p", { class: "muted", text: labels.loading }));
+    }
+    return api(caseUrl(id)).then(function (detail) {
+      if (node.getAttribute("data-request") !== request) return detail;
+      clear(node);
+      node.setAttribute("data-case", String(detail.id));
+      node.setAttribute("data-state", detail.state);
+      node.appendChild(el("h3", {},
+        labels.case + " #" + detail.id + " ",
+        el("span", { class: "state", text: stateLabel(detail.state) }), " ", badge(detail),
+        detail.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null));
+      var facts = el("dl", { class: "facts" });
+      [
+        [labels.category, detail.category.code + " " + detail.category.name],
+        [labels.place, [detail.street.name, detail.community.name, detail.cell.code].join(" / ")],
+        [labels.unit, detail.unit ? detail.unit.name : labels.none],
+        [labels.due, when(detail.due_at)],
+      ].forEach(function (pair) {
+        facts.appendChild(el("dt", { text: pair[0] }));
+        facts.appendChild(el("dd", { text: pair[1] }));
+      });
+      node.appendChild(facts);
+      node.appendChild(el("p", { class: "description", text: detail.description }));
+      if (actions) actions(detail, node);
+      node.appendChild(el("h4", { text: labels.history }));
+      var list = el("ol", { class: "history" });
+      detail.history.forEach(function (event) {
+        var who = [event.actor_unit, event.actor].filter(Boolean).join(" · ");
+        list.appendChild(el("li", {},
+          el("time", { text: when(event.at) }), " ",
+          (labels.actions && labels.actions[event.action] ? labels.actions[event.action] + " → " : ""),
+          el("strong", { text: stateLabel(event.to_state) }),
+          who ? " — " + who : "",
+          event.unit ? " → " + event.unit.name : "",
+          event.note ? el("div", { class: "note", text: event.note }) : null));
+      });
+      node.appendChild(list);
+      return detail;
+    }).catch(function (error) {
+      if (node.getAttribute("data-request") !== request) return;
+      clear(node);
+      node.removeAttribute("data-case");
+      node.appendChild(el("p", { class: "error", text: labels.load_error + " " + error.message }));
+    });
+  }
+
+  /* The live counters (new today, open, overdue, closed on time) and the board's list
+     of cases to chase, from GET /api/cases/board/; refresh() is debounced so that a
+     burst of events asks once. */
+  function board(onData) {
+    var timer = null;
+    function load() {
+      timer = null;
+      return api(config.api.board).then(function (data) {
+        Object.keys(data.counters).forEach(function (key) {
+          var node = document.querySelector('[data-counter="' + key + '"]');
+          if (node) node.textContent = String(data.counters[key]);
+        });
+        if (onData) onData(data);
+        return data;
+      });
+    }
+    return {
+      load: load,
+      refresh: function () {
+        if (timer === null) timer = window.setTimeout(load, 400);
+      },
+    };
+  }
+
+  /* The live connection's state, in words, in `node`. */
+  function liveStatus(node) {
+    return function (status) {
+      node.textContent = labels.live[status] || status;
+      node.setAttribute("data-status", status);
+    };
+  }
+
+  window.gridCases = {
+    config: config,
+    labels: labels,
+    map: window[config.map],
+    el: el,
+    clear: clear,
+    api: api,
+    caseUrl: caseUrl,
+    deadline: deadline,
+    isFinal: isFinal,
+    stateLabel: stateLabel,
+    when: when,
+    badge: badge,
+    markerLayer: markerLayer,
+    tileLayers: tileLayers,
+    refreshTiles: refreshTiles,
+    showCase: showCase,
+    board: board,
+    liveStatus: liveStatus,
+    colours: DEADLINE_COLOURS,
+  };
+})();

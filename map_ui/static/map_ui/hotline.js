@@ -1,0 +1,325 @@
+/* The 12345 hotline's intake form: the caller's address → ranked standard addresses on
+   the map (GET /api/geocode/), or a point picked and dragged on the map; the category;
+   the caller; the open cases of the same category nearby (likely duplicates) before the
+   ticket is filed; then POST /api/cases/tickets/. */
+(function () {
+  "use strict";
+
+  var intake = window.gridIntake;
+  var config = intake.config;
+  var labels = config.labels;
+  var map = intake.map;
+  var el = intake.element;
+
+  var form = document.getElementById("ticket-form");
+  var addressInput = document.getElementById("address-text");
+  var searchButton = document.getElementById("address-search");
+  var searchStatus = document.getElementById("search-status");
+  var candidateList = document.getElementById("candidates");
+  var placeLine = document.getElementById("place");
+  var categorySelect = document.getElementById("category");
+  var urgentBox = document.getElementById("urgent");
+  var duplicatesBox = document.getElementById("duplicates");
+  var channelSelect = document.getElementById("channel");
+  var formError = document.getElementById("form-error");
+  var submitButton = document.getElementById("submit-ticket");
+  var result = document.getElementById("result");
+
+  intake.outlines(map, config.tiles);
+  var candidateLayer = L.layerGroup().addTo(map);
+  var duplicateLayer = L.layerGroup().addTo(map);
+  var pin = null; // the draggable marker of the ticket's place
+
+  // Where the ticket is: {kind: "address", id, text, lon, lat} for a standard address
+  // the operator confirmed, {kind: "point", lon, lat} for a point picked on the map.
+  // Coordinates are WGS 84 (the geocoder's default datum, and Leaflet's own).
+  var place = null;
+  var clientUuid = intake.uuid(); // one per ticket: a double click files it once
+  var categories = {};
+
+  // ---- pickers --------------------------------------------------------------------
+
+  (function fillCategories() {
+    var groups = {};
+    config.categories.forEach(function (category) {
+      categories[category.id] = category;
+      if (!groups[category.group]) {
+        groups[category.group] = el("optgroup", { label: category.group });
+        categorySelect.appendChild(groups[category.group]);
+      }
+      groups[category.group].appendChild(
+        el("option", { value: category.id }, category.code + " " + category.name)
+      );
+    });
+    config.channels.forEach(function (channel) {
+      channelSelect.appendChild(el("option", { value: channel.value }, channel.label));
+    });
+  })();
+
+  // ---- address search ---------------------------------------------------------------
+
+  var searchTimer = null;
+  var searchSeq = 0; // answers to older queries that arrive late are dropped
+
+  function search() {
+    clearTimeout(searchTimer);
+    var query = addressInput.value.trim();
+    if (query.length < 2) return;
+    var seq = ++searchSeq;
+    searchStatus.textContent = labels.searching;
+    var url = config.api.geocode + "?" + new URLSearchParams({ q: query, limit: "8" });
+    intake.request(url).then(
+      function (answer) {
+        if (seq !== searchSeq) return;
+        if (answer.status !== 200) {
+          showCandidates([]);
+          searchStatus.textContent = intake.errorText(answer.body);
+          return;
+        }
+        showCandidates(answer.body.candidates);
+        searchStatus.textContent = answer.body.candidates.length ? "" : labels.no_candidates;
+      },
+      function () {
+        if (seq === searchSeq) searchStatus.textContent = labels.network_error;
+      }
+    );
+  }
+
+  function showCandidates(candidates) {
+    candidateList.replaceChildren();
+    candidateLayer.clearLayers();
+    var bounds = [];
+    candidates.forEach(function (candidate, index) {
+      var rank = String(index + 1);
+      var button = el("button", { type: "button", "data-address-id": candidate.id });
+      button.appendChild(el("span", { class: "rank" }, rank));
+      button.appendChild(el("span", { class: "text" }, candidate.text));
+      button.appendChild(
+        el("span", { class: "score" },
+          labels.candidate_score + " " + Math.round(candidate.score * 100) + "%")
+      );
+      button.addEventListener("click", function () { pick(candidate); });
+      var item = el("li", {});
+      item.appendChild(button);
+      candidateList.appendChild(item);
+
+      var marker = L.marker([candidate.lat, candidate.lon], {
+        icon: L.divIcon({ className: "candidate-icon", html: rank, iconSize: [22, 22] }),
+        title: candidate.text,
+        keyboard: false,
+      });
+      marker.on("click", function () { pick(candidate); });
+      marker.addTo(candidateLayer);
+      bounds.push([candidate.lat, candidate.lon]);
+    });
+    if (bounds.length) {
+      intake.whenStill(map, function () {
+        map.fitBounds(bounds, { maxZoom: 17, padding: [40, 40] });
+      });
+    }
+  }
+
+  function pick(candidate) {
+    place = {
+      kind: "address", id: candidate.id, text: candidate.text,
+      lon: candidate.lon, lat: candidate.lat,
+    };
+    candidateList.querySelectorAll("button").forEach(function (button) {
+      var chosen = button.getAttribute("data-address-id") === String(candidate.id);
+      button.setAttribute("aria-pressed", chosen ? "true" : "false");
+    });
+    movePin(candidate.lat, candidate.lon);
+    intake.whenStill(map, function () {
+      map.setView([candidate.lat, candidate.lon], Math.max(map.getZoom(), 16));
+    });
+    placeChanged();
+  }
+
+  // ---- a point on the map -------------------------------------------------------------
+
+  function movePin(lat, lon) {
+    if (!pin) {
+      pin = L.marker([lat, lon], { draggable: true, autoPan: true }).addTo(map);
+      pin.on("dragend", function () {
+        // Moved off the standard address: the ticket now stands on the point itself.
+        var at = pin.getLatLng();
+        pickPoint(at.lat, at.lng);
+      });
+    } else {
+      pin.setLatLng([lat, lon]);
+    }
+  }
+
+  function pickPoint(lat, lon) {
+    place = { kind: "point", lon: lon, lat: lat };
+    candidateList.querySelectorAll("button").forEach(function (button) {
+      button.setAttribute("aria-pressed", "false");
+    });
+    movePin(lat, lon);
+    placeChanged();
+  }
+
+  map.on("click", function (event) { pickPoint(event.latlng.lat, event.latlng.lng); });
+
+  function placeChanged() {
+    if (!place) {
+      placeLine.textContent = labels.no_place;
+    } else if (place.kind === "address") {
+      placeLine.textContent = labels.picked_address + place.text;
+    } else {
+      placeLine.textContent =
+        labels.picked_point + place.lon.toFixed(6) + ", " + place.lat.toFixed(6);
+    }
+    refreshDuplicates();
+  }
+
+  // ---- likely duplicates ---------------------------------------------------------------
+
+  var duplicatesSeq = 0;
+
+  function refreshDuplicates() {
+    var seq = ++duplicatesSeq;
+    duplicateLayer.clearLayers();
+    duplicatesBox.replaceChildren();
+    if (!place || !categorySelect.value) return;
+    var params = { category: categorySelect.value };
+    if (place.kind === "address") {
+      params.address = place.id;
+    } else {
+      Object.assign(params, { lon: place.lon, lat: place.lat, datum: "wgs84" });
+    }
+    intake.request(config.api.duplicates + "?" + new URLSearchParams(params)).then(
+      function (answer) {
+        if (seq !== duplicatesSeq) return;
+        if (answer.status !== 200) {
+          duplicatesBox.textContent = intake.errorText(answer.body);
+          return;
+        }
+        showDuplicates(answer.body.duplicates);
+      },
+      function () {
+        if (seq === duplicatesSeq) duplicatesBox.textContent = labels.network_error;
+      }
+    );
+  }
+
+  function showDuplicates(duplicates) {
+    duplicatesBox.classList.toggle("warning", duplicates.length > 0);
+    if (!duplicates.length) {
+      duplicatesBox.appendChild(el("p", { class: "hint" }, labels.duplicates_none));
+      return;
+    }
+    duplicatesBox.appendChild(el("p", {}, labels.duplicates_found));
+    var list = el("ul", {});
+    duplicates.forEach(function (dup) {
+      var line = labels.case + " #" + dup.id + " · " + (config.states[dup.state] || dup.state) +
+        " · " + Math.round(dup.distance_m) + " " + labels.metres + " · " + dup.description;
+      list.appendChild(el("li", { "data-case-id": dup.id }, line));
+      L.circleMarker([dup.point[1], dup.point[0]], {
+        radius: 9, color: "#b42318", weight: 2, fillOpacity: 0.35,
+      })
+        .bindTooltip(labels.case + " #" + dup.id)
+        .addTo(duplicateLayer);
+    });
+    duplicatesBox.appendChild(list);
+  }
+
+  categorySelect.addEventListener("change", function () {
+    var category = categories[categorySelect.value];
+    if (category) urgentBox.checked = category.urgent;
+    refreshDuplicates();
+  });
+
+  // ---- submit -------------------------------------------------------------------------
+
+  function ticketBody() {
+    var body = {
+      client_uuid: clientUuid,
+      channel: channelSelect.value,
+      category: Number(categorySelect.value),
+      description: document.getElementById("description").value,
+      address_text: addressInput.value.trim(),
+      caller_name: document.getElementById("caller-name").value.trim(),
+      caller_phone: document.getElementById("caller-phone").value.trim(),
+      urgent: urgentBox.checked,
+    };
+    if (place.kind === "address") {
+      body.address_id = place.id;
+    } else {
+      Object.assign(body, { lon: place.lon, lat: place.lat, datum: "wgs84" });
+    }
+    return body;
+  }
+
+  function missing() {
+    if (!addressInput.value.trim()) return addressInput;
+    if (!place) return addressInput;
+    if (!categorySelect.value) return categorySelect;
+    if (!document.getElementById("description").value.trim()) {
+      return document.getElementById("description");
+    }
+    return null;
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    formError.textContent = "";
+    result.textContent = "";
+    var field = missing();
+    if (field) {
+      formError.textContent = place ? labels.required : labels.no_place;
+      field.focus();
+      return;
+    }
+    submitButton.disabled = true;
+    result.textContent = labels.sending;
+    intake.request(config.api.tickets, { method: "POST", json: ticketBody() }).then(
+      function (answer) {
+        submitButton.disabled = false;
+        result.textContent = "";
+        if (answer.status === 200 || answer.status === 201) {
+          filed(answer.body);
+        } else {
+          formError.textContent = intake.errorText(answer.body);
+        }
+      },
+      function () {
+        submitButton.disabled = false;
+        result.textContent = "";
+        formError.textContent = labels.network_error;
+      }
+    );
+  });
+
+  function filed(body) {
+    result.replaceChildren(
+      el("strong", { "data-case-id": body.case.id }, labels.sent + "#" + body.case.id)
+    );
+    form.reset();
+    place = null;
+    clientUuid = intake.uuid();
+    if (pin) pin.remove();
+    pin = null;
+    candidateList.replaceChildren();
+    candidateLayer.clearLayers();
+    duplicateLayer.clearLayers();
+    duplicatesBox.replaceChildren();
+    duplicatesBox.classList.remove("warning");
+    placeLine.textContent = "";
+    searchStatus.textContent = "";
+  }
+
+  // ---- wiring -------------------------------------------------------------------------
+
+  addressInput.addEventListener("input", function () {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(search, 400);
+  });
+  addressInput.addEventListener("keydown", function (event) {
+    if (event.key === "Enter") {
+      event.preventDefault(); // Enter searches; it does not file the ticket
+      search();
+    }
+  });
+  searchButton.addEventListener("click", search);
+})();

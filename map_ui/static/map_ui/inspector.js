@@ -1,0 +1,339 @@
+/* The inspector's phone page: the GPS position, a category, a note and photos make a
+   report; the report goes into the outbox (queue.js) and from there to
+   POST /api/cases/reports/, now or when the network is back. Below: the inspector's
+   reports and their verification tasks (cases handled and waiting for them on site). */
+(function () {
+  "use strict";
+
+  var intake = window.gridIntake;
+  var config = intake.config;
+  var labels = config.labels;
+  var map = intake.map;
+  var el = intake.element;
+
+  var form = document.getElementById("report-form");
+  var gpsBox = document.getElementById("gps");
+  var gpsStatus = document.getElementById("gps-status");
+  var categorySelect = document.getElementById("category");
+  var description = document.getElementById("description");
+  var photoInput = document.getElementById("photos");
+  var photoCount = document.getElementById("photo-count");
+  var photosClear = document.getElementById("photos-clear");
+  var thumbs = document.getElementById("thumbs");
+  var urgentBox = document.getElementById("urgent");
+  var formError = document.getElementById("form-error");
+  var submitButton = document.getElementById("submit-report");
+  var reportList = document.getElementById("reports");
+  var taskList = document.getElementById("tasks");
+  var net = document.getElementById("net");
+
+  intake.outlines(map, config.tiles);
+  var taskLayer = L.layerGroup().addTo(map);
+  var categories = {};
+  config.categories.forEach(function (category) {
+    categories[category.id] = category;
+  });
+
+  // ---- position -------------------------------------------------------------------------
+  // The Geolocation API gives WGS 84 coordinates on every phone (the W3C specification
+  // says so), whatever datum the phone's map apps use. The report says datum=wgs84 and
+  // the server converts at its edge (layers/datum.py), the one place that knows every
+  // datum: converting here would make a second, untested copy of that code. Leaflet
+  // draws the point as it is, which is right on a WGS 84 base map or on the outlines.
+
+  var position = null; // {lon, lat, accuracy}
+  var positionMarker = null;
+  var accuracyCircle = null;
+  var watch = null;
+
+  function located(fix) {
+    var first = position === null;
+    position = {
+      lon: fix.coords.longitude,
+      lat: fix.coords.latitude,
+      accuracy: Math.round(fix.coords.accuracy * 10) / 10,
+    };
+    gpsBox.className = "gps ok";
+    gpsStatus.textContent = labels.located + " · " + labels.accuracy + " " +
+      Math.round(position.accuracy) + " " + labels.metres;
+    var at = [position.lat, position.lon];
+    if (!positionMarker) {
+      accuracyCircle = L.circle(at, { radius: position.accuracy, weight: 1 }).addTo(map);
+      positionMarker = L.circleMarker(at, {
+        radius: 7, color: "#fff", weight: 2, fillColor: "#1570ef", fillOpacity: 1,
+      }).addTo(map);
+    } else {
+      positionMarker.setLatLng(at);
+      accuracyCircle.setLatLng(at).setRadius(position.accuracy);
+    }
+    if (first) intake.whenStill(map, function () { map.setView(at, 17); });
+  }
+
+  function notLocated(error) {
+    if (position) return; // keep the last fix; the watch goes on
+    gpsBox.className = "gps bad";
+    gpsStatus.textContent = labels.position_denied + error.message;
+  }
+
+  function locate() {
+    if (!navigator.geolocation) {
+      notLocated({ message: "navigator.geolocation" });
+      return;
+    }
+    if (watch !== null) navigator.geolocation.clearWatch(watch);
+    gpsBox.className = "gps";
+    gpsStatus.textContent = labels.locating;
+    watch = navigator.geolocation.watchPosition(located, notLocated, {
+      enableHighAccuracy: true,
+      maximumAge: 10000,
+      timeout: 30000,
+    });
+  }
+
+  document.getElementById("gps-refresh").addEventListener("click", function () {
+    position = null;
+    locate();
+  });
+
+  // ---- form -------------------------------------------------------------------------------
+
+  (function fillCategories() {
+    var groups = {};
+    config.categories.forEach(function (category) {
+      if (!groups[category.group]) {
+        groups[category.group] = el("optgroup", { label: category.group });
+        categorySelect.appendChild(groups[category.group]);
+      }
+      groups[category.group].appendChild(
+        el("option", { value: category.id }, category.code + " " + category.name)
+      );
+    });
+  })();
+
+  categorySelect.addEventListener("change", function () {
+    var category = categories[categorySelect.value];
+    if (category) urgentBox.checked = category.urgent;
+  });
+
+  // Photos are collected here rather than read from the input at submit: a phone's
+  // camera gives one photo per pick, and an edited report gets its photos back.
+  var photos = [];
+
+  function showPhotos() {
+    thumbs.replaceChildren();
+    photos.forEach(function (photo) {
+      var image = el("img", { alt: photo.name || "" });
+      image.src = URL.createObjectURL(photo);
+      image.onload = function () { URL.revokeObjectURL(image.src); };
+      thumbs.appendChild(image);
+    });
+    photoCount.textContent = photos.length ? photos.length + " " + labels.photos : "";
+    photosClear.hidden = photos.length === 0;
+  }
+
+  photoInput.addEventListener("change", function () {
+    Array.prototype.forEach.call(photoInput.files, function (file) {
+      if (photos.length < config.max_photos) photos.push(file);
+    });
+    formError.textContent =
+      photoInput.files.length && photos.length >= config.max_photos ? labels.too_many_photos : "";
+    photoInput.value = "";
+    showPhotos();
+  });
+
+  photosClear.addEventListener("click", function () {
+    photos = [];
+    showPhotos();
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    formError.textContent = "";
+    if (!position) {
+      formError.textContent = labels.no_position;
+      return;
+    }
+    if (!categorySelect.value || !description.value.trim()) {
+      formError.textContent = labels.required;
+      (categorySelect.value ? description : categorySelect).focus();
+      return;
+    }
+    var fields = {
+      category: Number(categorySelect.value),
+      description: description.value.trim(),
+      lon: position.lon,
+      lat: position.lat,
+      datum: "wgs84", // see "position" above
+      accuracy_m: position.accuracy,
+      urgent: urgentBox.checked,
+    };
+    // One tap, one report: a second tap while this one is being stored would make a
+    // second record with its own UUID, hence a second case.
+    submitButton.disabled = true;
+    queue.add(fields, photos).then(function () {
+      submitButton.disabled = false;
+      form.reset();
+      photos = [];
+      showPhotos();
+    }, function (error) {
+      submitButton.disabled = false;
+      formError.textContent = String(error);
+    });
+  });
+
+  // ---- the outbox -------------------------------------------------------------------------
+
+  var sent = []; // this page's sent reports, newest first: {client_uuid, body}
+
+  var queue = window.gridQueue.create({
+    url: config.api.reports,
+    user: config.user,
+    onChange: render,
+    onSent: function (record, body) {
+      sent.unshift({ record: record, body: body });
+      sent = sent.slice(0, 10);
+      render();
+      loadTasks();
+    },
+  });
+
+  function categoryName(id) {
+    var category = categories[id];
+    return category ? category.code + " " + category.name : String(id);
+  }
+
+  function time(iso) {
+    var at = new Date(iso);
+    return at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function button(text, action) {
+    var node = el("button", { type: "button" }, text);
+    node.addEventListener("click", action);
+    return node;
+  }
+
+  function waitingItem(record) {
+    var state = record.state === "failed" ? "failed"
+      : queue.isSending(record.client_uuid) ? "sending" : "queued";
+    var item = el("li", { "data-uuid": record.client_uuid, "data-state": state });
+    item.appendChild(el("div", {},
+      time(record.created_at) + " · " + categoryName(record.fields.category) + " · " +
+      record.fields.description));
+    var line = state === "failed" ? labels.failed + record.error
+      : state === "sending" ? labels.sending : labels.queued;
+    item.appendChild(el("div", { class: "state-" + (state === "failed" ? "failed" : "queued") },
+      line));
+    if (state === "failed") {
+      var actions = el("div", { class: "report-actions" });
+      actions.appendChild(button(labels.retry, function () { queue.retry(record.client_uuid); }));
+      actions.appendChild(button(labels.edit, function () { edit(record); }));
+      actions.appendChild(button(labels.discard, function () {
+        if (window.confirm(labels.discard_confirm)) queue.discard(record.client_uuid);
+      }));
+      item.appendChild(actions);
+    }
+    return item;
+  }
+
+  function sentItem(entry) {
+    var record = entry.record;
+    var item = el("li", { "data-uuid": record.client_uuid, "data-state": "sent",
+      "data-case-id": entry.body.case.id });
+    item.appendChild(el("div", {},
+      time(record.created_at) + " · " + categoryName(record.fields.category) + " · " +
+      record.fields.description));
+    item.appendChild(el("div", { class: "state-sent" }, labels.sent + "#" + entry.body.case.id));
+    var duplicates = entry.body.likely_duplicates || [];
+    if (duplicates.length) {
+      item.appendChild(el("div", { class: "hint" }, labels.likely_duplicates +
+        duplicates.map(function (d) { return "#" + d.id; }).join(", ")));
+    }
+    return item;
+  }
+
+  var rendering = Promise.resolve();
+
+  function render() {
+    net.textContent = navigator.onLine ? labels.online : labels.offline;
+    net.classList.toggle("offline", !navigator.onLine);
+    // Renders one after the other, so a late one never overwrites a newer list.
+    rendering = rendering.then(function () {
+      return queue.list().then(function (records) {
+        var items = records.map(waitingItem).concat(sent.map(sentItem));
+        reportList.replaceChildren.apply(reportList, items);
+      });
+    });
+  }
+
+  // A refused report back in the form, to be corrected and sent as a new report (with a
+  // new client UUID: the server may already know the old one for what it refused).
+  function edit(record) {
+    categorySelect.value = String(record.fields.category);
+    description.value = record.fields.description;
+    urgentBox.checked = Boolean(record.fields.urgent);
+    photos = record.photos.map(function (photo) {
+      return new File([photo.blob], photo.name, { type: photo.type });
+    });
+    showPhotos();
+    queue.discard(record.client_uuid);
+    form.scrollIntoView();
+  }
+
+  // ---- verification tasks -----------------------------------------------------------------
+
+  function loadTasks() {
+    var url = config.api.cases + "?" + new URLSearchParams({ mine: "true", state: "handled" });
+    intake.request(url).then(function (answer) {
+      if (answer.status !== 200) {
+        taskList.replaceChildren(el("li", { class: "error" }, labels.tasks_error));
+        return;
+      }
+      // `mine` is "reported by me or mine to verify": keep the second.
+      var tasks = answer.body.results.filter(function (c) { return c.verifier === config.user; });
+      showTasks(tasks);
+    }, function () { /* offline: keep the list as it was */ });
+  }
+
+  function showTasks(tasks) {
+    taskLayer.clearLayers();
+    if (!tasks.length) {
+      taskList.replaceChildren(el("li", { class: "hint" }, labels.no_tasks));
+      return;
+    }
+    taskList.replaceChildren.apply(taskList, tasks.map(function (task) {
+      var at = [task.point[1], task.point[0]];
+      L.circleMarker(at, { radius: 8, color: "#b54708", weight: 2, fillOpacity: 0.4 })
+        .bindTooltip(labels.case + " #" + task.id)
+        .addTo(taskLayer);
+      var item = el("li", { "data-case-id": task.id });
+      var where = task.address_text || (task.cell && task.cell.name) || "";
+      item.appendChild(button(labels.case + " #" + task.id + " · " + task.category.name, function () {
+        map.setView(at, 18);
+      }));
+      item.appendChild(el("div", {}, task.description));
+      item.appendChild(el("div", { class: "hint" }, where));
+      return item;
+    }));
+  }
+
+  // The live map tells when a case this inspector follows changes (handled: a new task);
+  // the page works without it (the list loads on open and after each report).
+  if (window.gridLive) {
+    var pending = null;
+    window.gridLive.connect({
+      onEvent: function (event) {
+        if (!event.case || event.case.state !== "handled" && !taskList.querySelector(
+          '[data-case-id="' + event.case.id + '"]')) return;
+        clearTimeout(pending);
+        pending = setTimeout(loadTasks, 300);
+      },
+      onReload: loadTasks, // never reload the page: a report may be half typed
+    });
+  }
+
+  locate();
+  render();
+  queue.flush();
+  loadTasks();
+})();

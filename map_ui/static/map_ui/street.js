@@ -1,0 +1,224 @@
+/* The street dispatch board: the street's queue beside its map; sign, dispatch, return,
+   request an extension and close from the page; changes arrive live. */
+(function () {
+  "use strict";
+
+  var g = window.gridCases;
+  var config = g.config;
+  var labels = g.labels;
+  var map = g.map;
+  var list = document.querySelector(".queue");
+  var detail = document.querySelector(".case-detail");
+  var notice = document.querySelector(".notice"); // what became of the last action
+  var myUnit = config.scope.unit;
+  var cases = {}; // id → the case as the list API gives it
+  var current = config.queues[0].key;
+  var selected = null;
+  var formOpen = false; // a reason form is being filled in: live updates wait
+
+  var openStates = [];
+  config.queues.forEach(function (queue) { openStates = openStates.concat(queue.states); });
+
+  var tiles = g.tileLayers(map, ["areas"], select);
+  var markers = g.markerLayer(map, select);
+  var overlays = Object.assign({}, tiles.overlays);
+  overlays[labels.layers.cases] = markers.layer;
+  L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+
+  /* The queues a case is in. A case dispatched to another unit in the street's area
+     (a district department) is that unit's to sign: here it is work in progress. */
+  function queuesOf(item) {
+    var keys = [];
+    config.queues.forEach(function (queue) {
+      if (queue.states.indexOf(item.state) >= 0) keys.push(queue.key);
+    });
+    var unit = item.unit ? item.unit.id : null;
+    if (keys[0] === "to_sign" && myUnit !== null && unit !== myUnit) keys = ["in_progress"];
+    if (item.overdue && !g.isFinal(item.state)) keys.push("overdue");
+    return keys;
+  }
+
+  function byDeadline(a, b) {
+    if (a.due_at && b.due_at) return a.due_at < b.due_at ? -1 : 1;
+    if (a.due_at || b.due_at) return a.due_at ? -1 : 1;
+    return b.id - a.id; // no clock yet: newest first
+  }
+
+  function render() {
+    var counts = {};
+    config.queues.forEach(function (queue) { counts[queue.key] = 0; });
+    var shown = [];
+    Object.keys(cases).forEach(function (id) {
+      var item = cases[id];
+      queuesOf(item).forEach(function (key) {
+        counts[key] += 1;
+        if (key === current) shown.push(item);
+      });
+    });
+    Object.keys(counts).forEach(function (key) {
+      document.querySelector('[data-queue-count="' + key + '"]').textContent = String(counts[key]);
+    });
+    g.clear(list);
+    if (!shown.length) list.appendChild(g.el("li", { class: "muted", text: labels.queue_empty }));
+    shown.sort(byDeadline).forEach(function (item) {
+      list.appendChild(g.el("li", {
+        class: "case-row" + (item.id === selected ? " selected" : ""),
+        "data-case": String(item.id),
+        "data-state": item.state,
+        onclick: function () { select(item.id); },
+      },
+        g.el("strong", { text: "#" + item.id }), " ",
+        g.el("span", { text: item.category.name }), " ",
+        g.el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
+        g.badge(item),
+        item.urgent ? g.el("span", { class: "badge urgent", text: labels.urgent }) : null,
+        g.el("div", { class: "muted", text: item.community.name + " · " + labels.due + " " + g.when(item.due_at) })));
+    });
+  }
+
+  function upsert(item) {
+    if (g.isFinal(item.state) || openStates.indexOf(item.state) < 0) {
+      delete cases[item.id];
+      markers.remove(item.id);
+    } else {
+      cases[item.id] = item;
+      markers.upsert(item);
+    }
+    render();
+  }
+
+  function tell(kind, text) {
+    notice.className = "notice " + kind;
+    notice.textContent = text;
+  }
+
+  function select(id) {
+    selected = id;
+    formOpen = false;
+    tell("", "");
+    render();
+    var marker = markers.get(id);
+    if (marker) map.panTo(marker.getLatLng());
+    g.showCase(detail, id, actionsFor);
+  }
+
+  /* The buttons of the actions the dispatcher may take on the case in its state. */
+  function actionsFor(item, node) {
+    var bar = g.el("div", { class: "actions" });
+    config.actions.forEach(function (action) {
+      if (action.sources.indexOf(item.state) < 0) return;
+      if (action.assignee_only && (!item.unit || item.unit.id !== myUnit)) return;
+      bar.appendChild(g.el("button", {
+        type: "button",
+        class: "action",
+        "data-action": action.action,
+        text: action.label,
+        onclick: function () {
+          if (action.needs_reason) askReason(item, action, node);
+          else act(item.id, action.action, {});
+        },
+      }));
+    });
+    if (bar.children.length) node.appendChild(bar);
+  }
+
+  function askReason(item, action, node) {
+    var old = node.querySelector("form.reason");
+    if (old) old.parentNode.removeChild(old);
+    formOpen = true;
+    var form = g.el("form", { class: "reason", "data-action": action.action });
+    if (action.action === "request_extension") {
+      var kind = g.el("select", { name: "kind" },
+        g.el("option", { value: "extend", text: labels.extend }),
+        g.el("option", { value: "suspend", text: labels.suspend }));
+      form.appendChild(g.el("label", {}, labels.extension_kind + " ", kind));
+      form.appendChild(g.el("label", {}, labels.hours + " ",
+        g.el("input", { name: "hours", type: "number", min: "1", value: "24" })));
+    }
+    form.appendChild(g.el("label", {}, labels.reason,
+      g.el("textarea", { name: "reason", required: true, rows: "2" })));
+    form.appendChild(g.el("button", { type: "submit", text: labels.confirm }));
+    form.appendChild(g.el("button", {
+      type: "button", text: labels.cancel,
+      onclick: function () { formOpen = false; form.parentNode.removeChild(form); },
+    }));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = { reason: form.elements.reason.value };
+      if (form.elements.kind) {
+        body.kind = form.elements.kind.value;
+        if (body.kind === "extend") body.hours = parseInt(form.elements.hours.value, 10);
+      }
+      act(item.id, action.action, body);
+    });
+    node.querySelector(".actions").after(form);
+    form.elements.reason.focus();
+  }
+
+  function act(id, action, body) {
+    var buttons = detail.querySelectorAll("button");
+    buttons.forEach(function (b) { b.disabled = true; });
+    tell("", "");
+    g.api(g.caseUrl(id, action), { method: "POST", body: body }).then(function (item) {
+      formOpen = false;
+      upsert(item);
+      tell("done", labels.done + " #" + item.id + " " + g.stateLabel(item.state));
+      return g.showCase(detail, id, actionsFor);
+    }).catch(function (error) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      tell("error", error.message);
+    });
+  }
+
+  function load() {
+    var query = openStates.map(function (s) { return "state=" + s; }).join("&");
+    return g.api(config.api.cases + "?" + query + "&limit=1000").then(function (page) {
+      cases = {};
+      page.results.forEach(function (item) {
+        cases[item.id] = item;
+        markers.upsert(item);
+      });
+      render();
+    });
+  }
+
+  document.querySelectorAll("[data-queue]").forEach(function (tab) {
+    tab.addEventListener("click", function () {
+      current = tab.getAttribute("data-queue");
+      document.querySelectorAll("[data-queue]").forEach(function (other) {
+        other.setAttribute("aria-selected", other === tab ? "true" : "false");
+      });
+      render();
+    });
+  });
+
+  var counters = g.board();
+  counters.load();
+  load();
+
+  window.gridLive.connect({
+    url: config.live.url,
+    since: config.live.since,
+    onStatus: g.liveStatus(document.querySelector(".live-status")),
+    onEvent: function (event) {
+      var id = event.case.id;
+      counters.refresh();
+      // The event says where and in which state; the queue shows more (category,
+      // community, unit): read the case once.
+      g.api(g.caseUrl(id)).then(function (item) {
+        upsert(item);
+        if (selected === id && !formOpen) g.showCase(detail, id, actionsFor);
+      }).catch(function (error) {
+        if (error.status === 404) {
+          delete cases[id];
+          markers.remove(id);
+          render();
+        }
+      });
+    },
+    onReload: function () {
+      counters.load();
+      load();
+    },
+  });
+})();

@@ -1,0 +1,347 @@
+"""The intake pages in Debian's chromium: the hotline finds a misspelled address, shows
+its candidates and the likely duplicates, and files a ticket; the inspector's phone page
+queues a report while offline and sends it once when back online, and a report whose
+answer was lost is sent again with the same client UUID and still makes one case."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, FilePayload, Page, Route, expect
+
+from incidents.models import Case, Source, State
+from layers.models import Address, Area
+from tests.browser import (
+    browser,  # noqa: F401
+    log_in,
+    screenshot,
+    servable_passwords,
+)
+from tests.cast import CELLS, centre
+from tests.loop import INSPECTOR_CELL, PNG, act, event_category, photo, report
+from tests.servers import asgi_server
+
+# Standard addresses of the small test city (as in tests/test_geocoding.py).
+REGISTER = [
+    ("广州市天河区华景路123号华景新城5栋", "own"),
+    ("广州市天河区华景路123号华景新城6栋", "own"),
+    ("广州市天河区华景路125号", "own"),
+    ("广州市天河区同和路8号", "street"),
+    ("广州市越秀区解放北路300号", "other_district"),
+]
+WANTED = "广州市天河区华景路123号华景新城6栋"
+MISSPELLED = "华井路123号华景新城6号楼"  # a homophone of the road, 号楼 for 栋, no district
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup: None) -> Iterator[str]:
+    with asgi_server(CHANNEL_LAYER_PREFIX=f"test-intake-{uuid.uuid4().hex[:8]}") as url:
+        yield url
+
+
+@pytest.fixture
+def register(small_city: dict[str, Area]) -> dict[str, Address]:
+    return {
+        text: Address.objects.create(code=f"A{n}", text=text, geom=centre(small_city[CELLS[key]]))
+        for n, (text, key) in enumerate(REGISTER)
+    }
+
+
+def test_the_hotline_finds_a_misspelled_address_and_files_a_ticket_there(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    register: dict[str, Address],
+    browser: Browser,  # noqa: F811
+    server: str,
+) -> None:
+    # An open case of exposed garbage at the very place the caller will name.
+    earlier = report(loop["inspector"], small_city, category="0101")
+    assert earlier.status_code == 201
+    earlier_id = earlier.json()["case"]["id"]
+    servable_passwords()
+    page = log_in(browser, server, "hotline", viewport={"width": 1400, "height": 900})
+    outside = watch_hosts(page, server)
+    page.goto("/map/hotline/")
+
+    page.fill("#address-text", MISSPELLED)
+    candidates = page.locator("#candidates li")
+    expect(candidates.first).to_contain_text(WANTED)
+    count = candidates.count()
+    assert count >= 2
+    # The ranked candidates are on the map too, numbered as in the list.
+    markers = page.locator(".candidate-icon")
+    expect(markers).to_have_count(count)
+    assert markers.first.inner_text() == "1"
+
+    page.click(f"#candidates button:has-text('{WANTED}')")
+    expect(page.locator("#place")).to_contain_text(WANTED)
+    expect(page.locator(".leaflet-marker-draggable")).to_have_count(1)
+
+    garbage = event_category("0101")
+    page.select_option("#category", str(garbage.pk))
+    expect(page.locator(f"#duplicates li[data-case-id='{earlier_id}']")).to_be_visible()
+    page.fill("#description", "小区门口垃圾两天没人清运")
+    page.fill("#caller-name", "陈女士")
+    page.fill("#caller-phone", "13812345678")
+    screenshot(page, "hotline")
+
+    page.click("#submit-ticket")
+    filed = page.locator("#result [data-case-id]")
+    expect(filed).to_be_visible()
+    case = Case.objects.get(pk=int(filed.get_attribute("data-case-id") or 0))
+    address = register[WANTED]
+    assert (case.source, case.channel, case.category_id) == (Source.HOTLINE, "phone", garbage.pk)
+    assert case.address_id == address.pk and case.address_text == MISSPELLED
+    assert case.geom.equals_exact(address.geom, 1e-9) and case.cell.code == INSPECTOR_CELL
+    assert (case.caller_name, case.caller_phone) == ("陈女士", "13812345678")
+    assert case.reporter == loop["hotline"] and case.pk != earlier_id
+    # The form is empty again, ready for the next call.
+    expect(page.locator("#address-text")).to_have_value("")
+    assert outside == []
+    page.context.close()
+
+
+def test_the_hotline_files_a_ticket_at_a_point_picked_on_the_map(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,  # noqa: F811
+    server: str,
+) -> None:
+    servable_passwords()
+    page = log_in(browser, server, "hotline", viewport={"width": 1400, "height": 900})
+    page.goto("/map/hotline/")
+    target = centre(small_city[INSPECTOR_CELL])
+    # Centre the map on the cell, then click the middle of the map (once the page's own
+    # zoom to the user's area has ended: its animation would move the map again).
+    page.wait_for_function("() => !window.gridIntake.map._animatingZoom")
+    page.evaluate(
+        "([lat, lon]) => window.gridIntake.map.setView([lat, lon], 17, {animate: false})",
+        [target.y, target.x],
+    )
+    page.locator(".folium-map").click()
+    expect(page.locator("#place")).to_contain_text("113.")
+    clicked = pin_at(page)
+    assert abs(clicked[0] - target.x) < 0.0005 and abs(clicked[1] - target.y) < 0.0005
+    # Drag the pin 80 px right and 60 px down: the ticket moves with it.
+    box = page.locator(".leaflet-marker-draggable").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y + 30, steps=5)
+    page.mouse.move(x + 80, y + 60, steps=5)
+    page.mouse.up()
+    expect(page.locator("#place")).not_to_contain_text(f"{clicked[0]:.6f}")
+    pin = pin_at(page)
+    assert pin[0] > clicked[0] + 0.0003 and pin[1] < clicked[1] - 0.0002  # east, south
+    page.fill("#address-text", "华景路口东侧绿化带旁")
+    page.select_option("#category", str(event_category("0101").pk))
+    page.fill("#description", "绿化带旁有垃圾")
+    page.click("#submit-ticket")
+    filed = page.locator("#result [data-case-id]")
+    expect(filed).to_be_visible()
+    case = Case.objects.get(pk=int(filed.get_attribute("data-case-id") or 0))
+    assert case.address is None and case.datum == "wgs84"
+    assert abs(case.geom.x - pin[0]) < 1e-9 and abs(case.geom.y - pin[1]) < 1e-9
+    page.context.close()
+
+
+def watch_hosts(page: Page, server: str) -> list[str]:
+    """The requests the page makes to any other host (the list fills as the page runs)."""
+    host = urlsplit(server).netloc
+    outside: list[str] = []
+
+    def check(url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"data", "blob"} and parts.netloc != host:
+            outside.append(url)
+
+    page.on("request", lambda request: check(request.url))
+    page.on("websocket", lambda socket: check(socket.url))
+    return outside
+
+
+def pin_at(page: Page) -> tuple[float, float]:
+    """Longitude and latitude of the hotline page's draggable pin."""
+    lon, lat = page.evaluate(
+        "() => { let p = null; window.gridIntake.map.eachLayer(l => {"
+        " if (l.dragging && l.options.draggable) p = l.getLatLng(); }); return [p.lng, p.lat]; }"
+    )
+    return float(lon), float(lat)
+
+
+def handled_case_for(loop: dict[str, User], small_city: dict[str, Area]) -> int:
+    """A case the inspector reported and the street handled: the inspector verifies it."""
+    answer = report(loop["inspector"], small_city, category="0102", description="井盖松动")
+    case_id = int(answer.json()["case"]["id"])
+    street = loop["street"]
+    for action in ("file", "dispatch", "sign"):
+        assert act(street, case_id, action).status_code == 200, action
+    handled = act(street, case_id, "handle", note="已处理", photos=[photo("after.png")])
+    assert handled.status_code == 200
+    assert Case.objects.get(pk=case_id).verifier == loop["inspector"]
+    return case_id
+
+
+def inspector_page(browser: Browser, server: str, small_city: dict[str, Area]) -> Page:  # noqa: F811
+    here = centre(small_city[INSPECTOR_CELL])
+    page = log_in(
+        browser,
+        server,
+        "inspector",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": here.y, "longitude": here.x, "accuracy": 8},
+        permissions=["geolocation"],
+    )
+    page.goto("/map/inspector/")
+    expect(page.locator("#gps.ok")).to_be_visible()
+    return page
+
+
+def fill_report(page: Page, description: str) -> None:
+    page.select_option("#category", str(event_category("0101").pk))
+    page.fill("#description", description)
+    site: FilePayload = {"name": "site.png", "mimeType": "image/png", "buffer": PNG}
+    page.set_input_files("#photos", files=[site])
+    expect(page.locator("#thumbs img")).to_have_count(1)
+
+
+def test_the_inspector_queues_a_report_offline_and_sends_it_once_online(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,  # noqa: F811
+    server: str,
+) -> None:
+    task = handled_case_for(loop, small_city)
+    servable_passwords()
+    page = inspector_page(browser, server, small_city)
+    outside = watch_hosts(page, server)
+    page.reload()  # watched from the start
+    expect(page.locator(f"#tasks li[data-case-id='{task}']")).to_contain_text("井盖松动")
+
+    page.context.set_offline(True)
+    fill_report(page, "路边有一堆暴露垃圾")
+    page.click("#submit-report")
+    queued = page.locator("#reports li[data-state='queued']")
+    expect(queued).to_have_count(1)
+    expect(page.locator("#net.offline")).to_be_visible()
+    client_uuid = queued.get_attribute("data-uuid")
+    assert client_uuid
+    page.wait_for_timeout(500)
+    assert not Case.objects.filter(client_uuid=client_uuid).exists()
+    screenshot(page, "inspector-offline")
+
+    page.context.set_offline(False)
+    sent = page.locator(f"#reports li[data-uuid='{client_uuid}'][data-state='sent']")
+    expect(sent).to_be_visible()
+    case = Case.objects.get(client_uuid=client_uuid)  # exactly one
+    assert sent.get_attribute("data-case-id") == str(case.pk)
+    assert (case.reporter, case.datum) == (loop["inspector"], "wgs84")
+    assert case.cell.code == INSPECTOR_CELL
+    assert case.accuracy_m == 8 and case.state != State.CANCELLED
+    assert case.photos.count() == 1
+    assert page.locator("#reports li[data-state='queued']").count() == 0
+    assert outside == []
+    screenshot(page, "inspector")
+    page.context.close()
+
+
+def test_a_report_whose_answer_was_lost_is_resent_with_its_uuid_and_makes_one_case(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,  # noqa: F811
+    server: str,
+) -> None:
+    servable_passwords()
+    page = inspector_page(browser, server, small_city)
+    answers: list[int] = []
+
+    def lose_the_answer(route: Route) -> None:
+        # The server gets the report and files it; the phone never hears back.
+        answers.append(route.fetch().status)
+        route.abort("connectionreset")
+
+    page.route("**/api/cases/reports/", lose_the_answer)
+    fill_report(page, "人行道上有暴露垃圾")
+    page.click("#submit-report")
+    queued = page.locator("#reports li[data-state='queued']")
+    expect(queued).to_have_count(1)
+    client_uuid = queued.get_attribute("data-uuid")
+    for _ in range(50):  # route handlers run while the test waits on the page
+        if answers:
+            break
+        page.wait_for_timeout(100)
+    assert answers == [201]
+    assert Case.objects.filter(client_uuid=client_uuid).count() == 1
+    expect(page.locator(f"#reports li[data-uuid='{client_uuid}']")).to_have_attribute(
+        "data-state", "queued"
+    )
+
+    # The network is back: a reload (the queue lives in IndexedDB) sends it again.
+    page.unroute("**/api/cases/reports/")
+    resent: list[str] = []
+    page.on("request", lambda r: resent.append(r.url) if "/cases/reports/" in r.url else None)
+    page.reload()
+    sent = page.locator(f"#reports li[data-uuid='{client_uuid}'][data-state='sent']")
+    expect(sent).to_be_visible()
+    assert len(resent) == 1
+    [case] = Case.objects.filter(client_uuid=client_uuid)
+    assert sent.get_attribute("data-case-id") == str(case.pk)
+    assert case.photos.count() == 1
+    page.context.close()
+
+
+def test_a_refused_report_stays_with_the_reason_until_discarded_and_a_5xx_is_retried(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,  # noqa: F811
+    server: str,
+) -> None:
+    servable_passwords()
+    page = inspector_page(browser, server, small_city)
+    # A server in trouble (503) is not a refusal: the report waits and is tried again.
+    page.route("**/api/cases/reports/", lambda route: route.fulfill(status=503, body="{}"))
+    fill_report(page, "路边有一堆暴露垃圾")
+    page.click("#submit-report")
+    waiting = page.locator("#reports li[data-state='queued']")
+    expect(waiting).to_have_count(1)
+    page.unroute("**/api/cases/reports/")
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#reports li[data-state='sent']")).to_have_count(1)
+
+    # Out of the inspector's cells (another street): the server refuses it (400), and
+    # the report stays, failed, with the server's reason, however often the queue runs.
+    away = centre(small_city[CELLS["other_street"]])
+    page.context.set_geolocation({"latitude": away.y, "longitude": away.x, "accuracy": 5})
+    page.click("#gps-refresh")
+    expect(page.locator("#gps.ok")).to_be_visible()
+    fill_report(page, "别的街道的垃圾")
+    page.click("#submit-report")
+    failed = page.locator("#reports li[data-state='failed']")
+    expect(failed).to_contain_text("不在您负责的网格内")
+    client_uuid = failed.get_attribute("data-uuid")
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_timeout(300)
+    expect(failed).to_have_count(1)
+    assert not Case.objects.filter(client_uuid=client_uuid).exists()
+    screenshot(page, "inspector-refused")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    failed.locator("button", has_text="丢弃").click()
+    expect(page.locator(f"#reports li[data-uuid='{client_uuid}']")).to_have_count(0)
+    page.reload()  # gone from IndexedDB too, not only from the list
+    expect(page.locator("#gps.ok")).to_be_visible()
+    expect(page.locator("#reports li[data-state='failed']")).to_have_count(0)
+    assert Case.objects.filter(reporter=loop["inspector"]).count() == 1
+    page.context.close()
