@@ -101,7 +101,7 @@ _CHANNEL_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
-CHANNEL_LAYER = env_str("CHANNEL_LAYER", "core")
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
 if CHANNEL_LAYER not in _CHANNEL_BACKENDS:
     raise ValueError(f"CHANNEL_LAYER must be core or pubsub, got {CHANNEL_LAYER!r}")
 # redis-py 8 gives up reading after 5 s by default, which is just how long core's
