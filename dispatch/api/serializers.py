@@ -103,6 +103,20 @@ class DatumQuery(serializers.Serializer[Any]):
     datum = DatumField(default=DEFAULT_DATUM, required=False)
 
 
+class DuplicatesNearIn(DatumQuery):
+    """A case about to be filed: its category and place (a standard address or a point)."""
+
+    category = serializers.IntegerField()
+    address_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    lon = serializers.FloatField(required=False, allow_null=True, default=None)
+    lat = serializers.FloatField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["address_id"] is None and (attrs["lon"] is None or attrs["lat"] is None):
+            raise serializers.ValidationError({"address_id": [_("请给出标准地址或地图上的位置。")]})
+        return attrs
+
+
 class CaseListQuery(DatumQuery):
     state = serializers.MultipleChoiceField(choices=Case._meta.get_field("state").choices or [],
                                             required=False)  # fmt: skip

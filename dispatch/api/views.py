@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.gis.geos import Point
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, QueryDict
 from django.utils import timezone
@@ -33,8 +35,9 @@ from incidents.access import can_see_caller, visible_cases
 from incidents.duplicates import likely_duplicates
 from incidents.errors import CaseNotFound
 from incidents.models import Case, CaseEvent, CasePhoto
-from layers.access import apply_scope, within
-from layers.models import Area
+from layers.access import apply_scope, visible_records, within
+from layers.datum import point_to_storage
+from layers.models import Address, Area, Category
 
 ERROR = OpenApiResponse(
     response={
@@ -246,6 +249,38 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
     def duplicates(self, request: Request, pk: str) -> Response:
         case = self._case(pk)
         return Response(self._render_duplicates(likely_duplicates(case, among=self.get_queryset())))
+
+    @extend_schema(
+        operation_id="cases_duplicates_near",
+        summary="Likely duplicates of a case about to be filed",
+        description="Open cases of the category within its radius and time window of a "
+        "standard address or a point: what the hotline checks before filing a ticket.",
+        parameters=[s.DuplicatesNearIn],
+        responses={200: s.DuplicateOut(many=True), **ERRORS},
+    )
+    @action(detail=False, methods=["get"], url_path="duplicates", url_name="duplicates-near")
+    def duplicates_near(self, request: Request) -> Response:
+        data = _valid(s.DuplicatesNearIn, request.query_params)
+        category = Category.objects.filter(pk=data["category"], active=True).first()
+        point = self._point(data)
+        if category is None or category.is_major or point is None:
+            return Response([])
+        # An unsaved case standing for the one about to be filed: likely_duplicates()
+        # reads its category, point and time only.
+        probe = Case(category=category, geom=point, created_at=timezone.now())
+        return Response(
+            self._render_duplicates(likely_duplicates(probe, among=self.get_queryset()))
+        )
+
+    def _point(self, data: dict[str, Any]) -> Point | None:
+        if data["address_id"] is not None:
+            address = visible_records(
+                self.request.user, Address.objects.filter(pk=data["address_id"])
+            )
+            found = address.only("geom").first()
+            return found.geom if found else None
+        x, y = point_to_storage(data["lon"], data["lat"], data["datum"])
+        return Point(x, y, srid=settings.GRID_SRID)
 
     @extend_schema(summary="A photo of a case", responses={(200, "image/*"): bytes, 404: ERROR})
     @action(detail=True, methods=["get"], url_path=r"photos/(?P<photo_id>\d+)")

@@ -3,9 +3,7 @@
 Both pages submit through the case API (/api/cases/tickets/, /api/cases/reports/); the
 views here only give the page's script what it needs: API addresses, the catalogue's
 subcategories, the tile URLs of the administrative outlines and the labels in the
-user's language. The one JSON endpoint of its own, `hotline_duplicates`, answers the
-hotline's question *before* a ticket exists: "is there an open case of this category
-near this point already?" (the case API answers it only for a saved case).
+user's language.
 """
 
 from __future__ import annotations
@@ -14,25 +12,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.contrib.gis.geos import Point
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
-from rest_framework import serializers
 
-from dispatch.api.serializers import DuplicateOut
-from incidents.access import visible_cases
-from incidents.duplicates import likely_duplicates
-from incidents.models import Case, Channel, State
-from layers.access import visible_categories, visible_records
-from layers.api.filters import DatumField
-from layers.datum import DEFAULT_DATUM, point_to_storage
-from layers.models import Address, Category
-from map_ui.pages.roles import may_open
+from incidents.models import Channel, State
+from layers.access import visible_categories
+from layers.models import Category
 from map_ui.pages.views import page
 from map_ui.tiles import tile_urls
 
@@ -43,7 +30,7 @@ def hotline(request: HttpRequest) -> HttpResponse:
         "api": {
             "geocode": reverse("geocode"),
             "tickets": reverse("cases-tickets"),
-            "duplicates": reverse("map_ui:hotline_duplicates"),
+            "duplicates": reverse("cases-duplicates-near"),
         },
         "categories": _categories(request),
         "channels": [
@@ -93,53 +80,6 @@ def _categories(request: HttpRequest) -> list[dict[str, Any]]:
         for c in rows
         if not c.is_major
     ]
-
-
-class DuplicatesQuery(serializers.Serializer[Any]):
-    """Where and what: a confirmed standard address, or a point picked on the map."""
-
-    category = serializers.IntegerField()
-    address = serializers.IntegerField(required=False, allow_null=True, default=None)
-    lon = serializers.FloatField(required=False, allow_null=True, default=None)
-    lat = serializers.FloatField(required=False, allow_null=True, default=None)
-    datum = DatumField(required=False, default=DEFAULT_DATUM)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["address"] is None and (attrs["lon"] is None or attrs["lat"] is None):
-            raise serializers.ValidationError(_("请给出标准地址或地图上的位置。"))
-        return attrs
-
-
-@login_required
-@require_GET
-def hotline_duplicates(request: HttpRequest) -> JsonResponse:
-    """GET ?category=…&address=… (or &lon=…&lat=…&datum=…): open cases of the category
-    near the place, nearest first, as the case API lists a new ticket's duplicates."""
-    if not may_open(request.user, "hotline"):
-        raise PermissionDenied
-    query = DuplicatesQuery(data=request.GET.dict())
-    if not query.is_valid():
-        return JsonResponse(query.errors, status=400)
-    data = query.validated_data
-    category = Category.objects.filter(pk=data["category"], active=True).first()
-    point = _place(request, data)
-    if category is None or category.is_major or point is None:
-        return JsonResponse({"duplicates": []})
-    # An unsaved case standing for the ticket about to be filed: likely_duplicates()
-    # reads its category, point and time only.
-    probe = Case(category=category, geom=point, created_at=timezone.now())
-    found = likely_duplicates(probe, among=visible_cases(request.user, Case.objects.all()))
-    rendered = DuplicateOut(found, many=True, context={"datum": data["datum"]}).data
-    return JsonResponse({"duplicates": rendered})
-
-
-def _place(request: HttpRequest, data: dict[str, Any]) -> Point | None:
-    if data["address"] is not None:
-        address = visible_records(request.user, Address.objects.filter(pk=data["address"]))
-        found = address.only("geom").first()
-        return found.geom if found else None
-    x, y = point_to_storage(data["lon"], data["lat"], data["datum"])
-    return Point(x, y, srid=4326)
 
 
 def _hotline_labels() -> dict[str, str]:

@@ -10,6 +10,5 @@ urlpatterns: list[URLPattern] = [
     path("street/", command.street, name="street"),
     path("evaluation/", command.evaluation, name="evaluation"),
     path("hotline/", intake.hotline, name="hotline"),
-    path("hotline/duplicates/", intake.hotline_duplicates, name="hotline_duplicates"),
     path("inspector/", intake.inspector, name="inspector"),
 ]

@@ -184,7 +184,7 @@
     if (!place || !categorySelect.value) return;
     var params = { category: categorySelect.value };
     if (place.kind === "address") {
-      params.address = place.id;
+      params.address_id = place.id;
     } else {
       Object.assign(params, { lon: place.lon, lat: place.lat, datum: "wgs84" });
     }
@@ -195,7 +195,7 @@
           duplicatesBox.textContent = intake.errorText(answer.body);
           return;
         }
-        showDuplicates(answer.body.duplicates);
+        showDuplicates(answer.body);
       },
       function () {
         if (seq === duplicatesSeq) duplicatesBox.textContent = labels.network_error;
