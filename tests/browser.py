@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from layers.models import Area
+from tests.cast import centre
+from tests.loop import INSPECTOR_CELL
+from tests.servers import asgi_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
@@ -67,6 +73,14 @@ def browser() -> Iterator[Browser]:
             os.environ[ASYNC_UNSAFE] = before
 
 
+@pytest.fixture(scope="module")
+def server(django_db_setup: None) -> Iterator[str]:
+    """The project served by uvicorn on the test database, with a channel-layer prefix
+    of its own (suites running at the same time on one Redis do not mix)."""
+    with asgi_server(CHANNEL_LAYER_PREFIX=f"test-browser-{uuid.uuid4().hex[:8]}") as url:
+        yield url
+
+
 def servable_passwords() -> None:
     """Give every user a password hash the server process can check. The tests hash with
     MD5 for speed (tests/conftest.py); the server, with the project's settings, does not
@@ -91,3 +105,21 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def inspector_page(browser: Browser, server: str, small_city: dict[str, Area]) -> Page:
+    """The inspector's phone page on a phone-sized screen, located in their own cell."""
+    here = centre(small_city[INSPECTOR_CELL])
+    page = log_in(
+        browser,
+        server,
+        "inspector",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": here.y, "longitude": here.x, "accuracy": 8},
+        permissions=["geolocation"],
+    )
+    page.goto("/map/inspector/")
+    expect(page.locator("#gps.ok")).to_be_visible()
+    return page

@@ -3,6 +3,7 @@ from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings
 
 from layers.models import Area, Person
+from tests.browser import browser, server  # noqa: F401 (fixtures for the browser tests)
 from tests.cast import add_residents, create_cast
 from tests.cities import build_small_city
 from tests.loop import set_up_loop

@@ -6,36 +6,25 @@ live. Then the evaluation page: its table, its choropleth and an export."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 
-import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from incidents.models import Case, State
 from layers.models import Area
 from tests.browser import (
-    browser,  # noqa: F401
+    inspector_page,
     log_in,
     screenshot,
     servable_passwords,
 )
-from tests.cast import centre
-from tests.loop import INSPECTOR_CELL, PNG, event_category
-from tests.servers import asgi_server
+from tests.loop import PNG, event_category
 
 DESKTOP = {"width": 1400, "height": 900}
 LIVE_WITHIN_MS = 2000  # the issue's promise: a new report is on the board within 2 s
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup: None) -> Iterator[str]:
-    with asgi_server(CHANNEL_LAYER_PREFIX=f"test-dispatch-{uuid.uuid4().hex[:8]}") as url:
-        yield url
-
-
-def board_page(browser: Browser, server: str, username: str, path: str) -> Page:  # noqa: F811
+def board_page(browser: Browser, server: str, username: str, path: str) -> Page:
     page = log_in(browser, server, username, viewport=DESKTOP)
     page.goto(path)
     expect(page.locator(".live-status[data-status='open']")).to_be_visible()
@@ -44,28 +33,11 @@ def board_page(browser: Browser, server: str, username: str, path: str) -> Page:
     return page
 
 
-def inspector_page(browser: Browser, server: str, small_city: dict[str, Area]) -> Page:  # noqa: F811
-    here = centre(small_city[INSPECTOR_CELL])
-    page = log_in(
-        browser,
-        server,
-        "inspector",
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        geolocation={"latitude": here.y, "longitude": here.x, "accuracy": 8},
-        permissions=["geolocation"],
-    )
-    page.goto("/map/inspector/")
-    expect(page.locator("#gps.ok")).to_be_visible()
-    return page
-
-
 def test_a_report_reaches_the_street_board_live_and_signing_it_reaches_the_command_map(
     transactional_db: None,
     loop: dict[str, User],
     small_city: dict[str, Area],
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: str,
 ) -> None:
     servable_passwords()
@@ -143,7 +115,7 @@ def test_the_evaluation_page_shows_the_streets_and_exports_them(
     transactional_db: None,
     loop: dict[str, User],
     small_city: dict[str, Area],
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: str,
 ) -> None:
     servable_passwords()

@@ -5,8 +5,6 @@ answer was lost is sent again with the same client UUID and still makes one case
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,14 +14,13 @@ from playwright.sync_api import Browser, FilePayload, Page, Route, expect
 from incidents.models import Case, Source, State
 from layers.models import Address, Area
 from tests.browser import (
-    browser,  # noqa: F401
+    inspector_page,
     log_in,
     screenshot,
     servable_passwords,
 )
 from tests.cast import CELLS, centre
 from tests.loop import INSPECTOR_CELL, PNG, act, event_category, photo, report
-from tests.servers import asgi_server
 
 # Standard addresses of the small test city (as in tests/test_geocoding.py).
 REGISTER = [
@@ -35,12 +32,6 @@ REGISTER = [
 ]
 WANTED = "广州市天河区华景路123号华景新城6栋"
 MISSPELLED = "华井路123号华景新城6号楼"  # a homophone of the road, 号楼 for 栋, no district
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup: None) -> Iterator[str]:
-    with asgi_server(CHANNEL_LAYER_PREFIX=f"test-intake-{uuid.uuid4().hex[:8]}") as url:
-        yield url
 
 
 @pytest.fixture
@@ -56,7 +47,7 @@ def test_the_hotline_finds_a_misspelled_address_and_files_a_ticket_there(
     loop: dict[str, User],
     small_city: dict[str, Area],
     register: dict[str, Address],
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: str,
 ) -> None:
     # An open case of exposed garbage at the very place the caller will name.
@@ -110,7 +101,7 @@ def test_the_hotline_files_a_ticket_at_a_point_picked_on_the_map(
     transactional_db: None,
     loop: dict[str, User],
     small_city: dict[str, Area],
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: str,
 ) -> None:
     servable_passwords()
@@ -189,23 +180,6 @@ def handled_case_for(loop: dict[str, User], small_city: dict[str, Area]) -> int:
     return case_id
 
 
-def inspector_page(browser: Browser, server: str, small_city: dict[str, Area]) -> Page:  # noqa: F811
-    here = centre(small_city[INSPECTOR_CELL])
-    page = log_in(
-        browser,
-        server,
-        "inspector",
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        geolocation={"latitude": here.y, "longitude": here.x, "accuracy": 8},
-        permissions=["geolocation"],
-    )
-    page.goto("/map/inspector/")
-    expect(page.locator("#gps.ok")).to_be_visible()
-    return page
-
-
 def fill_report(page: Page, description: str) -> None:
     page.select_option("#category", str(event_category("0101").pk))
     page.fill("#description", description)
@@ -218,7 +192,7 @@ def test_the_inspector_queues_a_report_offline_and_sends_it_once_online(
     transactional_db: None,
     loop: dict[str, User],
     small_city: dict[str, Area],
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: str,
 ) -> None:
     task = handled_case_for(loop, small_city)
@@ -259,7 +233,7 @@ def test_a_report_whose_answer_was_lost_is_resent_with_its_uuid_and_makes_one_ca
     transactional_db: None,
     loop: dict[str, User],
     small_city: dict[str, Area],
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: str,
 ) -> None:
     servable_passwords()
@@ -305,7 +279,7 @@ def test_a_refused_report_stays_with_the_reason_until_discarded_and_a_5xx_is_ret
     transactional_db: None,
     loop: dict[str, User],
     small_city: dict[str, Area],
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: str,
 ) -> None:
     servable_passwords()
