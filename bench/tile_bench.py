@@ -254,6 +254,13 @@ def report(username: str, results: dict[str, Figures]) -> None:
         for z in zooms
     )
     print(f"p95 by zoom, all layers: {line}")
+    # The figure: p95 over the whole set of tiles (every layer and zoom), through
+    # the view and as the direct SQL.
+    view = [v for f in results.values() for v in f.view_ms]
+    sql = [v for f in results.values() for v in f.sql_ms]
+    print(f"all tiles: view p50 {statistics.median(view):.1f}  p95 {pct(view, 0.95):.1f}  "
+          f"sql p50 {statistics.median(sql):.1f}  p95 {pct(sql, 0.95):.1f}  "
+          f"ratio of p95 {pct(view, 0.95) / pct(sql, 0.95):.2f}")  # fmt: skip
 
 
 def main() -> None:

@@ -124,13 +124,13 @@ def test_components_are_scoped_like_the_api(
     placed = {
         key: add_component(small_city, code, n).pk for n, (key, code) in enumerate(CELLS.items())
     }
-    # Tiles at z16 are smaller than a cell: one per component's cell.
+    # Tiles at z17 are smaller than a cell: one per component's cell.
     seen: dict[str, set[str]] = {}
     for username in ["city", "district", "street", "inspector", "inspector2", "nobody"]:
         fetch = tiles(loop[username])
         seen[username] = set()
         for key, code in CELLS.items():
-            found = ids(fetch.features("components", centre(small_city[code]), 16), "components")
+            found = ids(fetch.features("components", centre(small_city[code]), 17), "components")
             assert found <= {placed[key]}
             if found:
                 seen[username].add(key)

@@ -12,8 +12,8 @@ Zooms (see docs/tiles.md for the properties):
 
 | layer | aggregated per community | per cell | one feature per record |
 | --- | --- | --- | --- |
-| components, entities | z ≤ 12 | z 13–15 | z ≥ 16 |
-| population | z ≤ 12 | z 13–15 | z ≥ 16, per address point (no person) |
+| components, entities | z ≤ 12 | z 13–16 | z ≥ 17 |
+| population | z ≤ 12 | z 13–16 | z ≥ 17, per address point (no person) |
 | cases (open) | z ≤ 12 | — | z ≥ 13 |
 | cells (outlines) | — | z ≥ 13 | — |
 | areas | districts always, streets z ≥ 10, communities z ≥ 12 |
@@ -44,7 +44,10 @@ MAX_ZOOM = 22
 EXTENT = 4096  # MVT coordinates per tile side
 BUFFER = 64  # clipping margin, in tile coordinates: symbols at an edge are not cut
 COMMUNITY_MAX_ZOOM = 12  # at and below: one feature per community
-CELL_MAX_ZOOM = 15  # from COMMUNITY_MAX_ZOOM + 1 to here: one feature per cell
+# From COMMUNITY_MAX_ZOOM + 1 to here: one feature per cell. Points start above it: a
+# z16 tile over the densest streets would carry ~6,000 of them (40-55 ms to encode,
+# unreadable on screen), a z17 tile a quarter of that.
+CELL_MAX_ZOOM = 16
 CASE_POINT_MIN_ZOOM = 13
 CELL_OUTLINE_MIN_ZOOM = 13
 AREA_MIN_ZOOM = {Tier.DISTRICT: 0, Tier.STREET: 10, Tier.COMMUNITY: 12}
