@@ -84,8 +84,9 @@ def live_audience(user: AnyUser) -> Audience:
     if staff is None or staff.role == Role.DATA_ADMIN:
         return Audience()
     if staff.role == Role.INSPECTOR:
-        cells = Staff.cells.through.objects.filter(staff_id=staff.pk).values_list("area_id")
-        return Audience(areas=sorted(c for (c,) in cells), users=[staff.user_id])
+        cells = Staff.cells.through.objects.filter(staff_id=staff.pk)
+        areas = list(cells.order_by("area_id").values_list("area_id", flat=True))
+        return Audience(areas=areas, users=[staff.user_id])
     if staff.role == Role.DEPARTMENT:
         return Audience(units=[staff.unit_id])
     if unit_area(staff) is True:  # a unit over the whole city

@@ -120,6 +120,11 @@ def emit(case: Case, kind: str, *, followers: list[int] | None = None) -> Outbox
     if not connection.in_atomic_block:
         raise RuntimeError("emit() must run inside the transaction that changed the case")
     now = timezone.now()
+    unit_ids = _units(case)
+    user_ids = _followers(case) if followers is None else followers
+    drawn = summary(case)
+    # Last: from here until commit this transaction holds the counter row, which every
+    # other writer of a case waits for.
     seq = _next_seq()
     event = Outbox.objects.create(
         seq=seq,
@@ -130,9 +135,9 @@ def emit(case: Case, kind: str, *, followers: list[int] | None = None) -> Outbox
         street_id=case.street_id,
         community_id=case.community_id,
         cell_id=case.cell_id,
-        unit_ids=_units(case),
-        user_ids=_followers(case) if followers is None else followers,
-        payload=EventPayload(seq=seq, kind=kind, at=now.isoformat(), case=summary(case)),
+        unit_ids=unit_ids,
+        user_ids=user_ids,
+        payload=EventPayload(seq=seq, kind=kind, at=now.isoformat(), case=drawn),
     )
     transaction.on_commit(lambda: publish(event))
     return event

@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
@@ -28,7 +31,13 @@ from incidents.access import live_audience
 from incidents.models import Case, Outbox
 from incidents.outbox import last_seq, publisher, replay
 from layers.models import Area
-from map_ui.live.consumers import CLOSE_BAD_MESSAGE, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from map_ui.live.consumers import (
+    CLOSE_BAD_MESSAGE,
+    CLOSE_FORBIDDEN,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHENTICATED,
+    LiveConsumer,
+)
 from map_ui.live.tokens import make_token, read_token
 from tests.loop import INSPECTOR2_CELL, act, report
 from tests.servers import asgi_server
@@ -195,6 +204,42 @@ def test_refusals_have_their_close_codes(
     with pytest.raises(InvalidStatus) as refused:
         open_ws(server, cookie=session_cookie(loop["city"]), origin="http://evil.example")
     assert refused.value.response.status_code == 403
+
+
+class HalfwayLayer(InMemoryChannelLayer):
+    """A channel layer whose Redis goes away after the first group was joined."""
+
+    async def group_add(self, group: str, channel: str) -> None:
+        if self.groups:
+            raise OSError("Redis went away")
+        await super().group_add(group, channel)
+
+
+def test_a_join_that_fails_halfway_leaves_no_group_behind(
+    transactional_db: None, loop: dict[str, User], settings: Settings
+) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "tests.test_live.HalfwayLayer"}}
+    layer = get_channel_layer()
+    street = loop["street"]  # two groups: its area's and its unit's
+
+    async def as_street(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        return await LiveConsumer.as_asgi()({**scope, "user": street}, receive, send)
+
+    async def connect_and_leave() -> dict[str, Any]:
+        scope = {"type": "websocket", "path": "/ws/live/", "headers": [], "query_string": b""}
+        communicator = ApplicationCommunicator(as_street, scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        assert (await communicator.receive_output())["type"] == "websocket.accept"
+        closed: dict[str, Any] = await communicator.receive_output()
+        await communicator.send_input({"type": "websocket.disconnect", "code": closed["code"]})
+        await communicator.wait()
+        return closed
+
+    assert async_to_sync(connect_and_leave)() == {
+        "type": "websocket.close",
+        "code": CLOSE_TRY_AGAIN,
+    }
+    assert isinstance(layer, HalfwayLayer) and layer.groups == {}
 
 
 # --- live events ------------------------------------------------------------------------

@@ -45,7 +45,6 @@ SEEN_KEEP = 1000
 
 class LiveConsumer(AsyncWebsocketConsumer):
     audience: Audience
-    joined: list[str]
     upto: int
     seen: set[int]
     held: list[EventPayload]
@@ -54,7 +53,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     ticker: asyncio.Task[None] | None
 
     async def connect(self) -> None:
-        self.joined, self.ticker = [], None
+        # Set before any refusal: disconnect() reads them.
+        self.audience, self.ticker = Audience(), None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(CLOSE_UNAUTHENTICATED)
@@ -82,7 +82,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.ticker is not None:
             self.ticker.cancel()
         try:
-            for group in self.joined:
+            # Every group of the audience, also after a join that failed halfway:
+            # leaving a group one never joined does nothing.
+            for group in self.audience.groups():
                 await self.channel_layer.group_discard(group, self.channel_name)
         except (RedisError, OSError):
             pass  # with Redis gone, so are the groups' members; core expires them anyway
@@ -116,7 +118,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _join(self) -> None:
         for group in self.audience.groups():
             await self.channel_layer.group_add(group, self.channel_name)
-        self.joined = self.audience.groups()
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(message, ensure_ascii=False))

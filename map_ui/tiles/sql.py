@@ -1,12 +1,13 @@
 """The SQL of every tile layer: which rows, which properties, at which zoom.
 
 Each layer's rows are an ORM queryset filtered by the same access function as the API
-(layers.access.record_scope, incidents.access.case_scope) and by the tile's box; its SQL
-(queryset.query.sql_with_params()) is wrapped in one statement that clips the rows into
-the tile with ST_AsMVTGeom and encodes them with ST_AsMVT, so the tile is built inside
-PostgreSQL and crosses the connection once. Storage is in GRID_SRID (4326), tiles are in
-Web Mercator (3857): the index filter uses the tile's box in 4326 (computed here, with
-the clipping margin), the geometry is transformed to 3857 only for the rows inside it.
+(layers.access.record_scope, incidents.access.case_scope, layers.access.visible_areas)
+and by the tile's box; its SQL (queryset.query.sql_with_params()) is wrapped in one
+statement that clips the rows into the tile with ST_AsMVTGeom and encodes them with
+ST_AsMVT, so the tile is built inside PostgreSQL and crosses the connection once.
+Storage is in GRID_SRID (4326), tiles are in Web Mercator (3857): the index filter uses
+the tile's box in 4326 (computed here, with the clipping margin), the geometry is
+transformed to 3857 only for the rows inside it.
 
 Zooms (see docs/tiles.md for the properties):
 
@@ -33,7 +34,7 @@ from django.db.models.functions import Concat, Substr
 from incidents.access import case_scope
 from incidents.models import FINAL_STATES
 from incidents.models import Case as CaseModel
-from layers.access import Scope, apply_scope, record_scope
+from layers.access import Scope, apply_scope, record_scope, visible_areas
 from layers.models import Area, Component, LegalEntity, Person, Tier
 from map_ui.tiles.models import TileCount, TileLabel
 
@@ -91,9 +92,9 @@ def statement(layer: str, tile: Tile, user: AnyUser) -> Statement | None:
     """The SQL that makes `layer`'s tile for `user`; None when it is empty for sure (no
     access, or nothing drawn at this zoom)."""
     if layer == "areas":
-        return _areas(tile)
+        return _areas(tile, user)
     if layer == "cells":
-        return _cells(tile)
+        return _cells(tile, user)
     if layer == "cases":
         return _cases(tile, case_scope(user))
     return _base(layer, tile, record_scope(user))
@@ -132,32 +133,29 @@ def _concat(parts: list[Statement]) -> Statement:
     return Statement(f"SELECT {sql}", tuple(p for part in parts for p in part.params))
 
 
-def _areas(tile: Tile) -> Statement:
-    parts = []
-    for tier, min_zoom in AREA_MIN_ZOOM.items():
-        if tile.z < min_zoom:
-            continue
-        rows = (
-            Area.objects.current()
-            .filter(tier=tier, geom__bboverlaps=tile.box())
-            .values("id", "code", "name", "geom")
-        )
-        columns = [("id", "id"), ("code", "code"), ("name", "name")]
-        parts.append(_mvt(tier, tile, rows, columns, outlines=True))
+OUTLINE_COLUMNS: Columns = [("id", "id"), ("code", "code"), ("name", "name")]
+
+
+def _areas(tile: Tile, user: AnyUser) -> Statement:
+    parts = [
+        _mvt(tier, tile, _outlines(tier, tile, user), OUTLINE_COLUMNS, outlines=True)
+        for tier, min_zoom in AREA_MIN_ZOOM.items()
+        if tile.z >= min_zoom
+    ]
     return _concat(parts)
 
 
-def _cells(tile: Tile) -> Statement | None:
+def _cells(tile: Tile, user: AnyUser) -> Statement | None:
     if tile.z < CELL_OUTLINE_MIN_ZOOM:
         return None
-    rows = (
-        Area.objects.current()
-        .filter(tier=Tier.CELL, geom__bboverlaps=tile.box())
-        .values("id", "code", "name", "geom")
-    )
-    columns = [("id", "id"), ("code", "code"), ("name", "name")]
     # Cells are small and mostly inside the tile: cutting them first does not pay.
-    return _mvt("cells", tile, rows, columns)
+    return _mvt("cells", tile, _outlines(Tier.CELL, tile, user), OUTLINE_COLUMNS)
+
+
+def _outlines(tier: str, tile: Tile, user: AnyUser) -> QuerySet[Area, Any]:
+    """The current areas of `tier` in the tile."""
+    current = Area.objects.current().filter(tier=tier, geom__bboverlaps=tile.box())
+    return visible_areas(user, current).values("id", "code", "name", "geom")
 
 
 # --- base layers ----------------------------------------------------------------------
@@ -209,24 +207,31 @@ def _counts(layer: str, tile: Tile, scope: Scope) -> Statement:
     also `density`, people per km² of the cells the user sees."""
     key = "community_id" if tile.z <= COMMUNITY_MAX_ZOOM else "cell_id"
     cells = apply_scope(TileCount.objects.filter(**{f"{layer}__gt": 0}), scope)
-    inner, params = (
-        cells.values("cell_id", "community_id", layer).order_by().query.sql_with_params()
-    )
-    labels = TileLabel._meta.db_table
-    density, sizes = "", ""
+    rows = cells.values("cell_id", "community_id", layer).order_by()
+    aggregates, sizes = f"sum(c.{layer}) AS count", ""
     if layer == "population":
-        density = ", sum(c.population) / nullif(sum(size.km2), 0) AS density"
-        sizes = f" JOIN {labels} size ON size.area_id = c.cell_id"
+        aggregates += ", sum(c.population) / nullif(sum(size.km2), 0) AS density"
+        sizes = f"JOIN {TileLabel._meta.db_table} size ON size.area_id = c.cell_id"
+    return _at_labels(layer, tile, rows, key, aggregates, join=sizes)
+
+
+def _at_labels(
+    name: str, tile: Tile, rows: QuerySet[Any], key: str, aggregates: str, *, join: str = ""
+) -> Statement:
+    """ST_AsMVT of `rows` (`c` in the SQL) grouped by the area in their column `key`,
+    one feature per area at its label point (TileLabel), with `id`, `code`, `level` and
+    the properties in `aggregates` (SQL); `join`: more tables the aggregates read."""
+    inner, params = rows.query.sql_with_params()
+    labels = TileLabel._meta.db_table
     sql = (
         f"SELECT ST_AsMVT(t.*, %s, {EXTENT}, 'geom') FROM ("
         f"SELECT ST_AsMVTGeom(ST_Transform(l.point, 3857), ST_TileEnvelope(%s, %s, %s), "
         f"{EXTENT}, {BUFFER}, true) AS geom, l.area_id AS id, l.code, l.tier AS level, "
-        f"sum(c.{layer}) AS count{density} "
-        f"FROM ({inner}) c JOIN {labels} l ON l.area_id = c.{key}{sizes} "
+        f"{aggregates} FROM ({inner}) c JOIN {labels} l ON l.area_id = c.{key} {join} "
         f"WHERE l.point && ST_MakeEnvelope(%s, %s, %s, %s, 4326) GROUP BY l.area_id"
         f") t WHERE t.geom IS NOT NULL"
     )
-    return Statement(sql, (layer, tile.z, tile.x, tile.y, *params, *tile.box().extent))
+    return Statement(sql, (name, tile.z, tile.x, tile.y, *params, *tile.box().extent))
 
 
 # --- cases ----------------------------------------------------------------------------
@@ -260,22 +265,14 @@ def _cases(tile: Tile, scope: Scope) -> Statement | None:
         ]
         return _mvt("cases", tile, rows, columns)
     counted = open_cases.values("community_id", "overdue", "warned", "urgent").order_by()
-    inner, params = counted.query.sql_with_params()
-    labels = TileLabel._meta.db_table
     # Cases keep the community they were filed in; one redrawn since has no label and
     # is left out of the low-zoom counts (its point still shows from CASE_POINT_MIN_ZOOM).
-    sql = (
-        f"SELECT ST_AsMVT(t.*, 'cases', {EXTENT}, 'geom') FROM ("
-        f"SELECT ST_AsMVTGeom(ST_Transform(l.point, 3857), ST_TileEnvelope(%s, %s, %s), "
-        f"{EXTENT}, {BUFFER}, true) AS geom, l.area_id AS id, l.code, l.tier AS level, "
-        f"count(*) AS count, count(*) FILTER (WHERE c.overdue) AS overdue, "
-        f"count(*) FILTER (WHERE c.warned AND NOT c.overdue) AS warning, "
-        f"count(*) FILTER (WHERE c.urgent) AS urgent "
-        f"FROM ({inner}) c JOIN {labels} l ON l.area_id = c.community_id "
-        f"WHERE l.point && ST_MakeEnvelope(%s, %s, %s, %s, 4326) GROUP BY l.area_id"
-        f") t WHERE t.geom IS NOT NULL"
+    aggregates = (
+        "count(*) AS count, count(*) FILTER (WHERE c.overdue) AS overdue, "
+        "count(*) FILTER (WHERE c.warned AND NOT c.overdue) AS warning, "
+        "count(*) FILTER (WHERE c.urgent) AS urgent"
     )
-    return Statement(sql, (tile.z, tile.x, tile.y, *params, *tile.box().extent))
+    return _at_labels("cases", tile, counted, "community_id", aggregates)
 
 
 def _category_code() -> Concat:
