@@ -250,11 +250,11 @@ def case_take_ticket(*, user: User, ticket: Ticket) -> Intake:
 
 
 def _taken(result: Intake) -> Intake:
-    if not result.created:
-        return result
-    # Intake has committed: the report stands whatever routing finds.
-    case = case_autodispatch(case_id=result.case.pk, case=result.case) or result.case
-    return Intake(case=case, created=True)
+    if result.created:
+        # Intake has committed: the report stands whatever routing finds. A dispatch
+        # updates result.case in place.
+        case_autodispatch(case_id=result.case.pk, case=result.case)
+    return result
 
 
 def _routed(case: Case, now: Any) -> Route:

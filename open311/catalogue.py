@@ -24,11 +24,10 @@ from django.utils.translation import gettext as _
 from layers.models import Category, CategoryKind
 from layers.validators import InvalidCode, validate_component_code
 from open311.errors import BadRequest, NotFound
-from open311.models import LIST_DATATYPES, RESERVED_CODE, Datatype, ServiceAttribute
+from open311.models import COMPONENT_CODE, LIST_DATATYPES, Datatype, ServiceAttribute
 from open311.params import w3c
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
-COMPONENT_CODE = RESERVED_CODE
 STRING_MAX = 200  # a `string` answer: one line
 TEXT_MAX = 4000  # a `text` answer, as long as a description
 # What discovery says when no attribute was ever edited: the date this mapping was made.

@@ -99,12 +99,19 @@ class NewRequest:
             raise BadRequest(_("缺少位置：请提供 lat 和 long，或 address_string，或 address_id。"))
         return new
 
+    @property
+    def location(self) -> Location | None:
+        """The point given, if any: GeoReport coordinates are WGS 84 by the standard,
+        never GCJ-02 or BD-09."""
+        if self.lat is None or self.long is None:
+            return None
+        return Location(self.long, self.lat, Datum.WGS84)
+
 
 @dataclass(frozen=True)
 class Created:
     case: Case
     notice: str
-    account_id: str
 
 
 def request_create(*, client: ClientApplication, new: NewRequest) -> Created:
@@ -112,7 +119,7 @@ def request_create(*, client: ClientApplication, new: NewRequest) -> Created:
     category = category_for(new.service_code)
     answers = check_answers(category, new.attributes)
     _check_contact(new)
-    address, point, address_text = _where(client, new)
+    address_id, point, address_text = _where(client, new)
     _check_scope(client, point)
     ticket = Ticket(
         channel=Channel(client.channel),
@@ -122,8 +129,8 @@ def request_create(*, client: ClientApplication, new: NewRequest) -> Created:
         address_text=address_text,
         caller_name=_caller_name(new.first_name, new.last_name),
         caller_phone=new.phone,
-        address_id=address.pk if address else None,
-        location=None if address else Location(point.x, point.y, Datum.WGS84),
+        address_id=address_id,
+        location=None if address_id is not None else new.location,
         attributes=answers,
         source=Source.OPEN311,
         media_url=new.media_url,
@@ -144,7 +151,7 @@ def request_create(*, client: ClientApplication, new: NewRequest) -> Created:
         account_id=new.account_id,
     )
     duplicates = likely_duplicates(case, among=readable_cases(client))
-    return Created(case=case, notice=_notice(case, duplicates), account_id=new.account_id)
+    return Created(case=case, notice=_notice(case, duplicates))
 
 
 def _check_contact(new: NewRequest) -> None:
@@ -164,25 +171,23 @@ def _check_contact(new: NewRequest) -> None:
         raise BadRequest(_("email 不是有效的电子邮箱地址。")) from None
 
 
-def _where(client: ClientApplication, new: NewRequest) -> tuple[Address | None, Point, str]:
-    """The standard address (if any), the point in storage and the words of the place.
-    A standard address wins over a point, as for 12345 tickets (incidents.services)."""
+def _where(client: ClientApplication, new: NewRequest) -> tuple[int | None, Point, str]:
+    """The standard address's id (if any), the point in storage and the words of the
+    place. A standard address wins over a point, as for 12345 tickets (incidents.services)."""
     if new.address_id:
         address = Address.objects.filter(code=new.address_id).first()
         if address is None:
             raise BadRequest(_("没有编码为 %(code)s 的标准地址。") % {"code": new.address_id})
-        return address, address.geom, new.address_string or address.text
-    if new.lat is not None and new.long is not None:
-        # GeoReport coordinates are WGS 84 by the standard, never GCJ-02 or BD-09.
-        x, y = point_to_storage(new.long, new.lat, Datum.WGS84)
+        return address.pk, address.geom, new.address_string or address.text
+    if (location := new.location) is not None:
+        x, y = point_to_storage(location.lon, location.lat, location.datum)
         words = new.address_string or _("经纬度 %(lat).6f, %(long).6f") % {
-            "lat": new.lat,
-            "long": new.long,
+            "lat": location.lat,
+            "long": location.lon,
         }
         return None, Point(x, y, srid=settings.GRID_SRID), words
     candidate = _geocoded(client, new.address_string)
-    address = Address.objects.get(pk=candidate.address_id)
-    return address, candidate.point, new.address_string
+    return candidate.address_id, candidate.point, new.address_string
 
 
 def _geocoded(client: ClientApplication, text: str) -> Candidate:

@@ -112,7 +112,7 @@ class Datatype(models.TextChoices):
 LIST_DATATYPES = frozenset({Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST})
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 # Every component service has this attribute already (open311.catalogue).
-RESERVED_CODE = "component_code"
+COMPONENT_CODE = "component_code"
 
 
 class ServiceAttribute(models.Model):
@@ -164,7 +164,7 @@ class ServiceAttribute(models.Model):
     def clean(self) -> None:
         if not _CODE.fullmatch(self.code):
             raise ValidationError({"code": _("代码须以字母开头，只含字母、数字和下划线。")})
-        if self.code == RESERVED_CODE:
+        if self.code == COMPONENT_CODE:
             raise ValidationError(
                 {"code": _("component_code 是部件类服务自带的字段，请换一个代码。")}
             )

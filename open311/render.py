@@ -2,7 +2,7 @@
 specification uses: a list is an element of items, each named after the list).
 
 Values are dicts, lists, str, int, float, bool or None, datetimes already formatted
-(open311.formats.w3c). In XML, None is an empty element and booleans are true/false.
+(open311.params.w3c). In XML, None is an empty element and booleans are true/false.
 Characters that XML 1.0 cannot carry at all (control characters other than tab and line
 breaks) are replaced by U+FFFD rather than producing a document no parser accepts.
 """

@@ -92,11 +92,12 @@ def _create(request: HttpRequest, fmt: Format) -> HttpResponse:
         raise BadRequest(message % {"form": FORM_TYPES[0], "type": request.content_type or "-"})
     form = request.POST
     client = client_for_key(form.get("api_key") or request.GET.get("api_key", ""))
-    created = filing.request_create(client=client, new=filing.NewRequest.from_params(form))
+    new = filing.NewRequest.from_params(form)
+    created = filing.request_create(client=client, new=new)
     body = {
         "service_request_id": str(created.case.pk),
         "service_notice": created.notice,
-        "account_id": created.account_id or None,
+        "account_id": new.account_id or None,
     }
     return render(fmt, "service_requests", [body], status=201)
 
