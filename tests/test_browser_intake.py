@@ -110,9 +110,9 @@ def test_the_hotline_files_a_ticket_at_a_point_picked_on_the_map(
     target = centre(small_city[INSPECTOR_CELL])
     # Centre the map on the cell, then click the middle of the map (once the page's own
     # zoom to the user's area has ended: its animation would move the map again).
-    page.wait_for_function("() => !window.gridIntake.map._animatingZoom")
+    page.wait_for_function("() => !window.gridPage.map._animatingZoom")
     page.evaluate(
-        "([lat, lon]) => window.gridIntake.map.setView([lat, lon], 17, {animate: false})",
+        "([lat, lon]) => window.gridPage.map.setView([lat, lon], 17, {animate: false})",
         [target.y, target.x],
     )
     page.locator(".folium-map").click()
@@ -161,7 +161,7 @@ def watch_hosts(page: Page, server: str) -> list[str]:
 def pin_at(page: Page) -> tuple[float, float]:
     """Longitude and latitude of the hotline page's draggable pin."""
     lon, lat = page.evaluate(
-        "() => { let p = null; window.gridIntake.map.eachLayer(l => {"
+        "() => { let p = null; window.gridPage.map.eachLayer(l => {"
         " if (l.dragging && l.options.draggable) p = l.getLatLng(); }); return [p.lng, p.lat]; }"
     )
     return float(lon), float(lat)

@@ -27,7 +27,7 @@ from incidents.models import State
 from incidents.outbox import last_seq
 from layers.access import staff_of
 from layers.models import Area, Role, Tier
-from map_ui.pages.views import page
+from map_ui.pages.views import own_area, page
 from map_ui.tiles import tile_urls
 
 # The street board's queues: (key, title, states). "overdue" is every open case past
@@ -85,7 +85,7 @@ def evaluation(request: HttpRequest) -> HttpResponse:
 def _common(request: HttpRequest) -> dict[str, Any]:
     """What the command map and the street board share."""
     staff = staff_of(request.user)
-    area = staff.unit.area if staff is not None else None
+    area = own_area(request.user)
     return {
         "api": {"cases": reverse("cases-list"), "board": reverse("cases-board")},
         "tiles": tile_urls(request.user),
@@ -128,20 +128,18 @@ def _board_actions(request: HttpRequest) -> list[dict[str, Any]]:
 def _street_outlines(request: HttpRequest) -> folium.GeoJson:
     """The streets of the user's area as one GeoJSON layer (simplified: a choropleth
     needs the shape, not the survey), styled by the page's script from the figures."""
-    staff = staff_of(request.user)
-    area = staff.unit.area if staff is not None else None
+    area = own_area(request.user)
     streets = Area.objects.current().filter(tier=Tier.STREET)
     if area is not None and area.tier != Tier.CITY:
         streets = streets.filter(code__startswith=area.code)
-    features = []
-    for street in streets.order_by("code"):
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {"code": street.code, "name": street.name},
-                "geometry": _simplified(street),
-            }
-        )
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"code": street.code, "name": street.name},
+            "geometry": _simplified(street),
+        }
+        for street in streets.order_by("code")
+    ]
     collection = {"type": "FeatureCollection", "features": features}
     return folium.GeoJson(
         collection,
@@ -157,8 +155,7 @@ def _simplified(area: Area) -> dict[str, Any]:
 
 def _area_outline(request: HttpRequest) -> list[folium.GeoJson]:
     """The outline of the user's own area (none for a city-wide post: the city is the map)."""
-    staff = staff_of(request.user)
-    area = staff.unit.area if staff is not None else None
+    area = own_area(request.user)
     if area is None or area.tier == Tier.CITY:
         return []
     outline = folium.GeoJson(
@@ -209,7 +206,6 @@ def _command_labels() -> dict[str, Any]:
             "population": _("人口密度"),
             "cases": _("案件"),
             "live": _("实时案件"),
-            "outline": _("辖区范围"),
         },
         "live": {
             "connecting": _("正在连接实时推送…"),
@@ -232,7 +228,6 @@ def _board_labels() -> dict[str, Any]:
         "confirm": _("确定"),
         "cancel": _("取消"),
         "done": _("已办理"),
-        "pick_case": _("在队列或地图上选择一件案件。"),
     }
 
 

@@ -4,7 +4,7 @@ a folium map fitted to the user's area and a JSON config for the page's script."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 from django.contrib.auth.decorators import login_required
@@ -18,6 +18,10 @@ from map_ui.pages.maps import area_map
 from map_ui.pages.maps import render as render_map
 from map_ui.pages.roles import may_open, pages_for
 
+if TYPE_CHECKING:
+    from layers.access import AnyUser
+    from layers.models import Area
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -26,6 +30,13 @@ def home(request: HttpRequest) -> HttpResponse:
     if not pages:
         raise PermissionDenied
     return redirect(f"map_ui:{pages[0].name}")
+
+
+def own_area(user: AnyUser) -> Area | None:
+    """The area of the user's post: a street, a district or the city (none without a
+    post, as for a superuser)."""
+    staff = staff_of(user)
+    return staff.unit.area if staff is not None else None
 
 
 def page(
@@ -39,9 +50,7 @@ def page(
     `layers` (folium layers drawn server-side) are added to the map."""
     if not may_open(request.user, name):
         raise PermissionDenied
-    staff = staff_of(request.user)
-    area = staff.unit.area if staff is not None else None
-    fmap = area_map(area)
+    fmap = area_map(own_area(request.user))
     for layer in layers:
         layer.add_to(fmap)
     parts = render_map(fmap)

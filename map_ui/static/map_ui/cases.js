@@ -1,12 +1,15 @@
-/* What the command map and the street board share: the page config, the case API,
-   case markers on the map, the vector-tile layers with their switcher, a case's history
-   and the live counters. Labels come from the page config (rendered in the user's
+/* What the command map and the street board share beyond common.js: case URLs, case
+   markers on the map, the vector-tile layers with their switcher, a case's history and
+   the live counters. Labels come from the page config (rendered in the user's
    language by the server); no text is written here. */
 (function () {
   "use strict";
 
-  var config = JSON.parse(document.getElementById("page-config").textContent);
+  var page = window.gridPage;
+  var config = page.config;
   var labels = config.labels || {};
+  var el = page.el;
+  var api = page.api;
 
   // Colours of a case's deadline status, the same on markers, tiles and badges.
   var DEADLINE_COLOURS = {
@@ -24,56 +27,6 @@
     handled: "#0e9384", verified: "#0e9384",
   };
   var FINAL_STATES = { closed: true, cancelled: true, merged: true };
-
-  /* An element with attributes and children (strings become text, never HTML). */
-  function el(tag, attrs) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      var value = attrs[key];
-      if (value === null || value === undefined || value === false) return;
-      if (key === "text") node.textContent = value;
-      else if (key === "onclick") node.addEventListener("click", value);
-      else node.setAttribute(key, value === true ? "" : value);
-    });
-    for (var i = 2; i < arguments.length; i += 1) {
-      var child = arguments[i];
-      if (child === null || child === undefined) continue;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
-  /* The case API: JSON in and out, the CSRF token on writes, errors as Error(detail). */
-  function api(url, options) {
-    options = options || {};
-    var init = { credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (options.method) {
-      init.method = options.method;
-      init.headers["X-CSRFToken"] = config.csrf;
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(options.body || {});
-    }
-    return fetch(url, init).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (body) {
-        if (response.ok) return body;
-        var error = new Error(body.detail || firstMessage(body) || String(response.status));
-        error.status = response.status;
-        throw error;
-      });
-    });
-  }
-
-  function firstMessage(body) {
-    // DRF's {"field": ["message"]}: the first message, with its field.
-    var key = Object.keys(body || {})[0];
-    if (!key) return "";
-    var value = body[key];
-    return key + ": " + (Array.isArray(value) ? value[0] : String(value));
-  }
 
   function caseUrl(id, action) {
     return config.api.cases + id + "/" + (action ? action + "/" : "");
@@ -174,12 +127,8 @@
   function tileLayers(map, on, onCase) {
     var urls = config.tiles || {};
     var names = labels.layers || {};
-    var thin = { weight: 1, fill: false };
-    var styles = {
-      district: { color: "#123b63", weight: 2.5, fill: false },
-      street: { color: "#2e6da4", weight: 1.5, fill: false },
-      community: { color: "#7aa6cf", weight: 1, fill: false, dashArray: "4 3" },
-      cells: Object.assign({ color: "#98a2b3", opacity: 0.8 }, thin),
+    var styles = Object.assign({}, page.areaStyles, {
+      cells: { color: "#98a2b3", opacity: 0.8, weight: 1, fill: false },
       components: pointStyle("#7f56d9"),
       entities: pointStyle("#0e9384"),
       population: function (properties) {
@@ -200,7 +149,7 @@
           weight: aggregated ? 1 : 2,
         };
       },
-    };
+    });
 
     function pointStyle(colour) {
       return function (properties) {
@@ -258,12 +207,11 @@
     var request = String((requests += 1));
     node.setAttribute("data-request", request);
     if (node.getAttribute("data-case") !== String(id)) {
-      clear(node);
-      node.appendChild(el("p", { class: "muted", text: labels.loading }));
+      node.replaceChildren(el("p", { class: "muted", text: labels.loading }));
     }
     return api(caseUrl(id)).then(function (detail) {
       if (node.getAttribute("data-request") !== request) return detail;
-      clear(node);
+      node.replaceChildren();
       node.setAttribute("data-case", String(detail.id));
       node.setAttribute("data-state", detail.state);
       node.appendChild(el("h3", {},
@@ -299,9 +247,8 @@
       return detail;
     }).catch(function (error) {
       if (node.getAttribute("data-request") !== request) return;
-      clear(node);
       node.removeAttribute("data-case");
-      node.appendChild(el("p", { class: "error", text: labels.load_error + " " + error.message }));
+      node.replaceChildren(el("p", { class: "error" }, labels.load_error + " " + error.message));
     });
   }
 
@@ -338,12 +285,6 @@
   }
 
   window.gridCases = {
-    config: config,
-    labels: labels,
-    map: window[config.map],
-    el: el,
-    clear: clear,
-    api: api,
     caseUrl: caseUrl,
     deadline: deadline,
     isFinal: isFinal,
@@ -356,6 +297,5 @@
     showCase: showCase,
     board: board,
     liveStatus: liveStatus,
-    colours: DEADLINE_COLOURS,
   };
 })();

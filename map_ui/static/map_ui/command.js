@@ -3,9 +3,12 @@
 (function () {
   "use strict";
 
+  var page = window.gridPage;
   var g = window.gridCases;
-  var labels = g.labels;
-  var map = g.map;
+  var config = page.config;
+  var labels = config.labels;
+  var map = page.map;
+  var el = page.el;
   var detail = document.querySelector(".case-detail");
   var attention = document.querySelector(".attention");
   var feed = document.querySelector(".feed");
@@ -26,19 +29,19 @@
   L.control.layers(null, overlays, { collapsed: false }).addTo(map);
 
   function row(item) {
-    return g.el("li", { "data-case": String(item.id), "data-state": item.state },
-      g.el("a", { href: "#", onclick: function (e) { e.preventDefault(); open(item.id); } },
+    return el("li", { "data-case": String(item.id), "data-state": item.state },
+      el("a", { href: "#", onclick: function (e) { e.preventDefault(); open(item.id); } },
         "#" + item.id + " "),
-      g.el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
+      el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
       g.badge(item),
-      item.escalation_level ? g.el("span", { class: "badge escalated", text: labels.escalated }) : null,
-      " ", g.el("span", { class: "muted", text: item.category.name + " · " + item.street.name }));
+      item.escalation_level ? el("span", { class: "badge escalated", text: labels.escalated }) : null,
+      " ", el("span", { class: "muted", text: item.category.name + " · " + item.street.name }));
   }
 
   var counters = g.board(function (data) {
-    g.clear(attention);
+    attention.replaceChildren();
     if (!data.attention.length) {
-      attention.appendChild(g.el("li", { class: "muted", text: labels.attention_empty }));
+      attention.appendChild(el("li", { class: "muted", text: labels.attention_empty }));
     }
     data.attention.forEach(function (item) { attention.appendChild(row(item)); });
   });
@@ -48,20 +51,20 @@
     var item = event.case;
     var previous = feed.querySelector('[data-case="' + item.id + '"]');
     if (previous) feed.removeChild(previous);
-    feed.insertBefore(g.el("li", { "data-case": String(item.id), "data-state": item.state },
-      g.el("a", { href: "#", onclick: function (e) { e.preventDefault(); open(item.id); } },
+    feed.insertBefore(el("li", { "data-case": String(item.id), "data-state": item.state },
+      el("a", { href: "#", onclick: function (e) { e.preventDefault(); open(item.id); } },
         "#" + item.id + " "),
-      g.el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
+      el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
       g.badge(item), " ",
-      g.el("time", { class: "muted", text: g.when(event.at) })), feed.firstChild);
+      el("time", { class: "muted", text: g.when(event.at) })), feed.firstChild);
     while (feed.children.length > FEED_LENGTH) feed.removeChild(feed.lastChild);
   }
 
   var tilesTimer = null;
   var newestSeq = {}; // case id → seq of the event drawn (events may arrive out of order)
   window.gridLive.connect({
-    url: g.config.live.url,
-    since: g.config.live.since,
+    url: config.live.url,
+    since: config.live.since,
     onStatus: g.liveStatus(document.querySelector(".live-status")),
     onEvent: function (event) {
       var item = event.case;

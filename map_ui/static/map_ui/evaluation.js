@@ -4,7 +4,9 @@
 (function () {
   "use strict";
 
-  var config = JSON.parse(document.getElementById("page-config").textContent);
+  var page = window.gridPage;
+  var config = page.config;
+  var el = page.el;
   var labels = config.labels;
   var outlines = window[config.outlines];
   var form = document.querySelector("form.period");
@@ -20,13 +22,6 @@
     [0, "#d73027"],
   ];
   var NO_RATE = "#d0d5dd";
-
-  function text(tag, value, attrs) {
-    var node = document.createElement(tag);
-    node.textContent = value;
-    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
-    return node;
-  }
 
   function day(iso, shift) {
     var date = new Date(iso + "T00:00:00Z");
@@ -58,20 +53,19 @@
 
   function header() {
     var row = document.createElement("tr");
-    row.appendChild(text("th", labels.street));
-    COLUMNS.forEach(function (key) { row.appendChild(text("th", labels[key])); });
+    row.appendChild(el("th", {}, labels.street));
+    COLUMNS.forEach(function (key) { row.appendChild(el("th", {}, labels[key])); });
     table.tHead.replaceChildren(row);
   }
 
   function line(data, tag) {
     var row = document.createElement("tr");
     row.setAttribute("data-code", data.code || "");
-    row.appendChild(text(tag, data.name));
+    row.appendChild(el(tag, {}, data.name));
     COLUMNS.forEach(function (key) {
       var value = data[key];
-      row.appendChild(text("td", key.endsWith("_rate") ? rate(value) : String(value), {
-        "data-key": key,
-      }));
+      var shown = key.endsWith("_rate") ? rate(value) : String(value);
+      row.appendChild(el("td", { "data-key": key }, shown));
     });
     return row;
   }
@@ -96,16 +90,16 @@
 
   function legend() {
     var box = document.querySelector(".legend");
-    box.replaceChildren(text("strong", labels.on_time_rate));
+    box.replaceChildren(el("strong", {}, labels.on_time_rate));
     var upper = null;
     CLASSES.forEach(function (entry) {
       var range = (entry[0] * 100) + "%" + (upper === null ? " +" : " – " + (upper * 100) + "%");
-      var item = text("span", range);
+      var item = el("span", {}, range);
       item.style.setProperty("--swatch", entry[1]);
       box.appendChild(item);
       upper = entry[0];
     });
-    var none = text("span", labels.no_rate);
+    var none = el("span", {}, labels.no_rate);
     none.style.setProperty("--swatch", NO_RATE);
     box.appendChild(none);
   }
@@ -115,13 +109,7 @@
       link.href = query(link.getAttribute("data-format"));
     });
     status.textContent = labels.loading;
-    return fetch(query(), { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) throw new Error(JSON.stringify(body));
-          return body;
-        });
-      })
+    return page.api(query())
       .then(function (data) {
         status.textContent = "";
         header();

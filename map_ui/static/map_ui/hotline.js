@@ -5,11 +5,12 @@
 (function () {
   "use strict";
 
+  var page = window.gridPage;
   var intake = window.gridIntake;
-  var config = intake.config;
+  var config = page.config;
   var labels = config.labels;
-  var map = intake.map;
-  var el = intake.element;
+  var map = page.map;
+  var el = page.el;
 
   var form = document.getElementById("ticket-form");
   var addressInput = document.getElementById("address-text");
@@ -35,26 +36,13 @@
   // Coordinates are WGS 84 (the geocoder's default datum, and Leaflet's own).
   var place = null;
   var clientUuid = intake.uuid(); // one per ticket: a double click files it once
-  var categories = {};
 
   // ---- pickers --------------------------------------------------------------------
 
-  (function fillCategories() {
-    var groups = {};
-    config.categories.forEach(function (category) {
-      categories[category.id] = category;
-      if (!groups[category.group]) {
-        groups[category.group] = el("optgroup", { label: category.group });
-        categorySelect.appendChild(groups[category.group]);
-      }
-      groups[category.group].appendChild(
-        el("option", { value: category.id }, category.code + " " + category.name)
-      );
-    });
-    config.channels.forEach(function (channel) {
-      channelSelect.appendChild(el("option", { value: channel.value }, channel.label));
-    });
-  })();
+  intake.categoryPicker(categorySelect, config.categories, urgentBox);
+  config.channels.forEach(function (channel) {
+    channelSelect.appendChild(el("option", { value: channel.value }, channel.label));
+  });
 
   // ---- address search ---------------------------------------------------------------
 
@@ -68,12 +56,12 @@
     var seq = ++searchSeq;
     searchStatus.textContent = labels.searching;
     var url = config.api.geocode + "?" + new URLSearchParams({ q: query, limit: "8" });
-    intake.request(url).then(
+    page.request(url).then(
       function (answer) {
         if (seq !== searchSeq) return;
         if (answer.status !== 200) {
           showCandidates([]);
-          searchStatus.textContent = intake.errorText(answer.body);
+          searchStatus.textContent = page.errorText(answer.body);
           return;
         }
         showCandidates(answer.body.candidates);
@@ -188,11 +176,11 @@
     } else {
       Object.assign(params, { lon: place.lon, lat: place.lat, datum: "wgs84" });
     }
-    intake.request(config.api.duplicates + "?" + new URLSearchParams(params)).then(
+    page.request(config.api.duplicates + "?" + new URLSearchParams(params)).then(
       function (answer) {
         if (seq !== duplicatesSeq) return;
         if (answer.status !== 200) {
-          duplicatesBox.textContent = intake.errorText(answer.body);
+          duplicatesBox.textContent = page.errorText(answer.body);
           return;
         }
         showDuplicates(answer.body);
@@ -224,11 +212,7 @@
     duplicatesBox.appendChild(list);
   }
 
-  categorySelect.addEventListener("change", function () {
-    var category = categories[categorySelect.value];
-    if (category) urgentBox.checked = category.urgent;
-    refreshDuplicates();
-  });
+  categorySelect.addEventListener("change", refreshDuplicates);
 
   // ---- submit -------------------------------------------------------------------------
 
@@ -273,14 +257,14 @@
     }
     submitButton.disabled = true;
     result.textContent = labels.sending;
-    intake.request(config.api.tickets, { method: "POST", json: ticketBody() }).then(
+    page.request(config.api.tickets, { method: "POST", json: ticketBody() }).then(
       function (answer) {
         submitButton.disabled = false;
         result.textContent = "";
         if (answer.status === 200 || answer.status === 201) {
           filed(answer.body);
         } else {
-          formError.textContent = intake.errorText(answer.body);
+          formError.textContent = page.errorText(answer.body);
         }
       },
       function () {

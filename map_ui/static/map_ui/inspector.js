@@ -5,11 +5,12 @@
 (function () {
   "use strict";
 
+  var page = window.gridPage;
   var intake = window.gridIntake;
-  var config = intake.config;
+  var config = page.config;
   var labels = config.labels;
-  var map = intake.map;
-  var el = intake.element;
+  var map = page.map;
+  var el = page.el;
 
   var form = document.getElementById("report-form");
   var gpsBox = document.getElementById("gps");
@@ -29,10 +30,6 @@
 
   intake.outlines(map, config.tiles);
   var taskLayer = L.layerGroup().addTo(map);
-  var categories = {};
-  config.categories.forEach(function (category) {
-    categories[category.id] = category;
-  });
 
   // ---- position -------------------------------------------------------------------------
   // The Geolocation API gives WGS 84 coordinates on every phone (the W3C specification
@@ -97,23 +94,7 @@
 
   // ---- form -------------------------------------------------------------------------------
 
-  (function fillCategories() {
-    var groups = {};
-    config.categories.forEach(function (category) {
-      if (!groups[category.group]) {
-        groups[category.group] = el("optgroup", { label: category.group });
-        categorySelect.appendChild(groups[category.group]);
-      }
-      groups[category.group].appendChild(
-        el("option", { value: category.id }, category.code + " " + category.name)
-      );
-    });
-  })();
-
-  categorySelect.addEventListener("change", function () {
-    var category = categories[categorySelect.value];
-    if (category) urgentBox.checked = category.urgent;
-  });
+  var categories = intake.categoryPicker(categorySelect, config.categories, urgentBox);
 
   // Photos are collected here rather than read from the input at submit: a phone's
   // camera gives one photo per pick, and an edited report gets its photos back.
@@ -284,7 +265,7 @@
 
   function loadTasks() {
     var url = config.api.cases + "?" + new URLSearchParams({ mine: "true", state: "handled" });
-    intake.request(url).then(function (answer) {
+    page.request(url).then(function (answer) {
       if (answer.status !== 200) {
         taskList.replaceChildren(el("li", { class: "error" }, labels.tasks_error));
         return;

@@ -1,29 +1,21 @@
-/* What the two intake pages (hotline, inspector) share: the page config, the
-   administrative outlines on the map, JSON requests with the CSRF token, the API's error
-   messages in words, and client UUIDs.
+/* What the two intake pages (hotline, inspector) share beyond common.js: the
+   administrative outlines on the map, waiting for the map to stand still, the category
+   picker, and client UUIDs.
 
-   window.gridIntake = {config, map, outlines(map, tiles), whenStill(map, fn),
-                        request(url, options),
-                        errorText(body), uuid(), element(tag, attrs, text)} */
+   window.gridIntake = {outlines(map, tiles), whenStill(map, fn),
+                        categoryPicker(select, categories, urgentBox), uuid()} */
 (function () {
   "use strict";
 
-  var config = JSON.parse(document.getElementById("page-config").textContent);
+  var el = window.gridPage.el;
 
-  // Outlines of districts, streets and communities from the vector tiles (MVT layers
-  // named by tier), drawn above the base map or, with no base map, on the plain
+  // The outlines are drawn above the base map or, with no base map, on the plain
   // background: the operator still sees where the point is.
-  var OUTLINE_STYLES = {
-    district: { weight: 2.5, color: "#123b63", fill: false },
-    street: { weight: 1.5, color: "#3b6ea5", fill: false },
-    community: { weight: 0.8, color: "#7a98b8", fill: false, dashArray: "3 3" },
-  };
-
   function outlines(map, tiles) {
     if (!map || !tiles || !tiles.areas || !window.L || !L.vectorGrid) return null;
     return L.vectorGrid
       .protobuf(tiles.areas, {
-        vectorTileLayerStyles: OUTLINE_STYLES,
+        vectorTileLayerStyles: window.gridPage.areaStyles,
         interactive: false,
         rendererFactory: L.canvas.tile,
       })
@@ -38,48 +30,26 @@
     else fn();
   }
 
-  // fetch with the session cookie and the CSRF token (DRF's session authentication
-  // checks it on every POST). Resolves to {status, body}; rejects only when the network
-  // failed (no answer at all), which the callers treat differently from an answer.
-  function request(url, options) {
-    options = options || {};
-    var headers = Object.assign({ Accept: "application/json" }, options.headers || {});
-    if (options.method && options.method !== "GET") headers["X-CSRFToken"] = config.csrf;
-    var body = options.body;
-    if (options.json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(options.json);
-    }
-    return fetch(url, {
-      method: options.method || "GET",
-      headers: headers,
-      body: body,
-      credentials: "same-origin",
-      cache: "no-store",
-    }).then(function (response) {
-      return response.text().then(function (text) {
-        var parsed = null;
-        try {
-          parsed = text ? JSON.parse(text) : null;
-        } catch (e) {
-          parsed = { detail: "HTTP " + response.status };
-        }
-        return { status: response.status, body: parsed };
-      });
+  // The active subcategories grouped by major class, each class an <optgroup>; picking
+  // one ticks `urgentBox` as the category says by default. Returns the categories by id.
+  function categoryPicker(select, categories, urgentBox) {
+    var byId = {};
+    var groups = {};
+    categories.forEach(function (category) {
+      byId[category.id] = category;
+      if (!groups[category.group]) {
+        groups[category.group] = el("optgroup", { label: category.group });
+        select.appendChild(groups[category.group]);
+      }
+      groups[category.group].appendChild(
+        el("option", { value: category.id }, category.code + " " + category.name)
+      );
     });
-  }
-
-  // The case API answers {"detail", "code", "field"}; DRF's validation answers
-  // {"field": ["message", …]}. Either becomes one line a person can act on.
-  function errorText(body) {
-    if (!body) return "";
-    if (typeof body.detail === "string") return body.detail;
-    return Object.keys(body)
-      .map(function (key) {
-        var value = body[key];
-        return Array.isArray(value) ? value.join(" ") : String(value);
-      })
-      .join(" ");
+    select.addEventListener("change", function () {
+      var category = byId[select.value];
+      if (category) urgentBox.checked = category.urgent;
+    });
+    return byId;
   }
 
   // crypto.randomUUID exists only in secure contexts (HTTPS, localhost); an intranet
@@ -96,25 +66,10 @@
       hex.slice(20)].join("-");
   }
 
-  // A DOM element with attributes and text (never innerHTML: descriptions and addresses
-  // are typed by people).
-  function element(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      node.setAttribute(key, attrs[key]);
-    });
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-
   window.gridIntake = {
-    config: config,
-    map: window[config.map],
     outlines: outlines,
     whenStill: whenStill,
-    request: request,
-    errorText: errorText,
+    categoryPicker: categoryPicker,
     uuid: uuid,
-    element: element,
   };
 })();

@@ -1,6 +1,6 @@
 /* The inspector's outbox: reports wait in IndexedDB until the server has answered.
 
-   const queue = window.gridQueue.create({url, user, csrf, onChange, onSent});
+   const queue = window.gridQueue.create({url, user, onChange, onSent});
    queue.add(fields, photos)  // → the record, kept before any attempt to send it
    queue.flush()              // send what waits (also on load, `online`, and a timer)
    queue.list()               // this user's records, oldest first
@@ -131,7 +131,7 @@
       sending[record.client_uuid] = true;
       onChange();
       var body = formData(record);
-      return window.gridIntake
+      return window.gridPage
         .request(options.url, { method: "POST", body: body })
         .then(
           function (answer) {
@@ -143,7 +143,7 @@
             }
             if (permanentRefusal(answer.status)) {
               record.state = "failed";
-              record.error = window.gridIntake.errorText(answer.body) || "HTTP " + answer.status;
+              record.error = window.gridPage.errorText(answer.body) || "HTTP " + answer.status;
               return put(record).then(function () { return true; });
             }
             return false;

@@ -3,10 +3,12 @@
 (function () {
   "use strict";
 
+  var page = window.gridPage;
   var g = window.gridCases;
-  var config = g.config;
-  var labels = g.labels;
-  var map = g.map;
+  var config = page.config;
+  var labels = config.labels;
+  var map = page.map;
+  var el = page.el;
   var list = document.querySelector(".queue");
   var detail = document.querySelector(".case-detail");
   var notice = document.querySelector(".notice"); // what became of the last action
@@ -58,21 +60,21 @@
     Object.keys(counts).forEach(function (key) {
       document.querySelector('[data-queue-count="' + key + '"]').textContent = String(counts[key]);
     });
-    g.clear(list);
-    if (!shown.length) list.appendChild(g.el("li", { class: "muted", text: labels.queue_empty }));
+    list.replaceChildren();
+    if (!shown.length) list.appendChild(el("li", { class: "muted", text: labels.queue_empty }));
     shown.sort(byDeadline).forEach(function (item) {
-      list.appendChild(g.el("li", {
+      list.appendChild(el("li", {
         class: "case-row" + (item.id === selected ? " selected" : ""),
         "data-case": String(item.id),
         "data-state": item.state,
         onclick: function () { select(item.id); },
       },
-        g.el("strong", { text: "#" + item.id }), " ",
-        g.el("span", { text: item.category.name }), " ",
-        g.el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
+        el("strong", { text: "#" + item.id }), " ",
+        el("span", { text: item.category.name }), " ",
+        el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
         g.badge(item),
-        item.urgent ? g.el("span", { class: "badge urgent", text: labels.urgent }) : null,
-        g.el("div", { class: "muted", text: item.community.name + " · " + labels.due + " " + g.when(item.due_at) })));
+        item.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null,
+        el("div", { class: "muted", text: item.community.name + " · " + labels.due + " " + g.when(item.due_at) })));
     });
   }
 
@@ -104,11 +106,11 @@
 
   /* The buttons of the actions the dispatcher may take on the case in its state. */
   function actionsFor(item, node) {
-    var bar = g.el("div", { class: "actions" });
+    var bar = el("div", { class: "actions" });
     config.actions.forEach(function (action) {
       if (action.sources.indexOf(item.state) < 0) return;
       if (action.assignee_only && (!item.unit || item.unit.id !== myUnit)) return;
-      bar.appendChild(g.el("button", {
+      bar.appendChild(el("button", {
         type: "button",
         class: "action",
         "data-action": action.action,
@@ -126,19 +128,19 @@
     var old = node.querySelector("form.reason");
     if (old) old.parentNode.removeChild(old);
     formOpen = true;
-    var form = g.el("form", { class: "reason", "data-action": action.action });
+    var form = el("form", { class: "reason", "data-action": action.action });
     if (action.action === "request_extension") {
-      var kind = g.el("select", { name: "kind" },
-        g.el("option", { value: "extend", text: labels.extend }),
-        g.el("option", { value: "suspend", text: labels.suspend }));
-      form.appendChild(g.el("label", {}, labels.extension_kind + " ", kind));
-      form.appendChild(g.el("label", {}, labels.hours + " ",
-        g.el("input", { name: "hours", type: "number", min: "1", value: "24" })));
+      var kind = el("select", { name: "kind" },
+        el("option", { value: "extend", text: labels.extend }),
+        el("option", { value: "suspend", text: labels.suspend }));
+      form.appendChild(el("label", {}, labels.extension_kind + " ", kind));
+      form.appendChild(el("label", {}, labels.hours + " ",
+        el("input", { name: "hours", type: "number", min: "1", value: "24" })));
     }
-    form.appendChild(g.el("label", {}, labels.reason,
-      g.el("textarea", { name: "reason", required: true, rows: "2" })));
-    form.appendChild(g.el("button", { type: "submit", text: labels.confirm }));
-    form.appendChild(g.el("button", {
+    form.appendChild(el("label", {}, labels.reason,
+      el("textarea", { name: "reason", required: true, rows: "2" })));
+    form.appendChild(el("button", { type: "submit", text: labels.confirm }));
+    form.appendChild(el("button", {
       type: "button", text: labels.cancel,
       onclick: function () { formOpen = false; form.parentNode.removeChild(form); },
     }));
@@ -159,7 +161,7 @@
     var buttons = detail.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
     tell("", "");
-    g.api(g.caseUrl(id, action), { method: "POST", body: body }).then(function (item) {
+    page.api(g.caseUrl(id, action), { method: "POST", json: body }).then(function (item) {
       formOpen = false;
       upsert(item);
       tell("done", labels.done + " #" + item.id + " " + g.stateLabel(item.state));
@@ -172,9 +174,9 @@
 
   function load() {
     var query = openStates.map(function (s) { return "state=" + s; }).join("&");
-    return g.api(config.api.cases + "?" + query + "&limit=1000").then(function (page) {
+    return page.api(config.api.cases + "?" + query + "&limit=1000").then(function (listing) {
       cases = {};
-      page.results.forEach(function (item) {
+      listing.results.forEach(function (item) {
         cases[item.id] = item;
         markers.upsert(item);
       });
@@ -205,7 +207,7 @@
       counters.refresh();
       // The event says where and in which state; the queue shows more (category,
       // community, unit): read the case once.
-      g.api(g.caseUrl(id)).then(function (item) {
+      page.api(g.caseUrl(id)).then(function (item) {
         upsert(item);
         if (selected === id && !formOpen) g.showCase(detail, id, actionsFor);
       }).catch(function (error) {
