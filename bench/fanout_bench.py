@@ -118,6 +118,7 @@ def reset_cases() -> None:
 def credentials() -> tuple[str, str, list[tuple[float, float]]]:
     """A token for the city user (every client), the inspector's session, and points
     in the inspector's cells (WGS 84)."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
@@ -128,7 +129,7 @@ def credentials() -> tuple[str, str, list[tuple[float, float]]]:
     inspector = User.objects.get(username="inspector")
     session = SessionStore()
     session[SESSION_KEY] = str(inspector.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = inspector.get_session_auth_hash()
     session.create()
     points = []

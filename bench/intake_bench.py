@@ -75,6 +75,7 @@ def reset_cases() -> None:
 
 def make_inspectors(seed: int) -> list[Inspector]:
     """INSPECTORS inspectors across the city, each with CELLS_EACH cells and a session."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
@@ -96,7 +97,7 @@ def make_inspectors(seed: int) -> list[Inspector]:
         staff.cells.set(own)
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         points = []

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "map_ui",
 ]
 
+# Django's ModelBackend, loading the user's post in the same query (layers/auth.py).
+AUTHENTICATION_BACKENDS = ["layers.auth.UserAndPostBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/map/"
 LOGOUT_REDIRECT_URL = "login"

@@ -74,15 +74,23 @@ class PersonalFields(TypedDict):
 
 
 def staff_of(user: AnyUser) -> Staff | None:
-    """The user's post with its unit and area (one query, then cached on the user)."""
+    """The user's post with its unit and area, the area's geometry deferred (loaded with
+    the user by layers.auth, or one query here; then cached on the user)."""
     if not user.is_authenticated or not user.is_active:
         return None
     cached = getattr(user, _STAFF_CACHE, None)
     if cached is None:
-        found = Staff.objects.select_related("unit__area").filter(user_id=user.pk).first()
-        cached = found if found is not None else _NO_STAFF
-        setattr(user, _STAFF_CACHE, cached)
+        posts = Staff.objects.select_related("unit__area").defer("unit__area__geom")
+        cached = keep_post(user, posts.filter(user_id=user.pk).first())
     return cached if isinstance(cached, Staff) else None
+
+
+def keep_post(user: AnyUser, staff: Staff | None) -> object:
+    """Remember `staff` (or that there is none) as the post of `user` for staff_of();
+    layers.auth loads it with the user."""
+    kept = staff if staff is not None else _NO_STAFF
+    setattr(user, _STAFF_CACHE, kept)
+    return kept
 
 
 def is_superuser(user: AnyUser) -> bool:

@@ -25,10 +25,12 @@ from layers.access import (
     can_see_personal_data,
     can_see_record,
     personal_fields,
+    staff_of,
     visible_areas,
     visible_records,
     with_personal_access,
 )
+from layers.auth import UserAndPostBackend
 from layers.models import Area, Category, CategoryKind, Component, Person, Role, Staff, Unit
 from tests.cast import CELLS, centre
 
@@ -160,6 +162,26 @@ def test_it_masks_a_page_of_people_in_one_query(
         verdicts = [can_see_personal_data(user, person) for person in rows]
     assert verdicts == [True]
     assert len(queries) == 1
+
+
+def test_signing_in_loads_the_post_with_the_user(cast: dict[str, User]) -> None:
+    backend = UserAndPostBackend()
+    with CaptureQueriesContext(connection) as queries:
+        street = backend.get_user(cast["street"].pk)
+        nobody = backend.get_user(cast["nobody"].pk)
+        posts = (staff_of(street), staff_of(nobody))
+    assert len(queries) == 2  # one per user, none for the posts
+    assert posts[0] == Staff.objects.get(user=cast["street"])
+    assert posts[0].unit.area.code == "440106001"
+    assert posts[1] is None
+    # The area's outline is read only by whoever draws it.
+    inside = centre(Area.objects.get(code="440106001001001"))
+    with CaptureQueriesContext(connection) as queries:
+        assert posts[0].unit.area.geom.covers(inside)
+    assert len(queries) == 1
+    cast["street"].is_active = False
+    cast["street"].save()
+    assert backend.get_user(cast["street"].pk) is None
 
 
 def test_it_shows_areas_to_every_authenticated_user(cast: dict[str, User]) -> None:
