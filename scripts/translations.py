@@ -14,6 +14,12 @@ from pathlib import Path
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 
 ENGLISH = {
+    "核查情况（不通过时必填）": "What you found (required if it fails)",
+    "拍核查照片": "Take verification photos",
+    "核查不通过时，请写明原因。": "Say why the verification fails.",
+    "网络不通，核查未提交；恢复网络后再提交。": "No network: the verification was not sent. Send it again when the network is back.",
+    "核查通过，等待结案。": "passed verification, waiting to be closed.",
+    "核查不通过，已退回返工。": "failed verification, sent back for rework.",
     "gridmgmt 网格化管理": "gridmgmt city grid management",
     "一张图与基础数据": "One map and base data",
     "一张图": "One map",

@@ -229,6 +229,47 @@ def test_the_inspector_queues_a_report_offline_and_sends_it_once_online(
     page.context.close()
 
 
+def test_the_inspector_verifies_on_site_from_the_phone(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    good, bad = handled_case_for(loop, small_city), handled_case_for(loop, small_city)
+    servable_passwords()
+    page = inspector_page(browser, server, small_city)
+    good_task = page.locator(f"#tasks li[data-case-id='{good}']")
+    bad_task = page.locator(f"#tasks li[data-case-id='{bad}']")
+    expect(bad_task).to_be_visible()
+    screenshot(page, "inspector-tasks")
+
+    # Failing needs a reason: the page says so and sends nothing.
+    bad_task.get_by_role("button", name="核查不通过").click()
+    expect(bad_task.locator(".error")).to_have_text("核查不通过时，请写明原因。")
+    assert Case.objects.get(pk=bad).state == State.HANDLED
+    bad_task.locator("textarea").fill("井盖仍然松动")
+    bad_task.get_by_role("button", name="核查不通过").click()
+    expect(page.locator("#task-status")).to_contain_text(f"#{bad} 核查不通过")
+    expect(bad_task).to_have_count(0)
+    failed = Case.objects.get(pk=bad)
+    assert (failed.state, failed.reworks) == (State.REWORK, 1)
+    assert failed.history.latest("pk").note == "井盖仍然松动"
+
+    site: FilePayload = {"name": "fixed.png", "mimeType": "image/png", "buffer": PNG}
+    good_task.locator("input[type=file]").set_input_files(files=[site])
+    good_task.get_by_role("button", name="核查通过").click()
+    expect(page.locator("#task-status")).to_contain_text(f"#{good} 核查通过")
+    expect(good_task).to_have_count(0)
+    passed = Case.objects.get(pk=good)
+    assert passed.state == State.VERIFIED
+    verification = passed.history.latest("pk")
+    assert (verification.actor, verification.to_state) == (loop["inspector"], State.VERIFIED)
+    assert verification.photos.count() == 1
+    screenshot(page, "inspector-verified")
+    page.context.close()
+
+
 def test_a_report_whose_answer_was_lost_is_resent_with_its_uuid_and_makes_one_case(
     transactional_db: None,
     loop: dict[str, User],

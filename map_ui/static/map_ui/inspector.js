@@ -26,6 +26,7 @@
   var submitButton = document.getElementById("submit-report");
   var reportList = document.getElementById("reports");
   var taskList = document.getElementById("tasks");
+  var taskStatus = document.getElementById("task-status");
   var net = document.getElementById("net");
 
   intake.outlines(map, config.tiles);
@@ -294,8 +295,63 @@
       }));
       item.appendChild(el("div", {}, task.description));
       item.appendChild(el("div", { class: "hint" }, where));
+      item.appendChild(verifyForm(task));
       return item;
     }));
+  }
+
+  // On site: pass, or fail with the reason (the case goes back to the unit as 返工),
+  // with a note and photos. Online only: a verification is one decision about the case
+  // as it is now, not a report to deliver later; without network the form keeps what was
+  // typed and says so.
+  function verifyForm(task) {
+    var note = el("textarea", { rows: 2, maxlength: 4000, "aria-label": labels.verify_note,
+                                placeholder: labels.verify_note });
+    var photoInput = el("input", { type: "file", id: "verify-photos-" + task.id,
+                                   accept: "image/jpeg,image/png,image/webp", multiple: true });
+    var photoCount = el("span", { class: "hint" });
+    photoInput.addEventListener("change", function () {
+      photoCount.textContent = photoInput.files.length ? photoInput.files.length + " " + labels.photos : "";
+    });
+    var error = el("p", { class: "error", role: "alert" });
+    var pass = button(labels.verify_pass, function () { send(true); });
+    var fail = button(labels.verify_fail, function () { send(false); });
+
+    function send(passed) {
+      if (!passed && !note.value.trim()) {
+        error.textContent = labels.verify_fail_needs_note;
+        note.focus();
+        return;
+      }
+      var data = new FormData();
+      data.append("passed", passed ? "true" : "false");
+      data.append("note", note.value.trim());
+      Array.prototype.forEach.call(photoInput.files, function (file) {
+        data.append("photos", file);
+      });
+      pass.disabled = fail.disabled = true;
+      error.textContent = "";
+      page.request(config.api.cases + task.id + "/verify/", { method: "POST", body: data })
+        .then(function (answer) {
+          if (answer.status === 200) {
+            taskStatus.textContent = labels.case + " #" + task.id + " " +
+              (passed ? labels.verified : labels.sent_back);
+            loadTasks();
+            return;
+          }
+          error.textContent = page.errorText(answer.body) || "HTTP " + answer.status;
+          pass.disabled = fail.disabled = false;
+        }, function () {
+          error.textContent = labels.verify_offline;
+          pass.disabled = fail.disabled = false;
+        });
+    }
+
+    var picker = el("div", { class: "photo-picker" }, photoInput,
+                    el("label", { class: "button", for: photoInput.id }, labels.verify_photos),
+                    photoCount);
+    return el("div", { class: "verify" }, note, picker, error,
+              el("div", { class: "actions" }, pass, fail));
   }
 
   // The live map tells when a case this inspector follows changes (handled: a new task);
