@@ -9,12 +9,14 @@ import geopandas as gpd
 import pytest
 import shapely
 from django.core.management import CommandError, call_command
+from django.db.models import Sum
 
 from layers.datum import point_from_storage
 from layers.importing.core import import_file
 from layers.importing.sources import SourceError
 from layers.models import Area, Category, CategoryKind, Component, Person
 from layers.validators import id_number_check_digit
+from map_ui.tiles.models import TileCount, TileVersion
 
 # Cell 440106001001001 spans 113.30–113.31 E, 23.10–23.11 N; 越秀 starts at 113.34 E.
 TIANHE = (113.305, 23.105)
@@ -237,6 +239,12 @@ def test_the_command_prints_a_summary_that_adds_up(
     assert "read 12 = inserted 3 + updated 0 + unchanged 0 + rejected 9" in out
     assert "c.rejected.csv" in out
     assert Component.objects.count() == 3
+    # The live map's per-cell counts are brought up to date by the command, not left to
+    # the first map request after it.
+    assert "tile counts and labels up to date" in out
+    counted = TileVersion.objects.get(name="components")
+    assert counted.counted == counted.version
+    assert TileCount.objects.aggregate(n=Sum("components"))["n"] == 3
 
 
 def test_it_finds_duplicates_across_batches_and_rebuilds_indexes_after_a_large_import(

@@ -12,6 +12,7 @@ from layers.datum import DEFAULT_DATUM, Datum, UnknownDatum, parse_datum
 from layers.importing.core import DEFAULT_BATCH_SIZE, import_file
 from layers.importing.sources import SourceError
 from layers.importing.specs import LAYERS
+from layers.signals import announce_bulk_write
 
 
 def parse_mapping(text: str) -> dict[str, str]:
@@ -75,3 +76,5 @@ class Command(BaseCommand):
         except (SourceError, UnknownDatum) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(result.summary())
+        if not options["dry_run"]:
+            announce_bulk_write(self)

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 
 from fixtures.city import DEFAULT_SEED
 from fixtures.demo import load_demo_city
+from layers.signals import announce_bulk_write
 
 
 class Command(BaseCommand):
@@ -27,4 +28,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         start = time.perf_counter()
         load_demo_city(scale=options["scale"], seed=options["seed"], log=self.stdout.write)
+        announce_bulk_write(self)
         self.stdout.write(f"demo city ready in {time.perf_counter() - start:.1f} s")

@@ -19,6 +19,7 @@ from layers.datum import DEFAULT_DATUM, Datum, UnknownDatum, parse_datum, to_sto
 from layers.grid_check import check_grid
 from layers.models import Tier
 from layers.redraw import RedrawError, redraw_cells
+from layers.signals import announce_bulk_write
 
 
 class Command(BaseCommand):
@@ -66,6 +67,7 @@ class Command(BaseCommand):
             f"redrew {len(result.created)} cells; placed again: "
             + ", ".join(f"{n} {layer}" for layer, n in result.replaced.items())
         )
+        announce_bulk_write(self)
 
 
 def _to_storage(geom: shapely.Geometry, datum: Datum) -> shapely.Geometry:

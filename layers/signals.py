@@ -1,0 +1,19 @@
+"""Signals of the one map's layers, for apps that keep data derived from them."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+from django.dispatch import Signal
+
+# Sent by the bulk commands (import_layer, load_demo_city, redraw_cells) once their
+# writes have committed. A receiver does its catching up there, in the command, rather
+# than leaving it to the first request after the import; it may return one line for
+# the command to print.
+bulk_written = Signal()
+
+
+def announce_bulk_write(command: BaseCommand) -> None:
+    """Send bulk_written from `command` and print what the receivers answer."""
+    for _receiver, said in bulk_written.send(sender=type(command)):
+        if said:
+            command.stdout.write(str(said))
