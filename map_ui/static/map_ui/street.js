@@ -175,10 +175,15 @@
   function load() {
     var query = openStates.map(function (s) { return "state=" + s; }).join("&");
     return page.api(config.api.cases + "?" + query + "&limit=1000").then(function (listing) {
+      var before = cases;
       cases = {};
       listing.results.forEach(function (item) {
         cases[item.id] = item;
         markers.upsert(item);
+      });
+      // After a reload signal: cases closed or moved away meanwhile leave the map too.
+      Object.keys(before).forEach(function (id) {
+        if (!cases[id]) markers.remove(id);
       });
       render();
     });
