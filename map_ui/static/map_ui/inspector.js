@@ -100,6 +100,39 @@
   // Photos are collected here rather than read from the input at submit: a phone's
   // camera gives one photo per pick, and an edited report gets its photos back.
   var photos = [];
+  var photosReady = Promise.resolve(); // photos still being shrunk; a report waits for them
+
+  // A phone photo is several megabytes and the network may be weak: a photo longer than
+  // PHOTO_MAX_SIDE pixels on its long side is sent as a JPEG of that size, enough to see
+  // a broken manhole cover (and without the camera's EXIF, position included). One the
+  // browser cannot decode goes as it was taken, and the server's limits decide.
+  var PHOTO_MAX_SIDE = 1600;
+
+  function shrink(file) {
+    if (!window.createImageBitmap) return Promise.resolve(file);
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bitmap) {
+      var scale = PHOTO_MAX_SIDE / Math.max(bitmap.width, bitmap.height);
+      if (scale >= 1) {
+        bitmap.close();
+        return file;
+      }
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      bitmap.close();
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) {
+          var name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
+          resolve(blob ? new File([blob], name, { type: "image/jpeg" }) : file);
+        }, "image/jpeg", 0.85);
+      });
+    }).catch(function () { return file; });
+  }
+
+  function shrinkAll(files) {
+    return Promise.all(Array.prototype.map.call(files, shrink));
+  }
 
   function showPhotos() {
     thumbs.replaceChildren();
@@ -114,18 +147,23 @@
   }
 
   photoInput.addEventListener("change", function () {
-    Array.prototype.forEach.call(photoInput.files, function (file) {
-      if (photos.length < config.max_photos) photos.push(file);
-    });
-    formError.textContent =
-      photoInput.files.length && photos.length >= config.max_photos ? labels.too_many_photos : "";
+    var room = Math.max(config.max_photos - photos.length, 0);
+    var chosen = Array.prototype.slice.call(photoInput.files, 0, room);
+    formError.textContent = photoInput.files.length > room ? labels.too_many_photos : "";
     photoInput.value = "";
-    showPhotos();
+    photosReady = photosReady.then(function () {
+      return shrinkAll(chosen);
+    }).then(function (small) {
+      photos = photos.concat(small).slice(0, config.max_photos);
+      showPhotos();
+    });
   });
 
   photosClear.addEventListener("click", function () {
-    photos = [];
-    showPhotos();
+    photosReady = photosReady.then(function () {
+      photos = [];
+      showPhotos();
+    });
   });
 
   form.addEventListener("submit", function (event) {
@@ -152,7 +190,9 @@
     // One tap, one report: a second tap while this one is being stored would make a
     // second record with its own UUID, hence a second case.
     submitButton.disabled = true;
-    queue.add(fields, photos).then(function () {
+    photosReady.then(function () {
+      return queue.add(fields, photos);
+    }).then(function () {
       submitButton.disabled = false;
       form.reset();
       photos = [];
@@ -311,7 +351,8 @@
                                    accept: "image/jpeg,image/png,image/webp", multiple: true });
     var photoCount = el("span", { class: "hint" });
     photoInput.addEventListener("change", function () {
-      photoCount.textContent = photoInput.files.length ? photoInput.files.length + " " + labels.photos : "";
+      var n = photoInput.files.length;
+      photoCount.textContent = n ? n + " " + labels.photos : "";
     });
     var error = el("p", { class: "error", role: "alert" });
     var pass = button(labels.verify_pass, function () { send(true); });
@@ -323,28 +364,27 @@
         note.focus();
         return;
       }
-      var data = new FormData();
-      data.append("passed", passed ? "true" : "false");
-      data.append("note", note.value.trim());
-      Array.prototype.forEach.call(photoInput.files, function (file) {
-        data.append("photos", file);
-      });
       pass.disabled = fail.disabled = true;
       error.textContent = "";
-      page.request(config.api.cases + task.id + "/verify/", { method: "POST", body: data })
-        .then(function (answer) {
-          if (answer.status === 200) {
-            taskStatus.textContent = labels.case + " #" + task.id + " " +
-              (passed ? labels.verified : labels.sent_back);
-            loadTasks();
-            return;
-          }
-          error.textContent = page.errorText(answer.body) || "HTTP " + answer.status;
-          pass.disabled = fail.disabled = false;
-        }, function () {
-          error.textContent = labels.verify_offline;
-          pass.disabled = fail.disabled = false;
-        });
+      shrinkAll(photoInput.files).then(function (small) {
+        var data = new FormData();
+        data.append("passed", passed ? "true" : "false");
+        data.append("note", note.value.trim());
+        small.forEach(function (file) { data.append("photos", file); });
+        return page.request(config.api.cases + task.id + "/verify/", { method: "POST", body: data });
+      }).then(function (answer) {
+        if (answer.status === 200) {
+          taskStatus.textContent = labels.case + " #" + task.id + " " +
+            (passed ? labels.verified : labels.sent_back);
+          loadTasks();
+          return;
+        }
+        error.textContent = page.errorText(answer.body) || "HTTP " + answer.status;
+        pass.disabled = fail.disabled = false;
+      }, function () {
+        error.textContent = labels.verify_offline;
+        pass.disabled = fail.disabled = false;
+      });
     }
 
     var picker = el("div", { class: "photo-picker" }, photoInput,
