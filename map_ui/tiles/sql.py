@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -66,9 +67,11 @@ class Tile:
     def valid(self) -> bool:
         return 0 <= self.z <= MAX_ZOOM and 0 <= self.x < 2**self.z and 0 <= self.y < 2**self.z
 
-    def box(self) -> Polygon:
-        """The tile with its clipping margin, in GRID_SRID: Web Mercator maps longitude and
-        latitude separately, so the tile's box in degrees is exact."""
+    @cached_property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) of the tile with its clipping margin, in GRID_SRID:
+        Web Mercator maps longitude and latitude separately, so the box in degrees is
+        exact."""
         n = 2**self.z
         m = BUFFER / EXTENT
 
@@ -77,7 +80,12 @@ class Tile:
 
         west, east = (self.x - m) / n * 360 - 180, (self.x + 1 + m) / n * 360 - 180
         north, south = lat(max(self.y - m, 0)), lat(min(self.y + 1 + m, n))
-        box = Polygon.from_bbox((west, south, east, north))
+        return west, south, east, north
+
+    @cached_property
+    def box(self) -> Polygon:
+        """`bounds` as a polygon, for the index filter of every query of the tile."""
+        box = Polygon.from_bbox(self.bounds)
         box.srid = settings.GRID_SRID
         return box
 
@@ -116,7 +124,7 @@ def _mvt(
         half_pixel = 360 / 2**tile.z / EXTENT / 2
         geom = (
             "ST_Simplify(ST_ClipByBox2D(q.geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326)), %s, true)",
-            (*tile.box().extent, half_pixel),
+            (*tile.bounds, half_pixel),
         )
     sql = (
         f"SELECT ST_AsMVT(t.*, %s, {EXTENT}, 'geom') FROM ("
@@ -154,7 +162,7 @@ def _cells(tile: Tile, user: AnyUser) -> Statement | None:
 
 def _outlines(tier: str, tile: Tile, user: AnyUser) -> QuerySet[Area, Any]:
     """The current areas of `tier` in the tile."""
-    current = Area.objects.current().filter(tier=tier, geom__bboverlaps=tile.box())
+    current = Area.objects.current().filter(tier=tier, geom__bboverlaps=tile.box)
     return visible_areas(user, current).values("id", "code", "name", "geom")
 
 
@@ -167,7 +175,7 @@ def _base(layer: str, tile: Tile, scope: Scope) -> Statement | None:
     if tile.z <= CELL_MAX_ZOOM:
         return _counts(layer, tile, scope)
     if layer == "components":
-        components = apply_scope(Component.objects.filter(geom__bboverlaps=tile.box()), scope)
+        components = apply_scope(Component.objects.filter(geom__bboverlaps=tile.box), scope)
         # The 16-digit code holds the catalogue class: district (6) + major + minor.
         rows = components.annotate(class_code=Substr("code", 7, 4)).values(
             "id", "geom", "state", "class_code"
@@ -176,7 +184,7 @@ def _base(layer: str, tile: Tile, scope: Scope) -> Statement | None:
             layer, tile, rows, [("id", "id"), ("state", "state"), ("class_code", "category")]
         )
     if layer == "entities":
-        entities = apply_scope(LegalEntity.objects.filter(geom__bboverlaps=tile.box()), scope)
+        entities = apply_scope(LegalEntity.objects.filter(geom__bboverlaps=tile.box), scope)
         return _mvt(
             layer,
             tile,
@@ -189,7 +197,7 @@ def _base(layer: str, tile: Tile, scope: Scope) -> Statement | None:
 def _residents(tile: Tile, scope: Scope) -> Statement:
     """People are drawn as counts at the points they live at, never one by one: a
     person's point is their home, which is personal data."""
-    people = apply_scope(Person.objects.filter(geom__bboverlaps=tile.box()), scope)
+    people = apply_scope(Person.objects.filter(geom__bboverlaps=tile.box), scope)
     rows = people.values("geom").order_by()
     inner, params = rows.query.sql_with_params()
     sql = (
@@ -231,7 +239,7 @@ def _at_labels(
         f"WHERE l.point && ST_MakeEnvelope(%s, %s, %s, %s, 4326) GROUP BY l.area_id"
         f") t WHERE t.geom IS NOT NULL"
     )
-    return Statement(sql, (name, tile.z, tile.x, tile.y, *params, *tile.box().extent))
+    return Statement(sql, (name, tile.z, tile.x, tile.y, *params, *tile.bounds))
 
 
 # --- cases ----------------------------------------------------------------------------
@@ -251,7 +259,7 @@ def _cases(tile: Tile, scope: Scope) -> Statement | None:
     open_cases = apply_scope(CaseModel.objects.exclude(state__in=FINAL_STATES), scope)
     if tile.z >= CASE_POINT_MIN_ZOOM:
         rows = (
-            open_cases.filter(geom__bboverlaps=tile.box())
+            open_cases.filter(geom__bboverlaps=tile.box)
             .annotate(category_code=_category_code(), deadline=DEADLINE)
             .values("id", "geom", "state", "category_code", "urgent", "deadline")
             .order_by()
