@@ -30,7 +30,7 @@ from websockets.typing import Origin
 from incidents.access import live_audience
 from incidents.models import Case, Outbox
 from incidents.outbox import last_seq, publisher, replay
-from layers.models import Area
+from layers.models import Area, Role, Staff, Tier, Unit
 from map_ui.live.consumers import (
     CLOSE_BAD_MESSAGE,
     CLOSE_FORBIDDEN,
@@ -39,7 +39,7 @@ from map_ui.live.consumers import (
     LiveConsumer,
 )
 from map_ui.live.tokens import make_token, read_token
-from tests.loop import INSPECTOR2_CELL, act, report
+from tests.loop import INSPECTOR2_CELL, OTHER_STREET_CELL, act, add_staff, report
 from tests.servers import asgi_server
 
 # Groups of this module only: other test runs and servers share the Redis.
@@ -243,6 +243,42 @@ def test_a_join_that_fails_halfway_leaves_no_group_behind(
 
 
 # --- live events ------------------------------------------------------------------------
+
+
+def test_a_connection_follows_its_users_access_at_each_tick(
+    transactional_db: None, loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    # Ticks every second here (60 s by default): the user and the post are read again.
+    with asgi_server(**server_env(LIVE_CATCHUP_SECONDS="1", LIVE_RESUME_WAIT="0.5")) as url:
+        signed_in = Client()
+        signed_in.force_login(loop["street"])
+        cookie = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
+        with open_ws(url, cookie=f"{settings.SESSION_COOKIE_NAME}={cookie}") as connection:
+            Live(connection).resume(None)
+            signed_in.logout()
+            assert closed_with(connection) == CLOSE_UNAUTHENTICATED
+
+        with live(url, loop["district"]) as district:
+            User.objects.filter(pk=loop["district"].pk).update(is_active=False)
+            assert closed_with(district.connection) == CLOSE_UNAUTHENTICATED
+
+        with live(url, loop["department"]) as department:
+            Staff.objects.filter(user=loop["department"]).update(role=Role.DATA_ADMIN)
+            assert closed_with(department.connection) == CLOSE_FORBIDDEN
+
+        # Moved to the office of the next street: that street's cases, not the old one's.
+        reporter = add_staff(
+            "inspector3", Role.INSPECTOR, loop["inspector"].staff.unit,
+            [small_city[OTHER_STREET_CELL]],
+        )  # fmt: skip
+        next_street = Unit.objects.get(area__code=OTHER_STREET_CELL[:9], tier=Tier.STREET)
+        with live(url, loop["street"]) as street:
+            Staff.objects.filter(user=loop["street"]).update(unit=next_street)
+            time.sleep(2.5)  # a tick has read the new post
+            old = committed_report(loop["inspector"], small_city)
+            new = committed_report(reporter, small_city, cell=OTHER_STREET_CELL)
+            assert [m["case"]["id"] for m in street.drain()] == [new]
+            assert old != new
 
 
 def test_events_reach_those_who_may_see_them_once_each(

@@ -2,7 +2,9 @@
 from the outbox after a gap. The protocol is docs/websocket.md.
 
 One connection holds:
-- its audience (incidents.access.live_audience), fixed when it connects;
+- its audience (incidents.access.live_audience), read when it connects and again at
+  every catch-up tick: a user deactivated or signed out meanwhile is disconnected, one
+  whose post changed gets the groups of the new post;
 - `upto`: every event it may see numbered up to `upto` was delivered, or the client had
   it already (its resume number, or the map it loaded before connecting);
 - `seen`: the recent numbers it delivered, so that an event reaching it through two
@@ -28,6 +30,7 @@ from redis.exceptions import RedisError
 
 from incidents.access import live_audience
 from incidents.outbox import Audience, EventPayload, last_seq, replay
+from layers.auth import UserAndPostBackend
 
 log = logging.getLogger(__name__)
 
@@ -166,12 +169,43 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await asyncio.sleep(random.uniform(0, interval))  # noqa: S311 -- spreads the clients
         while True:
             try:
+                if not await self._recheck():
+                    return
                 await self._join()
                 async with self.lock:
                     await self._catch_up(self.upto)
             except (RedisError, OSError, DatabaseError) as error:
                 log.warning("live map: catch-up failed, trying again later: %s", error)
             await asyncio.sleep(interval)
+
+    async def _recheck(self) -> bool:
+        """Read the user and their post again. Closes the connection (and returns False)
+        for a user who may no longer have it; leaves the groups of an old post."""
+        code, audience = await database_sync_to_async(_still_allowed)(self.scope)
+        if code is not None:
+            await self.close(code=code)
+            return False
+        stale = set(self.audience.groups()) - set(audience.groups())
+        self.audience = audience  # what _join() and the next catch-up use
+        for group in sorted(stale):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        return True
+
+
+def _still_allowed(scope: dict[str, Any]) -> tuple[int | None, Audience]:
+    """(None, the audience now) for a connection whose user may still have it, else
+    (the close code, no audience): signed out (the session is gone), deactivated or
+    deleted (4401), no case to see any more (4403)."""
+    session = scope.get("session")
+    if session is not None and session.session_key and not session.exists(session.session_key):
+        return CLOSE_UNAUTHENTICATED, Audience()
+    user = UserAndPostBackend().get_user(scope["user"].pk)
+    if user is None:
+        return CLOSE_UNAUTHENTICATED, Audience()
+    audience = live_audience(user)
+    if not audience.groups():
+        return CLOSE_FORBIDDEN, audience
+    return None, audience
 
 
 # The text of the last events, shared by the connections of this process: one event
