@@ -44,14 +44,15 @@ def database_url() -> str:
 
 
 @contextmanager
-def asgi_server(**env: str) -> Iterator[str]:
-    """Serve gridmgmt.asgi on a free port; yields its base URL. `env` adds variables
-    (REDIS_URL, CHANNEL_LAYER_PREFIX, ...) to the test process's environment."""
+def asgi_server(*, port: int | None = None, **env: str) -> Iterator[str]:
+    """Serve gridmgmt.asgi on `port` (by default a free one); yields its base URL. `env`
+    adds variables (REDIS_URL, CHANNEL_LAYER_PREFIX, ...) to the test process's
+    environment."""
     global _collected
     if not _collected:
         call_command("collectstatic", interactive=False, verbosity=0, stdout=io.StringIO())
         _collected = True
-    port = free_port()
+    port = port or free_port()
     child_env = {
         **os.environ,
         "DATABASE_URL": database_url(),

@@ -6,6 +6,7 @@ answer was lost is sent again with the same client UUID and still makes one case
 from __future__ import annotations
 
 import struct
+import uuid
 import zlib
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from tests.browser import (
 )
 from tests.cast import CELLS, centre
 from tests.loop import INSPECTOR_CELL, PNG, act, event_category, photo, report
+from tests.servers import asgi_server, free_port
 
 # Standard addresses of the small test city (as in tests/test_geocoding.py).
 REGISTER = [
@@ -276,6 +278,13 @@ def test_the_inspector_verifies_on_site_from_the_phone(
     bad_task = page.locator(f"#tasks li[data-case-id='{bad}']")
     expect(bad_task).to_be_visible()
     screenshot(page, "inspector-tasks")
+    # The inspector starts on the good one: a note, and a photo as a phone camera takes
+    # it (it goes shrunk to 1600 px on its long side).
+    site: FilePayload = {
+        "name": "fixed.png", "mimeType": "image/png", "buffer": camera_png(3000, 2000)
+    }  # fmt: skip
+    good_task.locator("textarea").fill("井盖已更换")
+    good_task.locator("input[type=file]").set_input_files(files=[site])
 
     # Failing needs a reason: the page says so and sends nothing.
     bad_task.get_by_role("button", name="核查不通过").click()
@@ -289,11 +298,10 @@ def test_the_inspector_verifies_on_site_from_the_phone(
     assert (failed.state, failed.reworks) == (State.REWORK, 1)
     assert failed.history.latest("pk").note == "井盖仍然松动"
 
-    # A photo as a phone camera takes it goes shrunk to 1600 px on its long side.
-    site: FilePayload = {
-        "name": "fixed.png", "mimeType": "image/png", "buffer": camera_png(3000, 2000)
-    }  # fmt: skip
-    good_task.locator("input[type=file]").set_input_files(files=[site])
+    # The list was read again (after the action, and after its live event): the good
+    # task's note and photo are still there.
+    page.wait_for_timeout(1000)
+    expect(good_task.locator("textarea")).to_have_value("井盖已更换")
     good_task.get_by_role("button", name="核查通过").click()
     expect(page.locator("#task-status")).to_contain_text(f"#{good} 核查通过")
     expect(good_task).to_have_count(0)
@@ -301,11 +309,40 @@ def test_the_inspector_verifies_on_site_from_the_phone(
     assert passed.state == State.VERIFIED
     verification = passed.history.latest("pk")
     assert (verification.actor, verification.to_state) == (loop["inspector"], State.VERIFIED)
+    assert verification.note == "井盖已更换"
     shrunk = verification.photos.get()
     assert shrunk.content_type == "image/jpeg"
     with shrunk.image.open("rb") as stored:
         assert jpeg_size(stored.read()) == (1600, 1067)
     screenshot(page, "inspector-verified")
+    page.context.close()
+
+
+def test_the_inspector_page_opens_without_network_after_one_visit(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+) -> None:
+    servable_passwords()
+    port, prefix = free_port(), f"test-offline-{uuid.uuid4().hex[:8]}"
+    with asgi_server(port=port, CHANNEL_LAYER_PREFIX=prefix) as url:
+        page = inspector_page(browser, url, small_city)
+        expect(page.locator("html[data-offline-ready]")).to_have_count(1)
+    # The server is gone: to the phone, there is no network. The page opens all the same.
+    page.reload()
+    expect(page.locator("#gps.ok")).to_be_visible()
+    fill_report(page, "断网时打开页面上报")
+    page.click("#submit-report")
+    queued = page.locator("#reports li[data-state='queued']")
+    expect(queued).to_have_count(1)
+    client_uuid = queued.get_attribute("data-uuid")
+    screenshot(page, "inspector-opened-offline")
+    with asgi_server(port=port, CHANNEL_LAYER_PREFIX=prefix):
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+        sent = page.locator(f"#reports li[data-uuid='{client_uuid}'][data-state='sent']")
+        expect(sent).to_be_visible(timeout=15_000)
+    assert Case.objects.filter(client_uuid=client_uuid).count() == 1
     page.context.close()
 
 

@@ -8,14 +8,19 @@ user's language.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from incidents.models import Channel, State
 from layers.access import visible_categories
@@ -52,8 +57,32 @@ def inspector(request: HttpRequest) -> HttpResponse:
         "tiles": tile_urls(request.user),
         "labels": _inspector_labels(),
         "max_photos": settings.CASE_PHOTO_MAX_COUNT,  # what the report API accepts
+        "service_worker": reverse("map_ui:inspector-worker"),
     }
     return page(request, "inspector", "map_ui/inspector.html", config)
+
+
+# Bumped when the worker's caching changes: the old caches are dropped on activation.
+WORKER_CACHE = "gridmgmt-inspector-1"
+
+
+@require_safe
+def inspector_worker(request: HttpRequest) -> HttpResponse:
+    """The inspector page's service worker, served beside the page so that its scope is
+    the page (a script under /static/ could not control it). No login: it is code."""
+    config = {
+        "cache": WORKER_CACHE,
+        "prefix": WORKER_CACHE.rsplit("-", 1)[0],
+        "page": reverse("map_ui:inspector"),
+        "cases": reverse("cases-list"),
+        "static": static(""),
+    }
+    context = {"config": json.dumps(config)}
+    response = render(
+        request, "map_ui/inspector-sw.js", context, content_type="text/javascript; charset=utf-8"
+    )
+    patch_cache_control(response, no_cache=True)  # a new release reaches phones at once
+    return response
 
 
 def _categories(request: HttpRequest) -> list[dict[str, Any]]:

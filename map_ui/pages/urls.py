@@ -11,4 +11,5 @@ urlpatterns: list[URLPattern] = [
     path("evaluation/", command.evaluation, name="evaluation"),
     path("hotline/", intake.hotline, name="hotline"),
     path("inspector/", intake.inspector, name="inspector"),
+    path("inspector/sw.js", intake.inspector_worker, name="inspector-worker"),
 ]

@@ -317,27 +317,38 @@
     }, function () { /* offline: keep the list as it was */ });
   }
 
+  // A task already on the page keeps its element, so that a list refreshed by a live
+  // event leaves a note being typed and the photos chosen as they are.
+  var taskItems = {}; // case id -> <li>
+
   function showTasks(tasks) {
     taskLayer.clearLayers();
-    if (!tasks.length) {
-      taskList.replaceChildren(el("li", { class: "hint" }, labels.no_tasks));
-      return;
-    }
-    taskList.replaceChildren.apply(taskList, tasks.map(function (task) {
+    var shown = {};
+    tasks.forEach(function (task) {
       var at = [task.point[1], task.point[0]];
       L.circleMarker(at, { radius: 8, color: "#b54708", weight: 2, fillOpacity: 0.4 })
         .bindTooltip(labels.case + " #" + task.id)
         .addTo(taskLayer);
-      var item = el("li", { "data-case-id": task.id });
-      var where = task.address_text || (task.cell && task.cell.name) || "";
-      item.appendChild(button(labels.case + " #" + task.id + " · " + task.category.name, function () {
-        map.setView(at, 18);
-      }));
-      item.appendChild(el("div", {}, task.description));
-      item.appendChild(el("div", { class: "hint" }, where));
-      item.appendChild(verifyForm(task));
-      return item;
+      shown[task.id] = taskItems[task.id] || taskItem(task, at);
+    });
+    taskItems = shown;
+    if (!tasks.length) {
+      taskList.replaceChildren(el("li", { class: "hint" }, labels.no_tasks));
+      return;
+    }
+    taskList.replaceChildren.apply(taskList, tasks.map(function (task) { return shown[task.id]; }));
+  }
+
+  function taskItem(task, at) {
+    var item = el("li", { "data-case-id": task.id });
+    var where = task.address_text || (task.cell && task.cell.name) || "";
+    item.appendChild(button(labels.case + " #" + task.id + " · " + task.category.name, function () {
+      map.setView(at, 18);
     }));
+    item.appendChild(el("div", {}, task.description));
+    item.appendChild(el("div", { class: "hint" }, where));
+    item.appendChild(verifyForm(task));
+    return item;
   }
 
   // On site: pass, or fail with the reason (the case goes back to the unit as 返工),
@@ -409,8 +420,31 @@
     });
   }
 
+  // ---- opening without network ------------------------------------------------------------
+  // The service worker (map_ui/templates/map_ui/inspector-sw.js) keeps this page and its
+  // files; told which files the page loaded, it caches them now, so the next opening
+  // works offline. <html data-offline-ready> says it has them. Without service workers
+  // (or off localhost without HTTPS) the page works online as before.
+  function keepForOffline() {
+    if (!("serviceWorker" in navigator) || !config.service_worker) return;
+    navigator.serviceWorker.register(config.service_worker).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      var files = Array.prototype.map.call(
+        document.querySelectorAll("script[src], link[rel=stylesheet][href]"),
+        function (node) { return node.src || node.href; });
+      var channel = new MessageChannel();
+      channel.port1.onmessage = function (event) {
+        if (event.data === "kept") document.documentElement.setAttribute("data-offline-ready", "");
+      };
+      registration.active.postMessage(
+        { type: "keep", urls: [location.pathname].concat(files) }, [channel.port2]);
+    }).catch(function () { /* no offline opening; everything else works */ });
+  }
+
   locate();
   render();
   queue.flush();
   loadTasks();
+  keepForOffline();
 })();
