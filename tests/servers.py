@@ -44,7 +44,7 @@ def database_url() -> str:
 
 
 @contextmanager
-def asgi_server(*, port: int | None = None, **env: str) -> Iterator[str]:
+def asgi_server(port: int | None = None, /, **env: str) -> Iterator[str]:
     """Serve gridmgmt.asgi on `port` (by default a free one); yields its base URL. `env`
     adds variables (REDIS_URL, CHANNEL_LAYER_PREFIX, ...) to the test process's
     environment."""

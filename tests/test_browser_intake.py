@@ -326,7 +326,7 @@ def test_the_inspector_page_opens_without_network_after_one_visit(
 ) -> None:
     servable_passwords()
     port, prefix = free_port(), f"test-offline-{uuid.uuid4().hex[:8]}"
-    with asgi_server(port=port, CHANNEL_LAYER_PREFIX=prefix) as url:
+    with asgi_server(port, CHANNEL_LAYER_PREFIX=prefix) as url:
         page = inspector_page(browser, url, small_city)
         expect(page.locator("html[data-offline-ready]")).to_have_count(1)
     # The server is gone: to the phone, there is no network. The page opens all the same.
@@ -338,7 +338,7 @@ def test_the_inspector_page_opens_without_network_after_one_visit(
     expect(queued).to_have_count(1)
     client_uuid = queued.get_attribute("data-uuid")
     screenshot(page, "inspector-opened-offline")
-    with asgi_server(port=port, CHANNEL_LAYER_PREFIX=prefix):
+    with asgi_server(port, CHANNEL_LAYER_PREFIX=prefix):
         page.evaluate("window.dispatchEvent(new Event('online'))")
         sent = page.locator(f"#reports li[data-uuid='{client_uuid}'][data-state='sent']")
         expect(sent).to_be_visible(timeout=15_000)
