@@ -117,6 +117,10 @@
           delete byId[id];
         }
       },
+      clear: function () {
+        group.clearLayers();
+        byId = {};
+      },
       get: function (id) { return byId[id]; },
       has: function (id) { return byId[id] !== undefined; },
     };

@@ -88,6 +88,9 @@
       }
     },
     onReload: function () {
+      // Events were missed: the fresh tiles show every case as it is now, and the live
+      // markers drawn before the gap may be out of date.
+      live.clear();
       counters.load();
       g.refreshTiles(tiles);
     },
