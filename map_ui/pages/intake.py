@@ -62,8 +62,10 @@ def inspector(request: HttpRequest) -> HttpResponse:
     return page(request, "inspector", "map_ui/inspector.html", config)
 
 
-# Bumped when the worker's caching changes: the old caches are dropped on activation.
-WORKER_CACHE = "gridmgmt-inspector-1"
+# The worker's cache: the number is bumped when its caching changes, and caches of the
+# same prefix with another number are dropped on activation.
+WORKER_CACHE_PREFIX = "gridmgmt-inspector"
+WORKER_CACHE = f"{WORKER_CACHE_PREFIX}-1"
 
 
 @require_safe
@@ -72,7 +74,7 @@ def inspector_worker(request: HttpRequest) -> HttpResponse:
     the page (a script under /static/ could not control it). No login: it is code."""
     config = {
         "cache": WORKER_CACHE,
-        "prefix": WORKER_CACHE.rsplit("-", 1)[0],
+        "prefix": WORKER_CACHE_PREFIX,
         "page": reverse("map_ui:inspector"),
         "cases": reverse("cases-list"),
         "static": static(""),
