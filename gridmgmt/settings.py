@@ -34,6 +34,8 @@ INSTALLED_APPS = [
 
 # Django's ModelBackend, loading the user's post in the same query (layers/auth.py).
 AUTHENTICATION_BACKENDS = ["layers.auth.UserAndPostBackend"]
+# Database sessions, read with one plain statement (gridmgmt/sessions.py).
+SESSION_ENGINE = "gridmgmt.sessions"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/map/"
 LOGOUT_REDIRECT_URL = "login"

@@ -13,12 +13,17 @@ street's first three cells. One resident is placed in each of four cells:
 from __future__ import annotations
 
 import io
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from layers.access import (
     PERSONAL_ACCESS,
@@ -172,6 +177,10 @@ def test_signing_in_loads_the_post_with_the_user(cast: dict[str, User]) -> None:
         posts = (staff_of(street), staff_of(nobody))
     assert len(queries) == 2  # one per user, none for the posts
     assert posts[0] == Staff.objects.get(user=cast["street"])
+    # Every field as the ORM loads it (the query is written by hand, layers/auth.py).
+    for loaded in [street, posts[0], posts[0].unit, posts[0].unit.area]:
+        orm = type(loaded)._default_manager.get(pk=loaded.pk)
+        assert field_values(loaded) == field_values(orm)
     assert posts[0].unit.area.code == "440106001"
     assert posts[1] is None
     # The area's outline is read only by whoever draws it.
@@ -182,6 +191,25 @@ def test_signing_in_loads_the_post_with_the_user(cast: dict[str, User]) -> None:
     cast["street"].is_active = False
     cast["street"].save()
     assert backend.get_user(cast["street"].pk) is None
+
+
+def field_values(instance: Any) -> dict[str, Any]:
+    fields = type(instance)._meta.concrete_fields
+    return {f.attname: getattr(instance, f.attname) for f in fields if f.name != "geom"}
+
+
+def test_a_session_ends_when_it_expires_or_is_deleted(cast: dict[str, User]) -> None:
+    # Sessions are read with a statement of our own (gridmgmt/sessions.py).
+    client = Client()
+    client.force_login(cast["street"])
+    assert client.get("/map/tiles/urls.json").status_code == 200
+    rows = Session.objects.filter(pk=client.session.session_key)
+    rows.update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert client.get("/map/tiles/urls.json").status_code == 403
+    client.force_login(cast["street"])
+    assert client.get("/map/tiles/urls.json").status_code == 200
+    Session.objects.filter(pk=client.session.session_key).delete()  # signed out elsewhere
+    assert client.get("/map/tiles/urls.json").status_code == 403
 
 
 def test_it_shows_areas_to_every_authenticated_user(cast: dict[str, User]) -> None:
