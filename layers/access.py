@@ -93,6 +93,18 @@ def keep_post(user: AnyUser, staff: Staff | None) -> object:
     return kept
 
 
+def post_key(user: AnyUser) -> tuple[object, ...]:
+    """Everything of `user` that the scopes here and in incidents.access are built from:
+    users with equal keys get equal scopes, so what is built from a scope (a tile's SQL,
+    a cached answer) can be kept under this key. Extend it with any new input."""
+    staff = staff_of(user)
+    facts = (user.pk, user.is_active, is_superuser(user))
+    if staff is None:
+        return facts
+    area = staff.unit.area
+    return (*facts, staff.pk, staff.role, staff.unit_id, area.pk, area.tier)
+
+
 def is_superuser(user: AnyUser) -> bool:
     return bool(user.is_authenticated and user.is_active and getattr(user, "is_superuser", False))
 

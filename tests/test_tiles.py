@@ -17,7 +17,16 @@ from django.db import connection
 from django.test import Client
 
 from incidents.models import Case, State
-from layers.models import Area, Category, CategoryKind, Component, Person
+from layers.models import (
+    Area,
+    Category,
+    CategoryKind,
+    Component,
+    Person,
+    Staff,
+    Unit,
+    UnitKind,
+)
 from map_ui.tiles import tile_urls
 from map_ui.tiles.models import TileVersion
 from tests.cast import CELLS, centre
@@ -146,6 +155,33 @@ def test_components_are_scoped_like_the_api(
         assert api.status_code == 200
         listed = {feature["id"] for feature in api.json()["features"]}
         assert listed == {placed[key] for key in seen[username]}, username
+
+
+@pytest.mark.django_db
+def test_a_user_moved_to_another_street_gets_that_streets_tiles(
+    loop: dict[str, User], small_city: dict[str, Area], tiles: Any
+) -> None:
+    # A tile's SQL is built once per post and kept (map_ui.tiles.sql): the new post must
+    # get its own, and the browser's copy must not be answered "not modified".
+    for n, code in enumerate(CELLS.values()):
+        add_component(small_city, code, n)
+    fetch = tiles(loop["street"])
+
+    def seen() -> set[str]:
+        return {
+            key
+            for key, code in CELLS.items()
+            if ids(fetch.features("components", centre(small_city[code]), 17), "components")
+        }
+
+    own = centre(small_city[CELLS["own"]])
+    before = fetch.get("components", own, 17)
+    assert seen() == {"own", "street"}
+    staff = Staff.objects.get(user=loop["street"])
+    staff.unit = Unit.objects.get(area__code="440106002", kind=UnitKind.TERRITORIAL)
+    staff.save()
+    assert seen() == {"other_street"}
+    assert fetch.get("components", own, 17, If_None_Match=before["ETag"]).status_code == 204
 
 
 @pytest.mark.django_db

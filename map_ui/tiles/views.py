@@ -18,9 +18,9 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
-from layers.access import staff_of
+from layers.access import post_key
 from map_ui.tiles import counts
-from map_ui.tiles.sql import CASE_POINT_MIN_ZOOM, CELL_MAX_ZOOM, Tile, statement
+from map_ui.tiles.sql import AGGREGATED, Tile, band, statement
 from map_ui.tiles.versions import BASE_LAYERS, Versions, current, tile_urls
 
 CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -70,9 +70,7 @@ def _counts_ready(layer: str, where: Tile, versions: Versions) -> bool:
     """Whether the per-cell counts the tile reads are up to date, refreshing them first
     when they are behind. False when another request is refreshing them: the tile is
     then drawn from the counts as they are, and not cached."""
-    aggregated = (layer in BASE_LAYERS and where.z <= CELL_MAX_ZOOM) or (
-        layer == "cases" and where.z < CASE_POINT_MIN_ZOOM
-    )
+    aggregated = band(layer, where.z) in AGGREGATED
     needs = {"areas", layer} if layer in BASE_LAYERS else {"areas"}
     if not aggregated or not (versions.behind & needs):
         return True
@@ -82,9 +80,8 @@ def _counts_ready(layer: str, where: Tile, versions: Versions) -> bool:
 def _etag(request: HttpRequest, layer: str, versions: Versions) -> str:
     # The user's post is part of it: the same browser signed in as someone else, or the
     # user moved to another unit, must not be answered "not modified".
-    staff = staff_of(request.user)
-    post = f"{staff.pk}-{staff.unit_id}-{staff.role}" if staff else "none"
-    return f'"{layer}-{versions.tokens[layer]}-{request.user.pk}-{post}"'
+    post = "-".join(str(fact) for fact in post_key(request.user))
+    return f'"{layer}-{versions.tokens[layer]}-{post}"'
 
 
 def _cached(response: HttpResponse, etag: str, *, fresh: bool) -> HttpResponse:
