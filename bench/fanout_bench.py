@@ -53,8 +53,11 @@ def client_process(pipe: Connection) -> None:
 
 async def _clients(pipe: Connection) -> None:
     from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
 
-    url, origin, count = pipe.recv()
+    from map_ui.live.tokens import PROTOCOL, TOKEN_PREFIX
+
+    url, origin, token, count = pipe.recv()
     latencies: list[tuple[int, float]] = []  # (seq, seconds from `at` to arrival)
     sockets = []
 
@@ -70,6 +73,7 @@ async def _clients(pipe: Connection) -> None:
         ws = await connect(
             url,
             origin=origin,  # type: ignore[arg-type]
+            subprotocols=[Subprotocol(PROTOCOL), Subprotocol(TOKEN_PREFIX + token)],
             open_timeout=60,
             compression="deflate",  # browsers offer it; the server decides
         )
@@ -205,14 +209,14 @@ def run_layer(layer: str, port: int, args: argparse.Namespace) -> dict[str, floa
     context = multiprocessing.get_context("spawn")
     pipes, children = [], []
     try:
-        url = f"ws://{HOST}:{port}/ws/live/?token={token}"
+        url = f"ws://{HOST}:{port}/ws/live/"
         share = [args.clients // CLIENT_PROCESSES] * CLIENT_PROCESSES
         share[0] += args.clients - sum(share)
         for count in share:
             ours, theirs = context.Pipe()
             child = context.Process(target=client_process, args=(theirs,))
             child.start()
-            ours.send((url, f"http://{HOST}:{port}", count))
+            ours.send((url, f"http://{HOST}:{port}", token, count))
             pipes.append(ours)
             children.append(child)
         ready = [pipe.recv() for pipe in pipes]

@@ -21,7 +21,7 @@ application = ProtocolTypeRouter(
         "http": django_asgi,
         # A page of another site must not open a WebSocket with the user's cookie: the
         # Origin header must name one of ALLOWED_HOSTS. Then the session's user, or the
-        # user of a ?token= (map_ui.live.tokens) when there is no session.
+        # user of an offered token (map_ui.live.tokens) when there is no session.
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

@@ -166,3 +166,28 @@ def _end(page: Page) -> str:
         last,
     )
     return f"{following}&format=csv"
+
+
+OPEN_LIVE = """([url, tokenUrl]) => new Promise((resolve) => {
+  const seen = [];
+  window.gridLive.connect({
+    url, tokenUrl, onEvent() {}, onReload() {},
+    onStatus(status) {
+      seen.push(status);
+      if (status === "open" || status === "denied") resolve(seen.join(" "));
+    },
+  });
+})"""
+
+
+def test_live_js_opens_the_socket_with_a_token_where_the_cookie_does_not_go(
+    transactional_db: None, loop: dict[str, User], browser: Browser, server: str
+) -> None:
+    # The page is on 127.0.0.1; its session cookie is not sent to localhost. So the
+    # socket at localhost opens only with the token the page offers as a subprotocol.
+    servable_passwords()
+    page = board_page(browser, server, "city", "/map/command/")
+    elsewhere = server.replace("http://127.0.0.1", "ws://localhost") + "/ws/live/"
+    assert elsewhere.startswith("ws://localhost:")
+    assert page.evaluate(OPEN_LIVE, [elsewhere, None]) == "connecting denied"
+    assert page.evaluate(OPEN_LIVE, [elsewhere, "/map/live/token/"]) == "connecting open"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
-from websockets.typing import Origin
+from websockets.typing import Origin, Subprotocol
 
 from incidents.access import live_audience
 from incidents.models import Case, Outbox
@@ -38,7 +39,7 @@ from map_ui.live.consumers import (
     CLOSE_UNAUTHENTICATED,
     LiveConsumer,
 )
-from map_ui.live.tokens import make_token, read_token
+from map_ui.live.tokens import PROTOCOL, TOKEN_PREFIX, make_token, read_token
 from tests.loop import INSPECTOR2_CELL, OTHER_STREET_CELL, act, add_staff, report
 from tests.servers import asgi_server
 
@@ -112,17 +113,19 @@ class Live:
 
 
 def open_ws(
-    base_url: str, *, cookie: str = "", token: str = "", origin: str | None = None
+    base_url: str, *, cookie: str = "", token: str = "", origin: str | None = None, query: str = ""
 ) -> ClientConnection:
-    ws = base_url.replace("http://", "ws://") + "/ws/live/"
-    if token:
-        ws += f"?token={token}"
+    """A connection as a browser opens it: a token is offered as a subprotocol, next to
+    the protocol's name (map_ui/static/map_ui/live.js)."""
+    ws = base_url.replace("http://", "ws://") + "/ws/live/" + query
     headers = {"Cookie": cookie} if cookie else {}
+    offered = [Subprotocol(PROTOCOL), Subprotocol(TOKEN_PREFIX + token)] if token else None
     # legacy=True: the connection itself, closed by the caller (or its `with`).
     connection = connect(
         ws,
         origin=Origin(origin or base_url),
         additional_headers=headers,
+        subprotocols=offered,
         open_timeout=10,
         legacy=True,
     )
@@ -161,6 +164,8 @@ def committed_report(user: User, city: dict[str, Area], **kwargs: Any) -> int:
 def test_a_token_is_signed_and_short_lived(db: None) -> None:
     token = make_token(42)
     assert read_token(token) == 42
+    # Sent as a subprotocol name, so it must be an HTTP token (RFC 6455, 4.1).
+    assert re.fullmatch(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+", TOKEN_PREFIX + token)
     assert read_token(token + "x") is None
     assert read_token("42") is None
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=301)):
@@ -180,9 +185,14 @@ def test_token_view_needs_a_login_and_the_token_opens_the_socket(
     body = response.json()
     assert body["expires_in"] == 300 and read_token(body["token"]) == loop["inspector"].pk
     with open_ws(server, token=body["token"]) as connection:
+        assert connection.subprotocol == PROTOCOL
         hello = Live(connection).hello
         assert hello == {"type": "hello", "last_seq": last_seq()}
     with open_ws(server, token=body["token"][:-2] + "xx") as connection:
+        assert connection.subprotocol == PROTOCOL  # accepted, so the close code shows
+        assert closed_with(connection) == CLOSE_UNAUTHENTICATED
+    # Not in the URL, where access logs would keep it.
+    with open_ws(server, query=f"?token={body['token']}") as connection:
         assert closed_with(connection) == CLOSE_UNAUTHENTICATED
 
 

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from incidents.access import live_audience
 from incidents.outbox import Audience, EventPayload, last_seq, replay
 from layers.auth import UserAndPostBackend
+from map_ui.live.tokens import PROTOCOL
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.upto = await database_sync_to_async(last_seq)()
         self.seen, self.held, self.holding = set(), [], True
         self.lock = asyncio.Lock()
-        await self.accept()
+        await self._accept()
         await self._send({"type": "hello", "last_seq": self.upto})
         self.ticker = asyncio.create_task(self._tick())
 
@@ -115,8 +116,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _refuse(self, code: int) -> None:
         # Accepted first, so that the client sees the close code (a refused handshake
         # shows only as 1006 in a browser).
-        await self.accept()
+        await self._accept()
         await self.close(code=code)
+
+    async def _accept(self) -> None:
+        # A browser that offered subprotocols (a token) fails a handshake that names none.
+        offered = PROTOCOL in (self.scope.get("subprotocols") or ())
+        await self.accept(subprotocol=PROTOCOL if offered else None)
 
     async def _join(self) -> None:
         for group in self.audience.groups():

@@ -1,14 +1,25 @@
 """Short-lived tokens that open a live-map WebSocket where the session cookie cannot be
 sent (the mobile page). A token is the user's id signed with SECRET_KEY and a timestamp;
-it only opens the connection, so it lives for LIVE_TOKEN_MAX_AGE seconds."""
+it only opens the connection, so it lives for LIVE_TOKEN_MAX_AGE seconds.
+
+The token travels in the handshake's Sec-WebSocket-Protocol header, the one header a
+browser lets a page set on a WebSocket: the page offers the subprotocols PROTOCOL and
+TOKEN_PREFIX + token, and the server answers PROTOCOL. Not in the URL, where proxies and
+servers write it into their access logs. (No Django model here: the fan-out bench's
+client processes import it without Django.)"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core import signing
 
+PROTOCOL = "gridmgmt.live"
+TOKEN_PREFIX = "token."  # noqa: S105 (a name prefix, not a secret)
+
 # A salt of its own: no other signed value of the site can pass as a live-map token.
-_SIGNER = signing.TimestampSigner(salt="map_ui.live.token")
+# "." between the parts, not ":": the token is sent as a WebSocket subprotocol name,
+# which must be an HTTP token (map_ui.live.auth).
+_SIGNER = signing.TimestampSigner(salt="map_ui.live.token", sep=".")
 
 
 def make_token(user_id: int) -> str:

@@ -14,7 +14,8 @@ from map_ui.live.tokens import make_token
 
 class LiveTokenView(APIView):
     """For the signed-in user (session or basic auth): a short-lived token for
-    ws(s)://<host>/ws/live/?token=…, for pages that cannot send the session cookie."""
+    ws(s)://<host>/ws/live/, offered as a subprotocol (map_ui.live.tokens), for pages
+    that cannot send the session cookie."""
 
     @extend_schema(
         operation_id="live_token",

@@ -110,14 +110,15 @@
       timer = null;
       if (closedByPage) return;
       onStatus("connecting");
-      var address = options.tokenUrl
+      // A token goes in the handshake's subprotocols, not in the URL (access logs).
+      var protocols = options.tokenUrl
         ? fetchToken(options.tokenUrl).then(function (token) {
-            return socketUrl(path) + "?token=" + encodeURIComponent(token);
+            return ["gridmgmt.live", "token." + token];
           })
-        : Promise.resolve(socketUrl(path));
-      address.then(function (url) {
+        : Promise.resolve([]);
+      protocols.then(function (offered) {
         if (closedByPage) return;
-        socket = new WebSocket(url);
+        socket = new WebSocket(socketUrl(path), offered);
         socket.onmessage = function (frame) {
           var message;
           try {
