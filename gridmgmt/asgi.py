@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSocket through the live map's consumers."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmgmt.settings")
@@ -12,6 +13,7 @@ django_asgi = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 from map_ui.live.auth import TokenAuthMiddleware  # noqa: E402
 from map_ui.live.routing import websocket_urlpatterns  # noqa: E402
@@ -27,3 +29,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# What is loaded by now (Django, the URLconf and its views, folium, pandas: ~176,000
+# objects) lives as long as the process. It is frozen out of the garbage collector,
+# whose full collections walked all of it every time: 80 ms with the event loop, and so
+# every request and socket of the process, stopped (docs/performance.md).
+get_resolver().url_patterns  # noqa: B018 (imports the views now, so they are frozen too)
+gc.collect()
+gc.freeze()
