@@ -27,10 +27,10 @@ from layers.models import (
     Unit,
     UnitKind,
 )
-from map_ui.tiles import tile_urls
-from map_ui.tiles.models import TileVersion
+from map_ui.tiles import counts, tile_urls
+from map_ui.tiles.models import TileCount, TileDirty, TileVersion
 from tests.cast import CELLS, centre
-from tests.loop import INSPECTOR_CELL, YUEXIU_CELL, client_for, report
+from tests.loop import INSPECTOR_CELL, OTHER_STREET_CELL, YUEXIU_CELL, client_for, report
 
 MVT = "application/vnd.mapbox-vector-tile"
 Features = dict[str, list[dict[str, Any]]]
@@ -295,6 +295,51 @@ def test_counts_follow_every_change_of_the_layer(
     assert _count(fetch.features("components", other, 14), YUEXIU_CELL) == 1
     version = TileVersion.objects.get(name="components")
     assert version.counted == version.version
+
+
+@pytest.mark.django_db
+def test_a_write_recounts_the_cells_it_touched_and_no_other(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    def counted(code: str) -> int:
+        return TileCount.objects.get(cell_id=small_city[code].pk).components
+
+    def marked() -> set[str]:
+        cells = TileDirty.objects.filter(layer="components").values_list("cell_id", flat=True)
+        return {"all" if pk is None else Area.objects.get(pk=pk).code for pk in cells}
+
+    add_component(small_city, INSPECTOR_CELL, 1)
+    counts.refresh()
+    assert marked() == set() and counted(INSPECTOR_CELL) == 1
+    # A count gone wrong elsewhere shows whether a refresh recounts more than it must.
+    TileCount.objects.filter(cell_id=small_city[YUEXIU_CELL].pk).update(components=99)
+
+    moved = add_component(small_city, INSPECTOR_CELL, 2)  # an interactive save
+    assert marked() == {INSPECTOR_CELL}
+    counts.refresh()
+    assert (marked(), counted(INSPECTOR_CELL), counted(YUEXIU_CELL)) == (set(), 2, 99)
+
+    # An update marks the cell a record left and the one it went to.
+    Component.objects.filter(pk=moved.pk).update(
+        cell=small_city[OTHER_STREET_CELL],
+        community=small_city[OTHER_STREET_CELL[:12]],
+        street=small_city[OTHER_STREET_CELL[:9]],
+    )
+    assert marked() == {INSPECTOR_CELL, OTHER_STREET_CELL}
+    counts.refresh()
+    assert (counted(INSPECTOR_CELL), counted(OTHER_STREET_CELL), counted(YUEXIU_CELL)) == (1, 1, 99)
+
+    Component.objects.filter(pk=moved.pk).delete()
+    assert marked() == {OTHER_STREET_CELL}
+    counts.refresh()
+    assert (counted(OTHER_STREET_CELL), counted(YUEXIU_CELL)) == (0, 99)
+
+    # A TRUNCATE marks every cell: the whole layer is recounted.
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE layers_component")
+    assert marked() == {"all"}
+    counts.refresh()
+    assert (marked(), counted(INSPECTOR_CELL), counted(YUEXIU_CELL)) == (set(), 0, 0)
 
 
 def _count(features: Features, code: str) -> int:

@@ -5,8 +5,10 @@ current cell are kept in TileCount, and the label point and size of every curren
 and community in TileLabel. They are derived data with one invalidation rule: a layer's
 counts are valid while TileVersion.counted equals its version (bumped by a trigger on
 every write to the source table); the labels while the `areas` row's counted equals its
-version. refresh() brings what is behind up to date: the bulk commands call it once
-they are done (layers.signals.bulk_written), the tile view before an aggregated tile.
+version. Another trigger marks the cells each write touched (TileDirty), so a save
+recounts its cell, not the layer. refresh() brings what is behind up to date: the bulk
+commands call it once they are done (layers.signals.bulk_written), the tile view before
+an aggregated tile.
 One refresher at a time (an advisory lock); while one runs, the others serve the counts
 as they are and mark their response not to be cached.
 """
@@ -19,7 +21,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from layers.models import Area, Component, LegalEntity, Person, Placed, Tier
-from map_ui.tiles.models import TileCount, TileLabel, TileVersion
+from map_ui.tiles.models import TileCount, TileDirty, TileLabel, TileVersion
 from map_ui.tiles.versions import current
 
 COUNTED: dict[str, type[Placed]] = {
@@ -29,6 +31,9 @@ COUNTED: dict[str, type[Placed]] = {
 }
 # pg_advisory_xact_lock key of the refresher ("tiles" in ASCII).
 LOCK_KEY = 0x74696C6573
+# Above this many marked cells one pass over the whole layer is cheaper than a count per
+# cell (and an import marks them all).
+RECOUNT_CELLS_MAX = 2000
 
 
 def refresh(*, wait: bool = True) -> bool:
@@ -45,13 +50,16 @@ def refresh(*, wait: bool = True) -> bool:
         # Read the versions after taking the lock: the previous holder may have done
         # the work. A write that commits while we count bumps the version past the
         # one recorded below, so it is counted again next time, never lost.
-        seen = dict(TileVersion.objects.values_list("name", "version"))
+        rows = TileVersion.objects.values_list("name", "version", "counted")
+        seen = {name: version for name, version, _ in rows}
+        never = {name for name, _, counted in rows if counted == 0}
         behind = set(current().behind)
         if "areas" in behind:
             _rebuild_cells(cursor)
             behind |= set(COUNTED)  # the cells themselves may have changed
+            never |= set(COUNTED)
         for layer in sorted(behind & set(COUNTED)):
-            _count(cursor, layer)
+            _count(cursor, layer, everything=layer in never or layer not in seen)
         for name in behind:
             # Only `counted`: the version belongs to the trigger, and may have moved on.
             if not TileVersion.objects.filter(name=name).update(counted=seen.get(name, 1)):
@@ -101,9 +109,22 @@ def _rebuild_cells(cursor: CursorWrapper) -> None:
     run(f"ANALYZE {labels}")
 
 
-def _count(cursor: CursorWrapper, layer: str) -> None:
-    counts = TileCount._meta.db_table
+def _count(cursor: CursorWrapper, layer: str, *, everything: bool) -> None:
+    """Recount the cells the layer's trigger marked (TileDirty), or all of them."""
+    counts, dirty = TileCount._meta.db_table, TileDirty._meta.db_table
     source = COUNTED[layer]._meta.db_table
+    cursor.execute(f"DELETE FROM {dirty} WHERE layer = %s RETURNING cell_id", [layer])
+    cells = [cell for (cell,) in cursor.fetchall()]
+    if not everything and None not in cells and len(cells) <= RECOUNT_CELLS_MAX:
+        cursor.execute(
+            f"""
+            UPDATE {counts} t SET {layer} = (
+                SELECT count(*) FROM {source} s WHERE s.cell_id = t.cell_id
+            ) WHERE t.cell_id = ANY(%s)
+            """,
+            [cells],
+        )
+        return
     # One pass over the layer's cell index; cells left with no record go back to 0.
     cursor.execute(
         f"""

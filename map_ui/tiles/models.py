@@ -59,3 +59,20 @@ class TileCount(models.Model):
     components = models.IntegerField(default=0)
     entities = models.IntegerField(default=0)
     population = models.IntegerField(default=0)
+
+
+class TileDirty(models.Model):
+    """A cell whose TileCount for `layer` is out of date: written by a statement-level
+    trigger on the layer's table (migration 0002) from the rows the statement touched,
+    taken and cleared by map_ui.tiles.counts.refresh(), which recounts only these cells.
+    `cell_id` NULL: every cell (the table was truncated)."""
+
+    layer = models.CharField(max_length=20)
+    cell_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["layer", "cell_id"], name="tiledirty_layer_cell", nulls_distinct=False
+            )
+        ]
