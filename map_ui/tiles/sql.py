@@ -137,11 +137,13 @@ def _kept(layer: str, drawn: str, user: AnyUser) -> Statement | None:
     """The statement with stand-ins for the tile, kept per layer, band and post
     (layers.access.post_key: what every scope is built from)."""
     key = (layer, drawn, post_key(user))
-    if key not in _KEPT:
+    try:
+        return _KEPT[key]
+    except KeyError:
         if len(_KEPT) >= _KEPT_MAX:
             _KEPT.clear()
-        _KEPT[key] = _build(layer, drawn, user)
-    return _KEPT[key]
+        kept = _KEPT[key] = _build(layer, drawn, user)
+        return kept
 
 
 def _build(layer: str, drawn: str, user: AnyUser) -> Statement | None:
