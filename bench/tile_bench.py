@@ -105,12 +105,12 @@ def ensure_cases() -> None:
             """
             INSERT INTO incidents_case (
                 source, channel, body_hash, urgent, description, attributes, geom, datum,
-                address_text, component_code, caller_name, caller_phone, state,
+                address_text, media_url, component_code, caller_name, caller_phone, state,
                 created_at, updated_at, dispatched_at, due_at, limit_unit, warned, overdue,
                 escalation_level, suspended, extensions, reworks, category_id,
                 cell_id, community_id, street_id, district_id)
             SELECT 'inspector', 'app', '', n %% 10 = 0, '巡查发现问题', '{}', geom, 'wgs84',
-                '', '', '', '', CASE WHEN n %% 4 = 0 THEN 'closed' ELSE 'dispatched' END,
+                '', '', '', '', '', CASE WHEN n %% 4 = 0 THEN 'closed' ELSE 'dispatched' END,
                 now() - interval '1 day', now(), now() - interval '1 day',
                 now() + (n %% 5 - 1) * interval '1 day', 'working_hours',
                 n %% 5 < 2, n %% 5 = 0, 0, false, 0, 0,
