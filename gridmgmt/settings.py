@@ -217,6 +217,11 @@ SPECTACULAR_SETTINGS = {
             ("weibo", "微博"),
             ("web", "网站"),
         ],
+        # What drf-spectacular's GeoJSON extension adds here when it first runs; said here
+        # because the overrides are cached at the first schema built: one built before
+        # any GeoJSON serializer (of one app's URLs) left them out of every later one.
+        "GisFeatureEnum": ["Feature"],
+        "GisFeatureCollectionEnum": ["FeatureCollection"],
     },
 }
 
