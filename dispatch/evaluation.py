@@ -38,7 +38,11 @@ Case figures (tables by district, street, community, cell and unit)
     urgent_*               the same figures and rates over urgent cases only.
 
     Areas are the case's placement as filed (Case.cell/community/street/district), keyed
-    by code: the versions of a redrawn area share its code and make one row.
+    by code: the versions of a redrawn area share its code and make one row. A post
+    evaluated by its territory (street, district, city, leader; a superuser: the city)
+    gets a row for every current district, street and community of it, with or without
+    cases, as a monthly table names every street; cells only where there are cases (a
+    city has tens of thousands). Other posts get the areas where their cases are.
     Units are the case's current responsible unit (Case.unit): the unit that holds the
     case or closed it. A case returned as wrongly routed (退回) counts against the unit
     that finally got it; an escalated case against the unit it was escalated to. Cases
@@ -82,7 +86,7 @@ from dispatch.models import Assignment
 from incidents.access import visible_cases
 from incidents.models import Case, CaseEvent, Source, State
 from layers.access import is_superuser, staff_of
-from layers.models import Role
+from layers.models import Area, Role, Tier
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -107,6 +111,8 @@ class By(models.TextChoices):
 
 
 AREA_GROUPINGS: Final = frozenset({By.DISTRICT, By.STREET, By.COMMUNITY, By.CELL})
+# The posts evaluated by their territory: their area tables list all of its areas.
+TERRITORIAL_ROLES: Final = frozenset({Role.STREET, Role.DISTRICT, Role.CITY, Role.LEADER})
 
 # The formulas, as shown beside every export (the second sheet of the XLSX).
 DEFINITIONS: Final[list[tuple[StrPromise, StrPromise]]] = [
@@ -281,6 +287,9 @@ class Audience:
     visible: QuerySet[Case]
     unit_id: int | None = None  # a department: the cases now in its unit
     user_id: int | None = None  # an inspector: their own row of the inspector table
+    # The code prefix of the territory whose every area gets a row ("": the city);
+    # None: only the areas where the cases are.
+    territory: str | None = None
 
     @property
     def cases(self) -> QuerySet[Case]:
@@ -291,11 +300,18 @@ class Audience:
 
 def audience_of(user: AnyUser) -> Audience:
     visible = visible_cases(user)
-    staff = None if is_superuser(user) else staff_of(user)
-    if staff is not None and staff.role == Role.DEPARTMENT:
+    if is_superuser(user):
+        return Audience(visible, territory="")
+    staff = staff_of(user)
+    if staff is None:
+        return Audience(visible)
+    if staff.role == Role.DEPARTMENT:
         return Audience(visible, unit_id=staff.unit_id)
-    if staff is not None and staff.role == Role.INSPECTOR:
+    if staff.role == Role.INSPECTOR:
         return Audience(visible, user_id=staff.user_id)
+    if staff.role in TERRITORIAL_ROLES:
+        area = staff.unit.area
+        return Audience(visible, territory="" if area.tier == Tier.CITY else area.code)
     return Audience(visible)
 
 
@@ -370,17 +386,22 @@ def _cases_in(audience: Audience, period: Period) -> QuerySet[Case]:
 
 
 def area_rows(audience: Audience, *, tier: By, period: Period, as_of: dt.datetime) -> list[AreaRow]:
-    """One row per area of `tier` (district, street, community, cell): one query."""
+    """One row per area of `tier` (district, street, community, cell) with cases, and
+    per area of the audience's territory (cells excepted) without: two queries."""
     groups = (
         _cases_in(audience, period)
         .values(key=F(f"{tier}__code"))
         .annotate(area_name=Max(f"{tier}__name"), **case_counts(period, as_of))
-        .order_by("key")
     )
-    return [
-        AreaRow(code=group["key"], name=group["area_name"], **_case_figures(group))
+    rows = {
+        group["key"]: AreaRow(code=group["key"], name=group["area_name"], **_case_figures(group))
         for group in groups
-    ]
+    }
+    if audience.territory is not None and tier != By.CELL:
+        areas = Area.objects.current().filter(tier=tier, code__startswith=audience.territory)
+        for code, name in areas.values_list("code", "name"):
+            rows.setdefault(code, AreaRow(code=code, name=name))
+    return [rows[code] for code in sorted(rows)]
 
 
 def unit_rows(audience: Audience, *, period: Period, as_of: dt.datetime) -> list[UnitRow]:

@@ -121,8 +121,16 @@ def test_the_evaluation_page_shows_the_streets_and_exports_them(
     servable_passwords()
     page = log_in(browser, server, "district", viewport=DESKTOP)
     page.goto("/map/evaluation/")
-    # No case is due this month in the fresh test city: the total row reads zero and
-    # no rate (a rate over nothing is empty, never 0%).
+    # No case is due this month in the fresh test city: each of the district's streets
+    # has its row all the same, and they and the total read zero and no rate (a rate
+    # over nothing is empty, never 0%).
+    rows = page.locator(".evaluation-table tbody tr")
+    expect(rows).to_have_count(2)
+    assert [rows.nth(i).get_attribute("data-code") for i in range(2)] == [
+        "440106001",
+        "440106002",
+    ]
+    expect(rows.locator("[data-key='on_time_rate']")).to_have_text(["–", "–"])
     total = page.locator(".evaluation-table tfoot tr")
     expect(total.locator("[data-key='due']")).to_have_text("0")
     expect(total.locator("[data-key='on_time_rate']")).to_have_text("–")

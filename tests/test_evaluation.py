@@ -219,7 +219,11 @@ def test_it_groups_by_cell_community_and_district(
         "天河区第1街道第1社区",
         "天河区第1街道第2社区",
         "天河区第2街道第1社区",
+        "天河区第2街道第2社区",  # no case: listed all the same, every figure 0, no rate
     ]
+    quiet = communities.rows[-1]
+    assert isinstance(quiet, AreaRow) and quiet.code.startswith("440106002")
+    assert _figures(quiet) == _figures(AreaRow(code="", name="")) and quiet.on_time_rate is None
     districts = evaluate(cast["city"], by=By.DISTRICT, period=MARCH, now=AFTER_MARCH).rows
     yuexiu, tianhe = districts
     assert isinstance(yuexiu, AreaRow) and isinstance(tianhe, AreaRow)
@@ -279,11 +283,14 @@ def test_it_counts_only_the_cases_the_user_may_see(
         rows = evaluate(cast[username], by=by, period=MARCH, now=AFTER_MARCH).rows
         return [row.code for row in rows if isinstance(row, AreaRow)]
 
+    # Territorial posts: every street of their territory, with cases or not (440104002
+    # has none); the figures count only the cases they may see.
     assert codes("street") == ["440106001"]
     assert codes("district") == ["440106001", "440106002"]
     assert codes("district", By.DISTRICT) == ["440106"]
-    assert codes("city") == codes("leader") == ["440104001", "440106001", "440106002"]
-    # A department: the cases now in its unit, wherever they lie.
+    city = ["440104001", "440104002", "440106001", "440106002"]
+    assert codes("city") == codes("leader") == city
+    # A department: the streets where the cases now in its unit lie, and no other.
     assert codes("department") == ["440104001", "440106001"]
     units = evaluate(cast["department"], by=By.UNIT, period=MARCH, now=AFTER_MARCH).rows
     assert [(row.name, getattr(row, "assigned", None)) for row in units] == [("广州市水务局", 3)]
@@ -305,7 +312,7 @@ def test_it_gives_an_inspector_only_their_own_row(
     ]
 
 
-@pytest.mark.parametrize(("by", "queries"), [(By.STREET, 2), (By.UNIT, 3), (By.INSPECTOR, 3)])
+@pytest.mark.parametrize(("by", "queries"), [(By.STREET, 3), (By.UNIT, 3), (By.INSPECTOR, 3)])
 def test_it_aggregates_in_one_query_per_table(
     world: dict[str, Any], cast: dict[str, User], by: By, queries: int
 ) -> None:
@@ -313,7 +320,8 @@ def test_it_aggregates_in_one_query_per_table(
     with CaptureQueriesContext(connection) as captured:
         evaluate(user, by=by, period=MARCH, now=AFTER_MARCH)
     # The user's post (cached on the user afterwards), then one aggregate per table:
-    # cases, plus assignments (unit) or history (inspector). Never one per row.
+    # cases, plus the territory's areas (street), assignments (unit) or history
+    # (inspector). Never one per row.
     assert len(captured) == queries, [q["sql"] for q in captured]
 
 
@@ -413,7 +421,11 @@ def test_it_accepts_a_whole_leap_year(world: dict[str, Any], cast: dict[str, Use
         f"{API}/district/", {"start": "2024-01-01", "end": "2025-01-01"}
     )
     assert response.status_code == 200
-    assert response.json()["rows"] == []  # the cases are of 2025
+    rows = response.json()["rows"]  # the cases are of 2025: both districts, nothing due
+    assert [(row["code"], row["received"], row["due"]) for row in rows] == [
+        ("440104", 0, 0),
+        ("440106", 0, 0),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -467,7 +479,7 @@ def _figures(row: AreaRow) -> dict[str, int]:
 
 @pytest.mark.parametrize(
     ("by", "output", "queries"),
-    [("street", "json", 3), ("street", "xlsx", 3), ("unit", "csv", 4), ("inspector", "json", 4)],
+    [("street", "json", 4), ("street", "xlsx", 4), ("unit", "csv", 4), ("inspector", "json", 4)],
 )
 def test_it_answers_a_request_in_a_fixed_number_of_queries(
     world: dict[str, Any], cast: dict[str, User], by: str, output: str, queries: int
