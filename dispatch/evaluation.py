@@ -86,7 +86,7 @@ from dispatch.models import Assignment
 from incidents.access import visible_cases
 from incidents.models import Case, CaseEvent, Source, State
 from layers.access import is_superuser, staff_of
-from layers.models import Area, Role, Tier
+from layers.models import Area, Role
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -310,8 +310,7 @@ def audience_of(user: AnyUser) -> Audience:
     if staff.role == Role.INSPECTOR:
         return Audience(visible, user_id=staff.user_id)
     if staff.role in TERRITORIAL_ROLES:
-        area = staff.unit.area
-        return Audience(visible, territory="" if area.tier == Tier.CITY else area.code)
+        return Audience(visible, territory=staff.unit.area.inner_prefix)
     return Audience(visible)
 
 

@@ -70,6 +70,12 @@ class Area(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
+    @property
+    def inner_prefix(self) -> str:
+        """What the codes of the areas inside it start with: its code, or "" for the
+        city (440100 is no prefix of its districts' 4401xx)."""
+        return "" if self.tier == Tier.CITY else self.code
+
 
 class AreaPiece(models.Model):
     """ST_Subdivide pieces of current areas: small polygons make point-in-polygon fast.

@@ -130,8 +130,8 @@ def _street_outlines(request: HttpRequest) -> folium.GeoJson:
     needs the shape, not the survey), styled by the page's script from the figures."""
     area = own_area(request.user)
     streets = Area.objects.current().filter(tier=Tier.STREET)
-    if area is not None and area.tier != Tier.CITY:
-        streets = streets.filter(code__startswith=area.code)
+    if area is not None:
+        streets = streets.filter(code__startswith=area.inner_prefix)
     features = [
         {
             "type": "Feature",
