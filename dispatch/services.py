@@ -5,6 +5,9 @@ its row, checks the state and the user's role and relation to the case (Conflict
 NotPermitted), changes it, and writes the history entry and the live event in the same
 transaction (incidents.history.record). Two people acting on one case at once: the
 second waits for the first's lock, then finds the state changed and gets a Conflict.
+Every action also takes `expected_state`, the state its actor saw: compared under the
+lock, it turns two different actions decided on the same state (立案 and 注销 of one new
+report, both allowed in turn by the table) into one winner and one Conflict.
 """
 
 from __future__ import annotations
@@ -38,8 +41,15 @@ if TYPE_CHECKING:
 # ---- the frame every action runs in -------------------------------------------------
 
 
-def _begin(user: User, case_id: int, action: str) -> tuple[Case, Staff | None, Transition]:
-    """The locked case, the actor's post and the transition, once every check passed."""
+def _begin(
+    user: User, case_id: int, action: str, expected: str | None = None
+) -> tuple[Case, Staff | None, Transition]:
+    """The locked case, the actor's post and the transition, once every check passed.
+
+    `expected`: the state the actor saw when deciding (the client's `expected_state`).
+    It is compared under the row lock, so of two actions decided on the same state (a
+    立案 and a 注销 of one new report) exactly one passes: the table alone would let the
+    注销 follow the 立案, since a filed case may be cancelled too."""
     transition = TRANSITIONS[action]
     if not visible_cases(user).filter(pk=case_id).exists():
         raise CaseNotFound(_("没有编号为 %(id)s 的案件，或您无权查看。") % {"id": case_id})
@@ -48,6 +58,18 @@ def _begin(user: User, case_id: int, action: str) -> tuple[Case, Staff | None, T
         .select_related("category", "unit", "district")
         .get(pk=case_id)
     )
+    if expected is not None and case.state != expected:
+        raise Conflict(
+            _("案件 #%(id)s 已变为「%(state)s」（您看到的是「%(expected)s」），未%(action)s；"
+              "请刷新后再操作。")
+            % {
+                "id": case.pk,
+                "state": case.get_state_display(),
+                "expected": _state_label(expected),
+                "action": transition.label,
+            },
+            field="expected_state",
+        )  # fmt: skip
     if case.state not in transition.sources:
         allowed = "、".join(str(State(s).label) for s in sorted(transition.sources))
         raise Conflict(
@@ -63,6 +85,10 @@ def _begin(user: User, case_id: int, action: str) -> tuple[Case, Staff | None, T
     if not is_superuser(user):
         _check_actor(case, staff, transition)
     return case, staff, transition
+
+
+def _state_label(state: str) -> str:
+    return str(State(state).label) if state in State.values else state
 
 
 def _check_actor(case: Case, staff: Staff | None, transition: Transition) -> None:
@@ -135,23 +161,34 @@ def _required(text: str, field: str, what: str) -> str:
 
 
 @transaction.atomic
-def case_file(*, user: User, case_id: int, note: str = "") -> Case:
-    case, staff, transition = _begin(user, case_id, "file")
+def case_file(
+    *, user: User, case_id: int, note: str = "", expected_state: str | None = None
+) -> Case:
+    case, staff, transition = _begin(user, case_id, "file", expected_state)
     case.filed_at = timezone.now()
     _finish(case, user, staff, transition, note=note)
     return case
 
 
 @transaction.atomic
-def case_cancel(*, user: User, case_id: int, reason: str) -> Case:
+def case_cancel(
+    *, user: User, case_id: int, reason: str, expected_state: str | None = None
+) -> Case:
     reason = _required(reason, "reason", _("注销理由"))
-    case, staff, transition = _begin(user, case_id, "cancel")
+    case, staff, transition = _begin(user, case_id, "cancel", expected_state)
     _finish(case, user, staff, transition, note=reason)
     return case
 
 
 @transaction.atomic
-def case_merge(*, user: User, case_id: int, into_id: int, note: str = "") -> Case:
+def case_merge(
+    *,
+    user: User,
+    case_id: int,
+    into_id: int,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Case:
     """Merge a new report into an open case: its reporter follows that case from now."""
     if into_id == case_id:
         raise InvalidInput(_("不能把案件合并到它自己。"), field="into")
@@ -165,7 +202,7 @@ def case_merge(*, user: User, case_id: int, into_id: int, note: str = "") -> Cas
             _("案件 #%(id)s %(state)s，不能再合并进去。")
             % {"id": target.pk, "state": target.get_state_display()}
         )
-    case, staff, transition = _begin(user, case_id, "merge")
+    case, staff, transition = _begin(user, case_id, "merge", expected_state)
     case.merged_into = target
     _finish(case, user, staff, transition, note=note, data={"into": target.pk})
     # The target's followers changed: its history says so and its live event goes out.
@@ -195,9 +232,16 @@ def _assign(case: Case, chosen: Route, user: User | None) -> dict[str, Any]:
 
 
 @transaction.atomic
-def case_dispatch(*, user: User, case_id: int, unit_id: int | None = None, note: str = "") -> Case:
+def case_dispatch(
+    *,
+    user: User,
+    case_id: int,
+    unit_id: int | None = None,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Case:
     """派遣 by the routing rules, or to a unit the dispatcher picks. The clock starts."""
-    case, staff, transition = _begin(user, case_id, "dispatch")
+    case, staff, transition = _begin(user, case_id, "dispatch", expected_state)
     now = timezone.now()
     chosen = _chosen_unit(case, staff, unit_id) if unit_id else _routed(case, now)
     data = _assign(case, chosen, user)
@@ -290,10 +334,12 @@ def _tier_rank(tier: str) -> int:
 
 
 @transaction.atomic
-def case_escalate(*, user: User, case_id: int, reason: str) -> Case:
+def case_escalate(
+    *, user: User, case_id: int, reason: str, expected_state: str | None = None
+) -> Case:
     """上报上级: beyond the unit's power, the case goes to the next tier's command."""
     reason = _required(reason, "reason", _("上报理由"))
-    case, staff, transition = _begin(user, case_id, "escalate")
+    case, staff, transition = _begin(user, case_id, "escalate", expected_state)
     data = _escalate(case, user, reason)
     _finish(case, user, staff, transition, note=reason, data=data)
     return case
@@ -315,8 +361,10 @@ def _escalate(case: Case, user: User | None, reason: str) -> dict[str, Any]:
 
 
 @transaction.atomic
-def case_sign(*, user: User, case_id: int, note: str = "") -> Case:
-    case, staff, transition = _begin(user, case_id, "sign")
+def case_sign(
+    *, user: User, case_id: int, note: str = "", expected_state: str | None = None
+) -> Case:
+    case, staff, transition = _begin(user, case_id, "sign", expected_state)
     if case.state == State.REWORK:
         deadlines.resume_timer(case)
     _finish(case, user, staff, transition, note=note)
@@ -324,11 +372,13 @@ def case_sign(*, user: User, case_id: int, note: str = "") -> Case:
 
 
 @transaction.atomic
-def case_return(*, user: User, case_id: int, reason: str) -> Case:
+def case_return(
+    *, user: User, case_id: int, reason: str, expected_state: str | None = None
+) -> Case:
     """退回: wrongly routed. It goes back to the dispatcher; the clock stops and starts
     afresh at the next dispatch (the returning unit is not charged for it)."""
     reason = _required(reason, "reason", _("退回理由"))
-    case, staff, transition = _begin(user, case_id, "return")
+    case, staff, transition = _begin(user, case_id, "return", expected_state)
     returned_by = case.unit_id
     case.unit = None
     case.due_at = case.warn_at = None
@@ -339,14 +389,20 @@ def case_return(*, user: User, case_id: int, reason: str) -> Case:
 
 @transaction.atomic
 def case_request_extension(
-    *, user: User, case_id: int, kind: str, reason: str, hours: int | None = None
+    *,
+    user: User,
+    case_id: int,
+    kind: str,
+    reason: str,
+    hours: int | None = None,
+    expected_state: str | None = None,
 ) -> ExtensionRequest:
     reason = _required(reason, "reason", _("申请理由"))
     if kind not in ExtensionKind.values:
         raise InvalidInput(_("类型应为 extend(延期) 或 suspend(缓办)。"), field="kind")
     if kind == ExtensionKind.EXTEND and not (hours and 0 < hours <= 2000):
         raise InvalidInput(_("延期须填写延长的工作时数(1-2000)。"), field="hours")
-    case, staff, transition = _begin(user, case_id, "request_extension")
+    case, staff, transition = _begin(user, case_id, "request_extension", expected_state)
     try:
         with transaction.atomic():
             request = ExtensionRequest.objects.create(
@@ -368,9 +424,16 @@ def _pending(case: Case) -> ExtensionRequest:
 
 
 @transaction.atomic
-def case_decide_extension(*, user: User, case_id: int, approve: bool, note: str = "") -> Case:
+def case_decide_extension(
+    *,
+    user: User,
+    case_id: int,
+    approve: bool,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Case:
     action = "approve_extension" if approve else "reject_extension"
-    case, staff, transition = _begin(user, case_id, action)
+    case, staff, transition = _begin(user, case_id, action, expected_state)
     request = _pending(case)
     now = timezone.now()
     request.approved, request.decided_by, request.decided_at = approve, user, now
@@ -388,8 +451,10 @@ def case_decide_extension(*, user: User, case_id: int, approve: bool, note: str 
 
 
 @transaction.atomic
-def case_resume(*, user: User, case_id: int, note: str = "") -> Case:
-    case, staff, transition = _begin(user, case_id, "resume")
+def case_resume(
+    *, user: User, case_id: int, note: str = "", expected_state: str | None = None
+) -> Case:
+    case, staff, transition = _begin(user, case_id, "resume", expected_state)
     deadlines.unpause(case, timezone.now())
     _finish(case, user, staff, transition, note=note, data={"due_at": _iso(case.due_at)})
     return case
@@ -397,13 +462,18 @@ def case_resume(*, user: User, case_id: int, note: str = "") -> Case:
 
 @transaction.atomic
 def case_handle(
-    *, user: User, case_id: int, note: str, photos: Sequence[UploadedFile] = ()
+    *,
+    user: User,
+    case_id: int,
+    note: str,
+    photos: Sequence[UploadedFile] = (),
+    expected_state: str | None = None,
 ) -> Case:
     """反馈: the unit reports what it did, with photos; an inspector is asked to verify."""
     note = _required(note, "note", _("处置情况"))
     if not photos:
         raise InvalidInput(_("反馈须附现场处置照片。"), field="photos")
-    case, staff, transition = _begin(user, case_id, "handle")
+    case, staff, transition = _begin(user, case_id, "handle", expected_state)
     now = timezone.now()
     case.handled_at, case.handled_by = now, user
     deadlines.stop(case)
@@ -452,11 +522,14 @@ def case_verify(
     passed: bool,
     note: str = "",
     photos: Sequence[UploadedFile] = (),
+    expected_state: str | None = None,
 ) -> Case:
     """核查: pass → verified; fail → 返工, back to the unit, counted against it."""
     if not passed:
         note = _required(note, "note", _("核查不通过的原因"))
-    case, staff, transition = _begin(user, case_id, "verify_pass" if passed else "verify_fail")
+    case, staff, transition = _begin(
+        user, case_id, "verify_pass" if passed else "verify_fail", expected_state
+    )
     if case.handled_by_id == user.pk:
         raise NotPermitted(_("处置人不能核查自己处置的案件。"))
     if not passed:
@@ -468,9 +541,11 @@ def case_verify(
 
 
 @transaction.atomic
-def case_close(*, user: User, case_id: int, note: str = "") -> Case:
+def case_close(
+    *, user: User, case_id: int, note: str = "", expected_state: str | None = None
+) -> Case:
     """结案. On time if the (last) feedback came by the deadline."""
-    case, staff, transition = _begin(user, case_id, "close")
+    case, staff, transition = _begin(user, case_id, "close", expected_state)
     case.closed_at = timezone.now()
     handled = case.handled_at or case.closed_at
     case.closed_on_time = case.due_at is None or handled <= case.due_at

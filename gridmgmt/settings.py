@@ -209,6 +209,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LimitUnitEnum": "layers.models.LimitUnit",
         "ChannelEnum": "incidents.models.Channel",
+        # A case's state, and the expected_state every case action takes.
+        "StateEnum": "incidents.models.State",
         # Hotline tickets take every channel but the inspectors' app.
         "TicketChannelEnum": [
             ("phone", "电话"),

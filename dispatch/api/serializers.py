@@ -63,11 +63,22 @@ class TicketIn(serializers.Serializer[Any]):
         return attrs
 
 
-class NoteIn(serializers.Serializer[Any]):
+class ActionIn(serializers.Serializer[Any]):
+    """What every case action takes: the state the actor saw when deciding."""
+
+    expected_state = serializers.ChoiceField(
+        choices=Case._meta.get_field("state").choices or [],
+        required=False, allow_null=True, default=None,
+        help_text="The case's state as the actor saw it: if it changed meanwhile, the "
+        "action is refused with 409 (of two actions decided on one state, one wins).",
+    )  # fmt: skip
+
+
+class NoteIn(ActionIn):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
 
 
-class ReasonIn(serializers.Serializer[Any]):
+class ReasonIn(ActionIn):
     reason = serializers.CharField(max_length=4000)
 
 
@@ -87,7 +98,7 @@ class ExtensionIn(ReasonIn):
     hours = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
 
 
-class HandleIn(serializers.Serializer[Any]):
+class HandleIn(ActionIn):
     note = serializers.CharField(max_length=4000)
     photos = serializers.ListField(child=serializers.FileField(), allow_empty=False)
 

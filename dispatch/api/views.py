@@ -61,12 +61,22 @@ ACTIONS: dict[str, tuple[type[Serializer[Any]], ActionCall]] = {
     "cancel": (s.ReasonIn, lambda u, i, d: services.case_cancel(user=u, case_id=i, **d)),
     "merge": (
         s.MergeIn,
-        lambda u, i, d: services.case_merge(user=u, case_id=i, into_id=d["into"], note=d["note"]),
+        lambda u, i, d: services.case_merge(
+            user=u,
+            case_id=i,
+            into_id=d["into"],
+            note=d["note"],
+            expected_state=d["expected_state"],
+        ),
     ),
     "dispatch": (
         s.DispatchIn,
         lambda u, i, d: services.case_dispatch(
-            user=u, case_id=i, unit_id=d["unit"], note=d["note"]
+            user=u,
+            case_id=i,
+            unit_id=d["unit"],
+            note=d["note"],
+            expected_state=d["expected_state"],
         ),
     ),
     "sign": (s.NoteIn, lambda u, i, d: services.case_sign(user=u, case_id=i, **d)),
