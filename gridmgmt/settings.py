@@ -1,6 +1,9 @@
 """Django settings. Everything that differs between machines comes from the environment."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 from gridmgmt.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
 
@@ -25,6 +28,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",  # lockout after repeated failed sign-ins (accounts/lockout.py)
+    "csp",  # Content-Security-Policy (gridmgmt/security.py)
+    "accounts",
     "layers",
     "incidents",
     "dispatch",
@@ -33,7 +39,8 @@ INSTALLED_APPS = [
 ]
 
 # Django's ModelBackend, loading the user's post in the same query (layers/auth.py).
-AUTHENTICATION_BACKENDS = ["layers.auth.UserAndPostBackend"]
+# First, axes' check: a locked-out user or address is refused before any password hash.
+AUTHENTICATION_BACKENDS = ["accounts.lockout.LockoutBackend", "layers.auth.UserAndPostBackend"]
 # Database sessions, read with one plain statement (gridmgmt/sessions.py).
 SESSION_ENGINE = "gridmgmt.sessions"
 LOGIN_URL = "login"
@@ -50,6 +57,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gridmgmt.security.ContentSecurityPolicyMiddleware",
+    # Last, as axes asks: turns a locked-out sign-in into its 429 page (accounts/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gridmgmt.urls"
@@ -138,9 +148,99 @@ LIVE_RESUME_WAIT = env_float("LIVE_RESUME_WAIT", 2.0)
 LIVE_CATCHUP_SECONDS = env_float("LIVE_CATCHUP_SECONDS", 60.0)
 # --- end of live map ----------------------------------------------------------------------
 
+# --- Sign-in, sessions and HTTPS (accounts/, docs/deployment.md) ---------------------------
+# Django's four standard rules for a new password (the admin's forms, password change).
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A session lasts a working day from sign-in (9 h: 09:00-18:00), then staff sign in again.
+SESSION_COOKIE_AGE = env_int("SESSION_MAX_AGE", 9 * 3600)
+
+# Lockout (django-axes, accounts/lockout.py): a user after LOGIN_FAILURE_LIMIT failed
+# sign-ins, an address after LOGIN_ADDRESS_FAILURE_LIMIT (higher: an office signs in from
+# behind one address), for LOGIN_COOLOFF_MINUTES after the last failure.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
+AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours, as axes reads it
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # in this order (accounts/lockout.py)
+AXES_HANDLER = "accounts.lockout.UserOrAddressHandler"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# A success does not clear the failures: it would clear those of the address too, so one
+# account of one's own would reset the count against everyone else's.
+AXES_RESET_ON_SUCCESS = False
+# Attempts while locked out are refused and logged, but do not start the cool-off again:
+# a user who retries is not kept out longer for it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, kept (admin: Axes)
+# The log names who tried from where (axes hides both by default); passwords never.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# Reverse proxies in front of the server (0: none). With one or more, the client's
+# address is read from X-Forwarded-For (as many hops from the right) for the lockout and
+# the throttles, and X-Forwarded-Proto says whether the request came over HTTPS; the
+# proxy must set both headers, overwriting what a client sent.
+PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
+if PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# HTTPS: DJANGO_SECURE=true switches on everything below; each can also be set alone.
+SECURE = env_bool("DJANGO_SECURE", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", SECURE)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", SECURE)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 365 * 24 * 3600 if SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", SECURE)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", SECURE)
+
+# Content-Security-Policy (django-csp, gridmgmt/security.py): CSP_MODE "enforce" (the
+# default), "report-only" (violations reported in the browser's console, nothing
+# blocked) or "off". Scripts, styles, images, fonts and connections (the live socket
+# included) from this server only, inline scripts only with the response's nonce;
+# images also from MAP_TILE_URL's server. Inline styles are allowed: folium writes its
+# map's size in a <style>, and the admin uses style attributes.
+CSP_MODE = env_str("CSP_MODE", "enforce")
+if CSP_MODE not in {"enforce", "report-only", "off"}:
+    raise ValueError(f"CSP_MODE must be enforce, report-only or off, got {CSP_MODE!r}")
+_tiles = urlsplit(env_str("MAP_TILE_URL", ""))
+_tile_origin = [f"{_tiles.scheme}://{_tiles.netloc}"] if _tiles.scheme and _tiles.netloc else []
+_csp = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:", *_tile_origin],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+CONTENT_SECURITY_POLICY = _csp if CSP_MODE == "enforce" else None
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp if CSP_MODE == "report-only" else None
+# Staff-only pages with inline scripts that cannot carry the nonce (gridmgmt/security.py).
+CSP_INLINE_SCRIPT_PATHS = ["/admin/", "/api/docs/"]
+
+# Django's cache: Redis, for the request rate limits (accounts/throttling.py). The
+# prefix separates deployments (or test runs) sharing one Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "gridmgmt"),
+        # A Redis that does not answer costs a request at most this long (the limits
+        # then let it through).
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
+# --- end of sign-in, sessions and HTTPS -----------------------------------------------------
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -182,10 +282,26 @@ SLA_WARNING_SHARE = env_float("SLA_WARNING_SHARE", 0.8)
 WORKING_HOURS = [("09:00", "12:00"), ("14:00", "18:00")]
 
 REST_FRAMEWORK = {
+    # Browsers by their session; machine clients by an API token (accounts/), never by a
+    # password: HTTP Basic hashed the password on every request (~0.4 s).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
     ],
+    # Requests per user (signed in) or per address (not), and per Open311 API key or
+    # address on /open311/: over the rate, 429 with Retry-After (accounts/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.throttling.UserThrottle",
+        "accounts.throttling.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("API_THROTTLE_USER", "1200/min"),
+        "anon": env_str("API_THROTTLE_ANON", "120/min"),
+        "open311_key": env_str("OPEN311_THROTTLE_KEY", "300/min"),
+        "open311_anon": env_str("OPEN311_THROTTLE_ANON", "60/min"),
+    },
+    # Proxies in front (DJANGO_PROXY_COUNT): the address is read from X-Forwarded-For.
+    "NUM_PROXIES": PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every list is paged with a cap (100 by default, at most 1000) and strict parameters.

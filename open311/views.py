@@ -25,6 +25,7 @@ from open311.errors import BadRequest, NotFound, Open311Error
 from open311.models import ClientApplication
 from open311.render import MEDIA_TYPES, Format, parse_format, render, render_error
 from open311.service_requests import RequestQuery, request_detail, request_list
+from open311.throttling import throttled
 
 View = Callable[..., HttpResponse]
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -37,6 +38,8 @@ def endpoint(*methods: str) -> Callable[[View], View]:
     allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
 
     def wrap(view: View) -> View:
+        view = throttled(view)  # per API key or address (open311.throttling)
+
         @csrf_exempt
         @functools.wraps(view)
         def framed(request: HttpRequest, fmt: str, **kwargs: Any) -> HttpResponse:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import folium
 from django.conf import settings
 from django.templatetags.static import static
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from layers.models import Area
@@ -55,13 +56,19 @@ def area_map(area: Area | None) -> LocalMap:
     return fmap
 
 
-def render(fmap: folium.Map) -> MapParts:
+def render(fmap: folium.Map, nonce: str = "") -> MapParts:
+    """The map's parts; `nonce` (the response's Content-Security-Policy nonce) is given
+    to the inline scripts folium writes into the head (the page's template gives it to
+    the map's script)."""
     root = fmap.get_root()
     assert isinstance(root, folium.Figure)  # a Map always sits in a Figure
     root.render()
+    head = root.header.render()
+    if nonce:
+        head = head.replace("<script>", f'<script nonce="{escape(nonce)}">')
     return MapParts(
         name=fmap.get_name(),
-        head=mark_safe(root.header.render()),  # noqa: S308 - folium's own HTML
+        head=mark_safe(head),  # noqa: S308 - folium's own HTML
         body=mark_safe(root.html.render()),  # noqa: S308
         script=mark_safe(root.script.render()),  # noqa: S308
     )

@@ -53,7 +53,7 @@ def page(
     fmap = area_map(own_area(request.user))
     for layer in layers:
         layer.add_to(fmap)
-    parts = render_map(fmap)
+    parts = render_map(fmap, nonce=str(getattr(request, "csp_nonce", "")))
     pages = pages_for(request.user)
     context = {
         "map": parts,
