@@ -278,6 +278,11 @@ CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 INSPECTOR_CELL_TOLERANCE_M = env_int("INSPECTOR_CELL_TOLERANCE_M", 100)
 # Share of the time limit after which an open case is flagged as close to its deadline.
 SLA_WARNING_SHARE = env_float("SLA_WARNING_SHARE", 0.8)
+# Open311 without an API key (docs/open311.md): only cases of these sources are listed
+# (inspector reports and Open311's own requests; 12345 tickets never by default), their
+# points rounded to this many decimals (3 ≈ 100 m). A key reads its scope, full precision.
+OPEN311_PUBLIC_SOURCES = env_list("OPEN311_PUBLIC_SOURCES", ["inspector", "open311"])
+OPEN311_PUBLIC_DECIMALS = env_int("OPEN311_PUBLIC_DECIMALS", 3)
 # Office hours on a working day (local time), for limits counted in working hours.
 WORKING_HOURS = [("09:00", "12:00"), ("14:00", "18:00")]
 

@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Max, QuerySet
 from django.utils.translation import gettext as _
 
@@ -156,9 +158,16 @@ def attributes_of(category: Category) -> list[Attribute]:
 
 
 def changeset() -> str:
-    """When a service definition last changed (the latest attribute edit)."""
-    latest = ServiceAttribute.objects.aggregate(latest=Max("updated_at"))["latest"]
-    return w3c(max(latest, FIRST_CHANGESET) if latest else FIRST_CHANGESET) or ""
+    """When the services last changed: the latest attribute saved, or attribute or
+    category changed, added or deleted in the admin (its log keeps the time of a
+    deletion, which the attributes' own `updated_at` loses with the row: the newest
+    attribute deleted sent the changeset back to the one edited before it)."""
+    saved = ServiceAttribute.objects.aggregate(latest=Max("updated_at"))["latest"]
+    types = ContentType.objects.get_for_models(ServiceAttribute, Category).values()
+    logged = LogEntry.objects.filter(content_type__in=types).aggregate(latest=Max("action_time"))[
+        "latest"
+    ]
+    return w3c(max(t for t in (saved, logged, FIRST_CHANGESET) if t is not None)) or ""
 
 
 def check_answers(category: Category, answers: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -1,10 +1,13 @@
 """Service requests as GeoReport v2 shows them (GET requests, GET requests/{id}), and
 who reads which. Filing one is open311.filing.
 
-- Reading is public, as the standard has it (no api_key needed): the requests of the
-  whole city. With an api_key, its application's intake scope: the cases placed in that
-  area, through incidents.access.visible_cases() of the application's service user. A
-  wrong or revoked key is refused (403) rather than read as no key.
+- Reading is public, as the standard has it (no api_key needed), within what the city
+  makes public (open311.privacy): the cases of OPEN311_PUBLIC_SOURCES (never 12345
+  tickets by default), phone and ID numbers in their texts masked, points rounded to
+  OPEN311_PUBLIC_DECIMALS. With an api_key, its application's intake scope: the cases
+  placed in that area, through incidents.access.visible_cases() of the application's
+  service user, points at full precision, texts masked all the same. A wrong or revoked
+  key is refused (403) rather than read as no key.
 - Never returned: the caller's name and phone, the reporter, the e-mail, device and
   account an Open311 client sent, staff notes and attribute answers. `status_notes` and
   the `notes` of extensions=true are written from the state and the history's actions,
@@ -31,7 +34,7 @@ from incidents.models import FINAL_STATES, Case, CaseEvent, State
 from layers.access import apply_scope, within
 from layers.datum import Datum, point_from_storage
 from layers.models import Category, LimitUnit
-from open311 import params
+from open311 import params, privacy
 from open311.catalogue import category_for, service_code
 from open311.errors import BadRequest, NotFound
 from open311.models import ClientApplication
@@ -66,9 +69,10 @@ _OTHER_ACTIONS = {
 
 
 def readable_cases(client: ClientApplication | None) -> QuerySet[Case]:
-    """The cases a reader sees: the city's (no key), or its application's scope."""
+    """The cases a reader sees: the city's public ones (no key), or its application's
+    scope. The single request's GET asks the same, so a hidden case is a 404 there too."""
     if client is None:
-        return Case.objects.all()
+        return Case.objects.filter(source__in=privacy.public_sources())
     assert client.user is not None  # every saved application has one (open311.clients)
     return apply_scope(visible_cases(client.user), within(client.scope))
 
@@ -152,7 +156,8 @@ def request_list(client: ClientApplication | None, query: RequestQuery) -> list[
             cases = cases.filter(state__in=FINAL_STATES)
     first = (query.page - 1) * query.page_size
     page = cases.order_by("-created_at", "-id")[first : first + query.page_size]
-    return [request_dict(case, notes=query.extensions) for case in page]
+    public = client is None
+    return [request_dict(case, notes=query.extensions, public=public) for case in page]
 
 
 def request_detail(
@@ -166,7 +171,7 @@ def request_detail(
         )
     if found is None:
         raise NotFound(_("没有编号为 %(id)s 的服务请求。") % {"id": request_id[:20]})
-    return request_dict(found, notes=notes)
+    return request_dict(found, notes=notes, public=client is None)
 
 
 def _with_related(cases: QuerySet[Case], *, notes: bool) -> QuerySet[Case]:
@@ -179,26 +184,31 @@ def _with_related(cases: QuerySet[Case], *, notes: bool) -> QuerySet[Case]:
     return cases
 
 
-def request_dict(case: Case, *, notes: bool = False) -> dict[str, Any]:
+def request_dict(case: Case, *, notes: bool = False, public: bool = True) -> dict[str, Any]:
+    """One request. Free text is masked for every reader (it may hold a caller's phone
+    or ID number); `public` (no key) also rounds the point to the public precision."""
     lon, lat = point_from_storage(case.geom.x, case.geom.y, Datum.WGS84)
+    lon, lat = (privacy.public_coordinate(v) if public else round(v, 7) for v in (lon, lat))
     address = case.address
+    address_text = case.address_text or (address.text if address else None)
+    text = privacy.public_text if public else privacy.mask_numbers
     found: dict[str, Any] = {
         "service_request_id": str(case.pk),
         "status": "closed" if case.state in FINAL_STATES else "open",
         "status_notes": status_notes(case),
         "service_name": case.category.name,
         "service_code": service_code(case.category),
-        "description": case.description,
+        "description": text(case.description),
         "agency_responsible": case.unit.name if case.unit else None,
         "service_notice": time_limit_notice(case.category, urgent=case.urgent),
         "requested_datetime": w3c(case.created_at),
         "updated_datetime": w3c(case.updated_at),
         "expected_datetime": w3c(case.due_at),
-        "address": case.address_text or (address.text if address else None),
+        "address": text(address_text) if address_text else None,
         "address_id": address.code if address else None,
         "zipcode": None,
-        "lat": round(lat, 7),
-        "long": round(lon, 7),
+        "lat": lat,
+        "long": lon,
         "media_url": case.media_url or None,
     }
     if notes:

@@ -30,6 +30,14 @@ V2 = "/open311/v2"
 CALLER_NAME, CALLER_PHONE = "欧阳娜娜", "13912345678"
 
 
+@pytest.fixture(autouse=True)
+def everything_public(settings: Any) -> None:
+    """The reading side's documents, read as a city that publishes its 12345 tickets at
+    full precision; what the public sees by default: tests/test_open311_privacy.py."""
+    settings.OPEN311_PUBLIC_SOURCES = ["inspector", "open311", "hotline"]
+    settings.OPEN311_PUBLIC_DECIMALS = 7
+
+
 def get(path: str, fmt: str, schema: str, *, expect: int = 200, **params: Any) -> Any:
     response = Client().get(f"{V2}/{path}.{fmt}", params)
     assert response.status_code == expect, response.content[:600]
