@@ -4,7 +4,10 @@ case_report() and case_ticket() check the input and the reporter, place the poin
 its cell (the case keeps that placement for good), write the case, its first history
 entry and its live event in one transaction, and return the likely duplicates nearby.
 Both are idempotent on the client's UUID: the same report sent twice (a phone on a weak
-network) returns the same case; another report under a used UUID is a conflict.
+network) returns the same case; another report under a used UUID is a conflict. "The
+same" compares the point at COORDINATE_TOLERANCE (1e-7°, about 1 cm), not bit for bit:
+a client that writes its float out again may change its last digits. A conflict names
+the case only to a user who may see it (incidents.access).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from incidents.access import visible_cases
 from incidents.errors import Conflict, InvalidInput, NotPermitted
 from incidents.history import record
 from incidents.models import Case, Channel, Source, State
@@ -36,6 +40,11 @@ from layers.validators import InvalidCode, validate_component_code, validate_pho
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+# Two points of one report are the same if they differ by no more than this in either
+# axis (degrees, in storage): 1e-7° is about 1 cm; a float written out by one client and
+# read back by another differs by ~1e-13.
+COORDINATE_TOLERANCE = 1e-7
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,7 @@ def case_report(*, user: User, report: Report) -> Intake:
     staff = _staff_with_role(user, Role.INSPECTOR)
     photos = check_photos(report.photos)
     body = _fingerprint(report, photos)
-    if (earlier := _earlier(report.client_uuid, body, user)) is not None:
+    if (earlier := _earlier(report.client_uuid, body, user, report.location)) is not None:
         return earlier
     category = _category(report.category_id)
     point = _point(report.location)
@@ -117,7 +126,9 @@ def case_report(*, user: User, report: Report) -> Intake:
 def case_ticket(*, user: User, ticket: Ticket) -> Intake:
     staff = _staff_with_role(user, Role.HOTLINE)
     body = _fingerprint(ticket, [])
-    if ticket.client_uuid and (earlier := _earlier(ticket.client_uuid, body, user)):
+    if ticket.client_uuid and (
+        earlier := _earlier(ticket.client_uuid, body, user, ticket.location)
+    ):
         return earlier
     if ticket.channel == Channel.APP:
         raise InvalidInput(_("热线工单的渠道应为电话、短信、微信、微博或网站。"), field="channel")
@@ -155,27 +166,64 @@ def _staff_with_role(user: User, role: Role) -> Staff | None:
 
 
 def _fingerprint(request: Report | Ticket, photos: list[CheckedPhoto]) -> str:
+    """The body of a report, for telling a resend from another report under its UUID.
+    The point is not in it (its datum and accuracy are): floats are compared at
+    COORDINATE_TOLERANCE by _same_place, which a hash cannot do."""
     fields = {
         k: v for k, v in vars(request).items() if k not in {"photos", "client_uuid", "location"}
     }
     if request.location is not None:
-        fields["location"] = vars(request.location)
+        fields["location"] = {
+            k: v for k, v in vars(request.location).items() if k not in {"lon", "lat"}
+        }
     fields["photos"] = [p.sha256 for p in photos]
     text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _earlier(client_uuid: uuid.UUID, body: str, user: User) -> Intake | None:
+def _earlier(
+    client_uuid: uuid.UUID, body: str, user: User, location: Location | None
+) -> Intake | None:
     case = Case.objects.filter(client_uuid=client_uuid).first()
     if case is None:
         return None
-    if case.body_hash != body or case.reporter_id != user.pk:
-        raise Conflict(
-            _("客户端编号 %(uuid)s 已用于另一份上报(案件 #%(id)d)；新的上报请使用新的编号。")
-            % {"uuid": client_uuid, "id": case.pk},
-            field="client_uuid",
-        )
+    same = case.body_hash == body and case.reporter_id == user.pk
+    if not (same and _same_place(case, location)):
+        raise _used_uuid(client_uuid, case, user)
     return Intake(case=case, created=False)
+
+
+def _same_place(case: Case, location: Location | None) -> bool:
+    """Whether a resend's point is the case's, at COORDINATE_TOLERANCE. A ticket placed
+    at a standard address (the fingerprint holds its id) has the address's point: the
+    point a client sent beside it placed nothing and is not compared."""
+    if location is None or case.address_id is not None:
+        return True
+    if not (math.isfinite(location.lon) and math.isfinite(location.lat)):
+        return False
+    x, y = point_to_storage(location.lon, location.lat, location.datum)
+    return (
+        abs(case.geom.x - x) <= COORDINATE_TOLERANCE
+        and abs(case.geom.y - y) <= COORDINATE_TOLERANCE
+    )
+
+
+def _location_of(case: Case) -> Location:
+    """An unsaved case's point as a location in storage's datum (WGS 84)."""
+    return Location(case.geom.x, case.geom.y, Datum.WGS84)
+
+
+def _used_uuid(client_uuid: uuid.UUID, case: Case, user: User) -> Conflict:
+    # The case is named only to whom may see it: a UUID must not probe other scopes.
+    if visible_cases(user).filter(pk=case.pk).exists():
+        message = _(
+            "客户端编号 %(uuid)s 已用于另一份上报(案件 #%(id)d)；新的上报请使用新的编号。"
+        ) % {"uuid": client_uuid, "id": case.pk}
+    else:
+        message = _("客户端编号 %(uuid)s 已被使用；新的上报请使用新的编号。") % {
+            "uuid": client_uuid
+        }
+    return Conflict(message, field="client_uuid")
 
 
 def _category(category_id: int) -> Category:
@@ -337,7 +385,7 @@ def _save_new(case: Case, user: User, staff: Staff | None, photos: list[CheckedP
         # The same UUID committed by a concurrent resend of this report.
         if case.client_uuid is None:
             raise
-        earlier = _earlier(case.client_uuid, case.body_hash, user)
+        earlier = _earlier(case.client_uuid, case.body_hash, user, _location_of(case))
         if earlier is None:
             raise
         return earlier

@@ -1,0 +1,88 @@
+"""Resends of a report under its client UUID: the same report is the same case even when
+its coordinates come back with other last digits (compared at 1e-7°, about 1 cm), and a
+UUID conflict names the earlier case only to whom may see it."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import User
+
+from incidents.models import Case
+from incidents.services import COORDINATE_TOLERANCE
+from layers.models import Area
+from tests.cast import centre
+from tests.loop import INSPECTOR2_CELL, INSPECTOR_CELL, client_for, event_category, report
+
+
+def test_a_resend_whose_longitude_differs_by_1e_13_is_the_same_case(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    sent = uuid.uuid4()
+    point = centre(small_city[INSPECTOR_CELL])
+    first = report(loop["inspector"], small_city, client_uuid=sent, lon=point.x, lat=point.y)
+    assert first.status_code == 201
+    again = report(
+        loop["inspector"], small_city, client_uuid=sent, lon=point.x + 1e-13, lat=point.y - 1e-13
+    )
+    assert again.status_code == 200, again.json()
+    assert again.json()["case"]["id"] == first.json()["case"]["id"]
+    assert again.json()["created"] is False
+    assert Case.objects.count() == 1
+
+
+def test_a_report_a_metre_away_under_a_used_uuid_is_a_conflict(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    sent = uuid.uuid4()
+    point = centre(small_city[INSPECTOR_CELL])
+    first = report(loop["inspector"], small_city, client_uuid=sent, lon=point.x, lat=point.y)
+    moved = report(
+        loop["inspector"],
+        small_city,
+        client_uuid=sent,
+        lon=point.x + 10 * COORDINATE_TOLERANCE,  # ~10 cm
+        lat=point.y,
+    )
+    assert moved.status_code == 409
+    body = moved.json()
+    assert body["code"] == "conflict" and body["field"] == "client_uuid"
+    # The reporter sees their own case: it is named.
+    assert f"#{first.json()['case']['id']}" in body["detail"]
+    assert Case.objects.count() == 1
+
+
+def test_a_ticket_resent_with_other_last_digits_is_the_same_case(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    point = centre(small_city[INSPECTOR_CELL])
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "channel": "phone",
+        "category": event_category("0101").pk,
+        "description": "路口有垃圾",
+        "address_text": "天河路口",
+        "lon": point.x,
+        "lat": point.y,
+    }
+    hotline = client_for(loop["hotline"])
+    first = hotline.post("/api/cases/tickets/", body, format="json")
+    assert first.status_code == 201
+    again = hotline.post("/api/cases/tickets/", {**body, "lon": point.x - 3e-13}, format="json")
+    assert again.status_code == 200, again.json()
+    assert again.json()["case"]["id"] == first.json()["case"]["id"]
+
+
+def test_a_uuid_conflict_does_not_name_a_case_outside_the_callers_scope(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    sent = uuid.uuid4()
+    theirs = report(loop["inspector"], small_city, client_uuid=sent).json()["case"]["id"]
+    # inspector2 works other cells and cannot see the first inspector's report.
+    clash = report(loop["inspector2"], small_city, cell=INSPECTOR2_CELL, client_uuid=sent)
+    assert clash.status_code == 409
+    detail = clash.json()["detail"]
+    assert str(sent) in detail
+    assert f"#{theirs}" not in detail and str(theirs) not in detail.replace(str(sent), "")
+    assert client_for(loop["inspector2"]).get(f"/api/cases/{theirs}/").status_code == 404
+    assert Case.objects.count() == 1
