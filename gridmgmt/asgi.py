@@ -15,12 +15,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
+from gridmgmt.errors_middleware import BodySizeGuard  # noqa: E402
 from map_ui.live.auth import TokenAuthMiddleware  # noqa: E402
 from map_ui.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi,
+        # An oversized body is refused from its headers, before Django reads it.
+        "http": BodySizeGuard(django_asgi),
         # A page of another site must not open a WebSocket with the user's cookie: the
         # Origin header must name one of ALLOWED_HOSTS. Then the session's user, or the
         # user of an offered token (map_ui.live.tokens) when there is no session.

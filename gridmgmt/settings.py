@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gridmgmt.middleware.ChosenLanguageMiddleware",
+    # /api/ and /open311/: oversized bodies (413), NUL in the address, non-UTF-8 bodies.
+    "gridmgmt.errors_middleware.api_guard_middleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -4,9 +4,17 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gridmgmt.health import HealthView
+
 admin.site.site_header = _("gridmgmt 网格化管理")
 admin.site.site_title = _("gridmgmt")
 admin.site.index_title = _("一张图与基础数据")
+
+# Errors under /api/ and /open311/ in their JSON (or Open311) shape, the pages' in HTML.
+handler400 = "gridmgmt.api_errors.bad_request"
+handler403 = "gridmgmt.api_errors.permission_denied"
+handler404 = "gridmgmt.api_errors.page_not_found"
+handler500 = "gridmgmt.api_errors.server_error"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/map/", permanent=False)),
@@ -21,4 +29,6 @@ urlpatterns = [
     path("open311/v2/", include("open311.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Database, Redis and the SLA worker's heartbeat, for monitors (no login; gridmgmt/health.py).
+    path("health/", HealthView.as_view(), name="health"),
 ]

@@ -60,18 +60,30 @@ def check_photos(uploads: Sequence[UploadedFile]) -> list[CheckedPhoto]:
                 },
                 field="photos",
             )
-        upload.seek(0)
-        data = upload.read()
-        upload.seek(0)
-        content_type = _content_type(data[:16])
+        content_type, size, sha256 = _read(upload)
         if content_type is None:
             raise InvalidInput(
                 _("文件 %(name)s 不是 JPEG、PNG 或 WebP 图片。") % {"name": name}, field="photos"
             )
-        checked.append(
-            CheckedPhoto(upload, content_type, len(data), hashlib.sha256(data).hexdigest())
-        )
+        checked.append(CheckedPhoto(upload, content_type, size, sha256))
     return checked
+
+
+def _read(upload: UploadedFile) -> tuple[str | None, int, str]:
+    """Type, size and SHA-256 of an upload, read in chunks: the same whether Django
+    keeps it in memory or spooled it to a temporary file (above
+    FILE_UPLOAD_MAX_MEMORY_SIZE), and never the whole photo in memory at once."""
+    upload.seek(0)
+    digest = hashlib.sha256()
+    head = b""
+    size = 0
+    for chunk in upload.chunks():
+        if len(head) < 16:
+            head += chunk[: 16 - len(head)]
+        digest.update(chunk)
+        size += len(chunk)
+    upload.seek(0)
+    return _content_type(head), size, digest.hexdigest()
 
 
 def attach(case: Case, photos: Sequence[CheckedPhoto], event: CaseEvent | None) -> None:

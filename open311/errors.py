@@ -16,6 +16,13 @@ class Open311Error(Exception):
         super().__init__("; ".join(map(str, descriptions)))
         self.descriptions = [str(text) for text in descriptions]
 
+    @classmethod
+    def with_status(cls, status: int, *descriptions: str | Promise) -> Open311Error:
+        """An error of any status (413, 500...) in the specification's shape."""
+        error = cls(*descriptions)
+        error.status = status
+        return error
+
     def body(self) -> list[dict[str, object]]:
         return [{"code": self.status, "description": text} for text in self.descriptions]
 

@@ -14,11 +14,13 @@ placement, history, live event, routing and 自动立案派遣 are the hotline's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import EmailValidator, URLValidator
 from django.http import QueryDict
 from django.utils.translation import gettext as _
@@ -28,6 +30,7 @@ from incidents.duplicates import likely_duplicates
 from incidents.errors import CaseError
 from incidents.geocoding import Candidate, GeocodeError, geocode
 from incidents.models import Case, Channel, Source
+from incidents.photos import attach, check_photos
 from incidents.services import Location, Ticket
 from layers.access import apply_scope, within
 from layers.datum import Datum, point_to_storage
@@ -49,6 +52,7 @@ _FIELDS = {
     "caller_name": "first_name/last_name",
     "location": "lat/long",
     "category": "service_code",
+    "photos": "media",
 }
 
 
@@ -74,11 +78,7 @@ class NewRequest:
         service = params.text(form, "service_code", max_length=40)
         if not service:
             raise BadRequest(_("缺少 service_code：请先从 services 列表中选择服务。"))
-        lat, long = params.number(form, "lat"), params.number(form, "long")
-        if (lat is None) != (long is None):
-            raise BadRequest(_("lat 和 long 须同时提供。"))
-        if lat is not None and long is not None and not (-90 <= lat <= 90 and -180 <= long <= 180):
-            raise BadRequest(_("lat 应在 -90 到 90 之间，long 应在 -180 到 180 之间（WGS 84）。"))
+        lat, long = params.coordinates(form)  # through the input boundary
         new = cls(
             service_code=service,
             lat=lat,
@@ -114,9 +114,18 @@ class Created:
     notice: str
 
 
-def request_create(*, client: ClientApplication, new: NewRequest) -> Created:
-    """POST requests: check, then the hotline's intake as the application's user."""
+def request_create(
+    *, client: ClientApplication, new: NewRequest, media: Sequence[UploadedFile] = ()
+) -> Created:
+    """POST requests: check, then the hotline's intake as the application's user. The
+    caller holds a transaction: a request that fails anywhere leaves nothing behind.
+    `media`: the photo a client uploaded, checked as an inspector's photos are and
+    attached to the case's report."""
     category = category_for(new.service_code)
+    try:
+        photos = check_photos(media)
+    except CaseError as error:
+        raise from_case_error(error, _FIELDS) from None
     answers = check_answers(category, new.attributes)
     _check_contact(new)
     address_id, point, address_text = _where(client, new)
@@ -141,8 +150,8 @@ def request_create(*, client: ClientApplication, new: NewRequest) -> Created:
     except CaseError as error:
         raise from_case_error(error, _FIELDS) from None
     case = result.case
-    # After intake committed, as routing is: the case stands even if this insert failed
-    # (it would lack its e-mail, device and account, which nothing else depends on).
+    if photos:
+        attach(case, photos, case.history.filter(action="report").first())
     Open311Request.objects.create(
         case=case,
         application=client,

@@ -35,6 +35,9 @@ def w3c(value: dt.datetime | None) -> str | None:
 
 def text(params: QueryDict, name: str, *, max_length: int | None = None) -> str:
     value = params.get(name, "").strip()
+    if "\x00" in value:
+        # PostgreSQL cannot store it: refused here, before anything is saved.
+        raise BadRequest(_("%(name)s 含有 NUL 字符（\\0），无法处理。") % {"name": name})
     if max_length is not None and len(value) > max_length:
         raise BadRequest(
             _("%(name)s 最多 %(max)d 个字符，收到 %(n)d 个。")

@@ -56,6 +56,13 @@ def parse_format(suffix: str) -> Format:
         ) from None
 
 
+def format_of(path: str) -> Format:
+    """The format an error about `path` is written in when its view did not run (a body
+    refused before it, an unexpected error): JSON for a .json address, else XML, the
+    format the specification requires."""
+    return Format.JSON if path.lower().endswith(".json") else Format.XML
+
+
 def render(fmt: Format, root: str, value: Any, *, status: int = 200) -> HttpResponse:
     """`value` as the document `root` (a list's root names its items through ITEMS)."""
     if fmt is Format.JSON:

@@ -12,13 +12,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from gridmgmt.api_errors import body_error
 from open311 import catalogue, filing, params
 from open311.clients import client_for_key
 from open311.errors import BadRequest, NotFound, Open311Error
@@ -53,9 +57,21 @@ def endpoint(*methods: str) -> Callable[[View], View]:
                         _("此地址不支持 %(method)s 请求（可用：%(allowed)s）。")
                         % {"method": request.method, "allowed": ", ".join(methods)}
                     )
-                return view(request, chosen, **kwargs)
+                if request.method != "POST":
+                    return view(request, chosen, **kwargs)
+                # A key in the query string is checked before the body is read; and
+                # nothing is kept of a POST that answers an error.
+                _check_query_key(request)
+                with transaction.atomic():
+                    return view(request, chosen, **kwargs)
             except Open311Error as error:
                 return render_error(chosen, error)
+            except Exception as error:
+                # Reading the body failed (too large, too many fields, not UTF-8...).
+                if (found := body_error(error)) is None:
+                    raise
+                status, message, _code = found
+                return render_error(chosen, Open311Error.with_status(status, message))
 
         return framed
 
@@ -93,10 +109,10 @@ def _create(request: HttpRequest, fmt: Format) -> HttpResponse:
     if request.content_type not in FORM_TYPES:
         message = _("请以表单编码提交（Content-Type: %(form)s），收到 %(type)s。")
         raise BadRequest(message % {"form": FORM_TYPES[0], "type": request.content_type or "-"})
-    form = request.POST
+    form = _form(request)
     client = client_for_key(form.get("api_key") or request.GET.get("api_key", ""))
     new = filing.NewRequest.from_params(form)
-    created = filing.request_create(client=client, new=new)
+    created = filing.request_create(client=client, new=new, media=_media(request))
     body = {
         "service_request_id": str(created.case.pk),
         "service_notice": created.notice,
@@ -129,6 +145,36 @@ def unknown(request: HttpRequest, path: str) -> HttpResponse:
         _("没有这个地址：/open311/v2/%(path)s（见 discovery.xml）。") % {"path": path[:80]}
     )
     return render_error(fmt, error)
+
+
+def _check_query_key(request: HttpRequest) -> None:
+    if secret := request.GET.get("api_key", "").strip():
+        client_for_key(secret)
+
+
+def _form(request: HttpRequest) -> QueryDict:
+    """The POST's fields. A form-encoded body must be UTF-8: Django would read other
+    bytes as U+FFFD and the case would keep the damage."""
+    if request.content_type == FORM_TYPES[0]:
+        try:
+            parse_qsl(request.body.decode(), encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequest(_("请求体不是有效的 UTF-8 编码。")) from None
+    return request.POST
+
+
+def _media(request: HttpRequest) -> list[UploadedFile]:
+    """GeoReport's `media`: one image file, stored as the case's photo."""
+    unknown = sorted(name for name in request.FILES if name != "media")
+    if unknown:
+        raise BadRequest(
+            _("不接受文件字段 %(names)s：照片请以 media 上传。")
+            % {"names": ", ".join(unknown)[:80]}
+        )
+    media = request.FILES.getlist("media")
+    if len(media) > 1:
+        raise BadRequest(_("media 只能上传一个文件，收到 %(n)d 个。") % {"n": len(media)})
+    return media
 
 
 def _reader(query: QueryDict) -> ClientApplication | None:

@@ -14,6 +14,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
+from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, QueryDict
 from django.utils import timezone
@@ -194,6 +195,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         responses={201: s.IntakeOut, 200: s.IntakeOut, **ERRORS},
     )
     @action(detail=False, methods=["post"])
+    @transaction.atomic  # nothing is kept of a request that answers an error
     def reports(self, request: Request) -> Response:
         data = _valid(s.ReportIn, _with_files(request))
         report = intake.Report(
@@ -214,6 +216,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         responses={201: s.IntakeOut, 200: s.IntakeOut, **ERRORS},
     )
     @action(detail=False, methods=["post"])
+    @transaction.atomic
     def tickets(self, request: Request) -> Response:
         data = _valid(s.TicketIn, request.data)
         ticket = intake.Ticket(
@@ -303,6 +306,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             )
         return FileResponse(photo.image.open("rb"), content_type=photo.content_type)
 
+    @transaction.atomic
     def _act(self, request: Request, pk: str, name: str) -> Response:
         serializer_class, call = ACTIONS[name]
         data = _valid(serializer_class, _with_files(request))
@@ -336,10 +340,14 @@ def _user(request: Request) -> User:
 
 
 def _with_files(request: Request) -> Any:
-    """The request's fields, with every uploaded `photos` file (a form may carry many)."""
+    """The request's fields, with every uploaded `photos` file (a form may carry many).
+    Built anew rather than copied: QueryDict.copy() deep-copies its values, and a photo
+    that Django spooled to disk (TemporaryUploadedFile, above 2.5 MB) cannot be copied."""
     if not request.FILES:
         return request.data
-    data = cast(QueryDict, request.data).copy()
+    data = QueryDict(mutable=True)
+    for name, values in cast(QueryDict, request.POST).lists():
+        data.setlist(name, values)
     data.setlist("photos", request.FILES.getlist("photos"))
     return data
 
