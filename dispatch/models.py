@@ -3,8 +3,10 @@ extension requests. Rules and the calendar are data, edited in the admin."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import Case, Channel
@@ -134,3 +136,37 @@ class CalendarDay(models.Model):
     def __str__(self) -> str:
         kind = _("上班") if self.is_workday else _("休息")
         return f"{self.date} {kind} {self.name}"
+
+
+class WorkerHeartbeat(models.Model):
+    """When a background worker last finished a pass: written by the worker after each
+    pass, read by the health check (/health/), which calls the worker stalled when it is
+    older than settings.SLA_WORKER_STALE_AFTER.
+
+    In the database rather than in Redis: a pass is work done on the database, so a beat
+    here says that this work is being done (a worker that cannot reach the database
+    cannot beat), and a Redis outage, which the worker survives, does not hide it."""
+
+    worker = models.CharField(_("后台任务"), max_length=40, unique=True)
+    beat_at = models.DateTimeField(_("最近一次完成"))
+    passes = models.BigIntegerField(_("完成次数"), default=0)
+
+    class Meta:
+        verbose_name = _("后台任务心跳")
+        verbose_name_plural = _("后台任务心跳")
+
+    def __str__(self) -> str:
+        return f"{self.worker} {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def beat(cls, worker: str, *, at: dt.datetime) -> None:
+        """One finished pass of `worker` (several copies may beat at once)."""
+        table = cls._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (worker, beat_at, passes) VALUES (%s, %s, 1) "
+                "ON CONFLICT (worker) DO UPDATE "
+                f"SET beat_at = GREATEST({table}.beat_at, EXCLUDED.beat_at), "
+                f"passes = {table}.passes + 1",
+                [worker, at],
+            )

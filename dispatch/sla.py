@@ -4,13 +4,20 @@ A case's `sla_check_at` says when it must be looked at next (dispatch.deadlines)
 case is claimed with SELECT … FOR UPDATE SKIP LOCKED in its own short transaction, so
 several workers can run at once: each case is handled by exactly one of them, and no
 worker holds up intake for longer than one case takes.
+
+A case whose step fails (bad data, a bug) is logged and set aside: its check is pushed
+back by settings.SLA_FAILED_CASE_RETRY seconds and the other cases carry on
+(healthchecks' sendalerts). A lost database is not a case's fault: that error goes up to
+the worker's loop, which reconnects (dispatch/management/commands/run_sla_worker.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
-from django.db import transaction
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from dispatch import deadlines
@@ -18,23 +25,55 @@ from dispatch.routing import territorial_unit, tier_above
 from incidents.history import record
 from incidents.models import CLOCK_STATES, Case
 
+log = logging.getLogger(__name__)
+
 WARNING, OVERDUE, SUPERVISE = "warning", "overdue", "supervise"
+FAILED = "failed"  # the step raised: the case is set aside for a while
+# The database itself is gone (down, restarted, connection cut): no case is at fault.
+DATABASE_LOST = (OperationalError, InterfaceError)
 
 
 def run_due(*, now: dt.datetime | None = None, limit: int = 1000) -> list[tuple[int, str]]:
     """Handle up to `limit` due cases; returns (case id, what happened) for each."""
     done: list[tuple[int, str]] = []
+    failed: set[int] = set()  # never claimed again in this pass, even if setting aside failed
     while len(done) < limit:
-        with transaction.atomic():
-            case = _claim(now or timezone.now())
-            if case is None:
-                break
-            done.append((case.pk, _step(case, now or timezone.now())))
+        claimed: list[int] = []
+        try:
+            with transaction.atomic():
+                case = _claim(now or timezone.now(), failed)
+                if case is None:
+                    break
+                claimed.append(case.pk)
+                done.append((case.pk, _step(case, now or timezone.now())))
+        except DATABASE_LOST:
+            raise
+        except Exception:
+            if not claimed:
+                raise  # finding due cases failed: not one case's fault
+            failed.add(claimed[0])
+            _set_aside(claimed[0], now or timezone.now())
+            done.append((claimed[0], FAILED))
     return done
 
 
-def _claim(now: dt.datetime) -> Case | None:
-    due = Case.objects.filter(sla_check_at__lte=now).order_by("sla_check_at", "pk")
+def _set_aside(case_id: int, now: dt.datetime) -> None:
+    """Called while the step's error is handled: logs it, pushes the case's check back."""
+    retry_at = now + dt.timedelta(seconds=settings.SLA_FAILED_CASE_RETRY)
+    log.exception("SLA: case %s failed; set aside until %s", case_id, retry_at.isoformat())
+    try:
+        # Only if still due: another worker may have handled it in the meantime.
+        still_due = Case.objects.filter(pk=case_id, sla_check_at__lte=now)
+        still_due.update(sla_check_at=retry_at)
+    except DATABASE_LOST:
+        raise
+    except Exception:
+        log.exception("SLA: case %s could not be set aside; retried next pass", case_id)
+
+
+def _claim(now: dt.datetime, failed: set[int]) -> Case | None:
+    due = Case.objects.filter(sla_check_at__lte=now).exclude(pk__in=failed)
+    due = due.order_by("sla_check_at", "pk")
     locked = due.select_for_update(skip_locked=True, of=("self",))
     return locked.select_related("category", "unit", "district").first()
 

@@ -48,6 +48,8 @@ LOGIN_REDIRECT_URL = "/map/"
 LOGOUT_REDIRECT_URL = "login"
 
 MIDDLEWARE = [
+    # First: a database that cannot be reached answers 503 at once (gridmgmt/overload.py).
+    "gridmgmt.overload.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -92,9 +94,30 @@ DATABASES = {
 # thread, so persistent per-thread connections (CONN_MAX_AGE) would pile up.
 # DATABASE_POOL_SIZE=0 opens one connection per request instead.
 _pool_size = env_int("DATABASE_POOL_SIZE", 8)
+# Overload fails fast (gridmgmt/overload.py): a request waits at most this many seconds
+# for a pooled connection, then answers 503 with Retry-After, well within a second.
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 0.5)
+# Seconds to open a new connection (libpq counts at least 2). With the pool, connections
+# are opened in the background, so a request never waits this long.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+DATABASES["default"]["OPTIONS"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
+# Each pooled connection is checked (one empty statement) before a request gets it, so
+# that a connection broken by a database restart is dropped, never handed out again.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if _pool_size:
-    pool = {"min_size": 1, "max_size": _pool_size, "timeout": 10.0}
-    DATABASES["default"]["OPTIONS"] = {"pool": pool}
+    pool = {
+        "min_size": 1,
+        "max_size": _pool_size,
+        "timeout": DATABASE_POOL_TIMEOUT,
+        # The pool retries a lost connection with growing pauses (1, 2, 4 s ...): it
+        # gives up after this many seconds, and the next request starts a new attempt
+        # at once, so service returns within seconds of the database, however long the
+        # outage was.
+        "reconnect_timeout": 3.0,
+    }
+    DATABASES["default"]["OPTIONS"]["pool"] = pool
+# Seconds a client is told to wait (Retry-After) when the database is unavailable.
+OVERLOAD_RETRY_AFTER = env_int("OVERLOAD_RETRY_AFTER", 5)
 # The set-up script keeps a template database with PostGIS and pg_trgm installed, so
 # the test database can be created by a role that is not a superuser. Empty = template1.
 _test_template = env_str("DATABASE_TEST_TEMPLATE", "gridmgmt_template")
@@ -280,6 +303,12 @@ CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 INSPECTOR_CELL_TOLERANCE_M = env_int("INSPECTOR_CELL_TOLERANCE_M", 100)
 # Share of the time limit after which an open case is flagged as close to its deadline.
 SLA_WARNING_SHARE = env_float("SLA_WARNING_SHARE", 0.8)
+# A case whose deadline step fails in the SLA worker is set aside this many seconds; the
+# others carry on (dispatch/sla.py).
+SLA_FAILED_CASE_RETRY = env_int("SLA_FAILED_CASE_RETRY", 600)
+# /health/ calls the SLA worker stalled (503) when its last finished pass is older than
+# this many seconds (it passes every 10 s).
+SLA_WORKER_STALE_AFTER = env_int("SLA_WORKER_STALE_AFTER", 60)
 # Open311 without an API key (docs/open311.md): only cases of these sources are listed
 # (inspector reports and Open311's own requests; 12345 tickets never by default), their
 # points rounded to this many decimals (3 ≈ 100 m). A key reads its scope, full precision.

@@ -11,11 +11,28 @@ log "loading the demo city (skipped when already loaded)"
 .venv/bin/python manage.py create_demo_routing
 host=${GRIDMGMT_HOST:-127.0.0.1}
 port=${GRIDMGMT_PORT:-8000}
-# The SLA worker chases deadlines beside the server and stops with it.
-log "starting the SLA worker (deadline warnings, overdue escalation)"
-.venv/bin/python manage.py run_sla_worker &
+# The SLA worker chases deadlines beside the server and stops with it. It survives a lost
+# database or Redis by itself; should it exit all the same, it is started again, after a
+# pause that doubles (up to a minute) while it keeps dying within a minute of its start.
+supervise_worker() {
+  local child="" pause=1 started status
+  trap 'kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  while true; do
+    started=$SECONDS
+    .venv/bin/python manage.py run_sla_worker &
+    child=$!
+    status=0
+    wait "$child" || status=$?
+    if (( SECONDS - started > 60 )); then pause=1; fi
+    log "SLA worker exited (status $status); starting it again in ${pause}s"
+    sleep "$pause" & wait $!
+    pause=$(( pause * 2 > 60 ? 60 : pause * 2 ))
+  done
+}
+log "starting the SLA worker (deadline warnings, overdue escalation), supervised"
+supervise_worker &
 worker=$!
-trap 'kill "$worker" 2>/dev/null || true' EXIT
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT
 log "serving on http://$host:$port/ (admin: /admin/, API docs: /api/docs/)"
 # One process per core (GRIDMGMT_WORKERS); live events cross between them through Redis.
 # Per-message deflate is off: live events are a few hundred bytes of JSON, and
