@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "dispatch",
     "open311",
     "map_ui",
+    "audit",  # the audit trail and the database roles (audit/roles.py)
 ]
 
 # Django's ModelBackend, loading the user's post in the same query (layers/auth.py).
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The request's address for the audit trail; unmasked reads and API writes (audit/).
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gridmgmt.security.ContentSecurityPolicyMiddleware",
@@ -125,6 +128,27 @@ _test_name = env_str("DATABASE_TEST_NAME", "")  # to run two suites at once on o
 DATABASES["default"]["TEST"] = {
     key: value for key, value in {"TEMPLATE": _test_template, "NAME": _test_name}.items() if value
 }
+# The owner role (audit/roles.py, docs/deployment.md): `migrate`, `flush` and
+# `purge_audit` connect as it; the application (DATABASE_URL) does not own the tables, so
+# it cannot TRUNCATE the case history or the audit trail, nor disable their triggers. The
+# local set-up creates both roles. With DATABASE_URL and no DATABASE_OWNER_URL, one role
+# does everything and `manage.py check` warns (audit.W001).
+_local_owner = "postgres://gridmgmt_owner:gridmgmt_owner@127.0.0.1:5432/gridmgmt"
+_owner_url = env_str("DATABASE_OWNER_URL", "" if env_str("DATABASE_URL", "") else _local_owner)
+DATABASES["owner"] = (
+    database_from_url(_owner_url)
+    if _owner_url
+    else {key: value for key, value in DATABASES["default"].items() if key != "OPTIONS"}
+)
+DATABASES["owner"]["OPTIONS"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
+# Tests: the owner creates and migrates the test database, the tests connect as the
+# application (tests/conftest.py); with one role, the alias mirrors `default`.
+DATABASES["owner"]["TEST"] = dict(DATABASES["default"]["TEST"])
+if DATABASES["owner"]["USER"] == DATABASES["default"]["USER"]:
+    DATABASES["owner"]["TEST"]["MIRROR"] = "default"
+# Audit entries are kept this many days; `manage.py purge_audit` removes older ones.
+# MLPS level 3 asks for six months: fewer than 183 is refused (audit.E001).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 183)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
+from audit.context import note_personal_read
 from incidents.models import Case, CaseEvent
 from incidents.outbox import Audience
 from layers.access import Scope, apply_scope, is_superuser, own_cells, staff_of, unit_area
@@ -109,6 +110,9 @@ def can_see_caller(user: AnyUser) -> bool:
 
 def caller_fields(case: Case, *, unmasked: bool) -> dict[str, str]:
     if unmasked:
+        # Every unmasked read is audited: one entry per request (audit/middleware.py).
+        if case.caller_name or case.caller_phone:
+            note_personal_read("incidents.case", case.pk)
         return {"caller_name": case.caller_name, "caller_phone": case.caller_phone}
     return {
         "caller_name": mask_name(case.caller_name) if case.caller_name else "",

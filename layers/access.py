@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, TypedDict, TypeVar
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import BooleanField, Case, Model, Q, QuerySet, Value, When
 
+from audit.context import note_personal_read
 from layers.masking import mask_id_number, mask_name, mask_phone
 from layers.models import Area, Category, Person, Placed, Role, Staff, Tier
 
@@ -204,6 +205,8 @@ def can_see_personal_data(user: AnyUser, person: Person) -> bool:
 def personal_fields(person: Person, *, unmasked: bool) -> PersonalFields:
     """The person's personal fields as they may be shown: full or masked."""
     if unmasked:
+        # Every unmasked read is audited: one entry per request (audit/middleware.py).
+        note_personal_read("layers.person", person.pk)
         return PersonalFields(name=person.name, id_number=person.id_number, phone=person.phone)
     return PersonalFields(
         name=mask_name(person.name),

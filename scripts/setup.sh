@@ -15,6 +15,10 @@ PG_VERSION=15
 DB_NAME=gridmgmt
 DB_USER=gridmgmt
 DB_PASSWORD=gridmgmt
+# The role that owns the schema and runs migrations (audit/roles.py, docs/deployment.md);
+# the application connects as DB_USER, which cannot tamper with the history and audit.
+OWNER_USER=gridmgmt_owner
+OWNER_PASSWORD=gridmgmt_owner
 TEMPLATE_DB=gridmgmt_template
 
 # --- system packages -------------------------------------------------------------------
@@ -59,6 +63,15 @@ if [ -z "${DATABASE_URL:-}" ]; then
     log "creating role $DB_USER"
     psql_admin -c "CREATE ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD'"
   fi
+  if [ "$(psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname='$OWNER_USER'")" != 1 ]; then
+    log "creating role $OWNER_USER (owns the schema, runs migrations)"
+    psql_admin -c "CREATE ROLE $OWNER_USER LOGIN CREATEDB PASSWORD '$OWNER_PASSWORD'"
+  fi
+  # The owner is a member of the application role, never the reverse: it may then alter
+  # the base layers the application owns for its bulk imports (audit/roles.py).
+  if [ "$(psql_admin -tAc "SELECT pg_has_role('$OWNER_USER', '$DB_USER', 'MEMBER')")" != t ]; then
+    psql_admin -c "GRANT $DB_USER TO $OWNER_USER"
+  fi
   # A template with the extensions installed: the application and test databases are
   # copied from it, so the application role never needs to be a superuser.
   if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname='$TEMPLATE_DB'")" != 1 ]; then
@@ -69,7 +82,13 @@ if [ -z "${DATABASE_URL:-}" ]; then
   fi
   if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != 1 ]; then
     log "creating database $DB_NAME"
-    psql_admin -c "CREATE DATABASE $DB_NAME OWNER $DB_USER TEMPLATE $TEMPLATE_DB"
+    psql_admin -c "CREATE DATABASE $DB_NAME OWNER $OWNER_USER TEMPLATE $TEMPLATE_DB"
+  fi
+  # A database made by an earlier set-up belongs to the application role: hand it over
+  # (the migrations below then grant the application its share).
+  if [ "$(psql_admin -tAc "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname='$DB_NAME'")" != "$OWNER_USER" ]; then
+    log "handing database $DB_NAME to the owner role $OWNER_USER"
+    psql_admin -d "$DB_NAME" -v app="$DB_USER" -v owner="$OWNER_USER" -f scripts/postgres/owner.sql >/dev/null
   fi
 fi
 
@@ -94,6 +113,6 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-log "migrating"
+log "migrating (as the owner role; then the application's grants)"
 .venv/bin/python manage.py migrate --noinput -v 0
 .venv/bin/python manage.py collectstatic --noinput -v 0

@@ -40,6 +40,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.models import Action
+from audit.services import audit_record
 from dispatch.evaluation import (
     AREA_GROUPINGS,
     DEFINITIONS,
@@ -380,11 +382,25 @@ class EvaluationView(APIView):
         query = EvaluationQuery(data=request.query_params.dict(), context={"now": now})
         query.is_valid(raise_exception=True)
         result = evaluate(request.user, by=By(by), period=query.validated_data["period"], now=now)
-        if query.validated_data["format"] == "csv":
-            return csv_response(result)
-        if query.validated_data["format"] == "xlsx":
-            return xlsx_response(result)
-        return Response(json_body(result))
+        export_format = query.validated_data["format"]
+        if export_format == "json":
+            return Response(json_body(result))
+        response = csv_response(result) if export_format == "csv" else xlsx_response(result)
+        # Every export leaves a trace (MLPS level 3): who took which table for which period.
+        audit_record(
+            action=Action.EXPORT,
+            request=request._request,
+            user=request.user,
+            object_type="evaluation",
+            object_id=result.by,
+            detail={
+                "format": export_format,
+                "start": result.period.start.isoformat(),
+                "last_day": result.period.last_day.isoformat(),
+                "rows": len(result.rows),
+            },
+        )
+        return response
 
 
 urlpatterns = [path("<str:by>/", EvaluationView.as_view(), name="evaluation")]

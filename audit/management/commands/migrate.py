@@ -1,0 +1,18 @@
+"""`manage.py migrate` runs as the owner role when there is one (audit/roles.py): the
+application's role may not change the schema. `--database` still chooses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.commands import migrate
+from django.db import DEFAULT_DB_ALIAS
+
+from audit.roles import owner_alias
+
+
+class Command(migrate.Command):
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["database"] == DEFAULT_DB_ALIAS:
+            options["database"] = owner_alias()
+        super().handle(*args, **options)
