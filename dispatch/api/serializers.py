@@ -14,6 +14,7 @@ from incidents.access import caller_fields
 from incidents.models import Case, CaseEvent, CasePhoto, Channel
 from layers.api.filters import DatumField
 from layers.datum import DEFAULT_DATUM, Datum, point_from_storage
+from layers.models import Area, Category, Unit
 
 # ---- inputs -------------------------------------------------------------------------
 
@@ -138,6 +139,26 @@ class CaseListQuery(DatumQuery):
         required=False, default=False, help_text="Only cases I reported or must verify."
     )
     unit = serializers.IntegerField(required=False, help_text="Cases assigned to this unit.")
+
+    # An unknown value is a 400 naming it: a typo must not read as "no filter" and list
+    # everything the user may see.
+    def validate_area(self, code: str) -> Area:
+        area = Area.objects.current().filter(code=code.strip()).only("id", "tier").first()
+        if area is None:
+            raise serializers.ValidationError(
+                _("没有代码为 %(code)s 的现行区域。") % {"code": code[:40]}
+            )
+        return area
+
+    def validate_category(self, category_id: int) -> int:
+        if not Category.objects.filter(pk=category_id).exists():
+            raise serializers.ValidationError(_("没有编号为 %(id)s 的分类。") % {"id": category_id})
+        return category_id
+
+    def validate_unit(self, unit_id: int) -> int:
+        if not Unit.objects.filter(pk=unit_id).exists():
+            raise serializers.ValidationError(_("没有编号为 %(id)s 的单位。") % {"id": unit_id})
+        return unit_id
 
 
 # ---- outputs ------------------------------------------------------------------------

@@ -258,7 +258,9 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         parameters=[s.DatumQuery],
         responses={200: s.DuplicateOut(many=True), 404: ERROR},
     )
-    @action(detail=True, methods=["get"])
+    # A short list (at most incidents.duplicates.MAX_CANDIDATES), never paged: what the
+    # hotline page and the intake answers show. No pagination, so the schema says so too.
+    @action(detail=True, methods=["get"], pagination_class=None)
     def duplicates(self, request: Request, pk: str) -> Response:
         case = self._case(pk)
         return Response(self._render_duplicates(likely_duplicates(case, among=self.get_queryset())))
@@ -271,7 +273,13 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         parameters=[s.DuplicatesNearIn],
         responses={200: s.DuplicateOut(many=True), **ERRORS},
     )
-    @action(detail=False, methods=["get"], url_path="duplicates", url_name="duplicates-near")
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="duplicates",
+        url_name="duplicates-near",
+        pagination_class=None,
+    )
     def duplicates_near(self, request: Request) -> Response:
         data = _valid(s.DuplicatesNearIn, request.query_params)
         category = Category.objects.filter(pk=data["category"], active=True).first()
@@ -367,9 +375,8 @@ def _location(data: dict[str, Any]) -> intake.Location:
 def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) -> QuerySet[Case]:
     if query.get("state"):
         cases = cases.filter(state__in=query["state"])
-    if code := query.get("area"):
-        area = Area.objects.current().filter(code=code).only("id", "tier").first()
-        cases = apply_scope(cases, within(area)) if area else cases
+    if (area := query.get("area")) is not None:  # an Area: CaseListQuery found it
+        cases = apply_scope(cases, within(area))
     if query.get("category"):
         cases = cases.filter(category_id=query["category"])
     if query.get("overdue") is not None:
