@@ -65,6 +65,15 @@ def test_an_unknown_filter_value_is_a_400_naming_it(
         assert named in body[param][0]
 
 
+def test_a_misspelt_filter_is_a_400_naming_it_and_what_is_allowed(
+    loop: dict[str, User], two_streets: dict[str, int]
+) -> None:
+    answer = listed(loop["city"], areas="440106001", limit=10)
+    assert answer.status_code == 400
+    (message,) = answer.json()["areas"]
+    assert "areas" in message and "area" in message and "limit" in message
+
+
 def test_known_category_and_unit_filters_still_answer(
     loop: dict[str, User], two_streets: dict[str, int]
 ) -> None:

@@ -129,6 +129,10 @@ class DuplicatesNearIn(DatumQuery):
         return attrs
 
 
+# Read by the list's pagination (layers.api.pagination) and DRF's format override.
+PAGE_PARAMETERS = ("limit", "offset", "format")
+
+
 class CaseListQuery(DatumQuery):
     state = serializers.MultipleChoiceField(choices=Case._meta.get_field("state").choices or [],
                                             required=False)  # fmt: skip
@@ -159,6 +163,21 @@ class CaseListQuery(DatumQuery):
         if not Unit.objects.filter(pk=unit_id).exists():
             raise serializers.ValidationError(_("没有编号为 %(id)s 的单位。") % {"id": unit_id})
         return unit_id
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A misspelt filter (`areas=`, `status=`) is refused like an unknown value.
+        known = {*self.fields, *PAGE_PARAMETERS}
+        unknown = sorted(name for name in self.initial_data if name not in known)
+        if unknown:
+            allowed = "、".join(sorted(known))
+            raise serializers.ValidationError(
+                {
+                    name: [_("未知的查询参数 %(name)s（可用：%(allowed)s）。")
+                           % {"name": name[:40], "allowed": allowed}]
+                    for name in unknown[:5]
+                }
+            )  # fmt: skip
+        return attrs
 
 
 # ---- outputs ------------------------------------------------------------------------
