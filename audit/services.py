@@ -3,7 +3,10 @@ admin log hook and the exports."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
 
 from audit.context import MAX_IDS_PER_TYPE, Trace, current
 from audit.models import Action, AuditEvent, Outcome
@@ -16,12 +19,27 @@ USER_AGENT_MAX = 300
 
 
 def client_of(request: HttpRequest | None) -> Trace:
-    """The address and user agent of `request` (REMOTE_ADDR: behind a reverse proxy,
-    uvicorn's --proxy-headers and --forwarded-allow-ips put the client's address there)."""
+    """The address and user agent of `request`."""
     if request is None:
         return current.get() or Trace(ip=None, user_agent="")
     agent = request.META.get("HTTP_USER_AGENT", "")
-    return Trace(ip=request.META.get("REMOTE_ADDR") or None, user_agent=agent[:USER_AGENT_MAX])
+    return Trace(ip=client_address(request), user_agent=agent[:USER_AGENT_MAX])
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """REMOTE_ADDR; behind DJANGO_PROXY_COUNT proxies, the address that many hops from the
+    right of X-Forwarded-For (as the lockout and the rate limits read it). Anything that
+    is not an IP address is not recorded as one."""
+    address = request.META.get("REMOTE_ADDR", "")
+    proxies = getattr(settings, "PROXY_COUNT", 0)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        address = hops[-min(proxies, len(hops))]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def audit_record(

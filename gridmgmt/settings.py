@@ -146,6 +146,8 @@ DATABASES["owner"]["OPTIONS"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
 DATABASES["owner"]["TEST"] = dict(DATABASES["default"]["TEST"])
 if DATABASES["owner"]["USER"] == DATABASES["default"]["USER"]:
     DATABASES["owner"]["TEST"]["MIRROR"] = "default"
+# Data migrations write through the alias `migrate` runs on (audit/routers.py).
+DATABASE_ROUTERS = ["audit.routers.MigrationRouter"]
 # Audit entries are kept this many days; `manage.py purge_audit` removes older ones.
 # MLPS level 3 asks for six months: fewer than 183 is refused (audit.E001).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 183)

@@ -265,3 +265,28 @@ def test_check_warns_when_one_role_owns_everything() -> None:
     assert "audit.W001" in check(
         DATABASE_URL="postgres://gridmgmt:gridmgmt@127.0.0.1:5432/gridmgmt"
     )
+
+
+def test_behind_a_proxy_the_client_address_is_read_as_the_lockout_reads_it(
+    cast: dict[str, User], settings: Settings
+) -> None:
+    client = Client(REMOTE_ADDR="10.0.0.1")
+    settings.PROXY_COUNT = 0  # no proxy: a forged header is ignored
+    client.post(
+        "/accounts/login/", {"username": "a", "password": "x"}, HTTP_X_FORWARDED_FOR="6.6.6.6"
+    )
+    settings.PROXY_COUNT = 1
+    client.post(
+        "/accounts/login/",
+        {"username": "b", "password": "x"},
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9",
+    )
+    client.post(
+        "/accounts/login/",
+        {"username": "c", "password": "x"},
+        HTTP_X_FORWARDED_FOR="not-an-address",
+    )
+    failed = entries(Action.LOGIN_FAILED)
+    assert [(e.username, e.ip) for e in failed] == [
+        ("a", "10.0.0.1"), ("b", "203.0.113.9"), ("c", None),
+    ]  # fmt: skip

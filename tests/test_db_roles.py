@@ -6,6 +6,7 @@ test database the same way)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ from django.db import DatabaseError, connection, connections, transaction
 
 from audit.models import Action, AuditEvent, Outcome
 from audit.roles import APP_OWNED_TABLES, PROTECTED_TABLES, apply_grants, separated
+from dispatch.models import CalendarDay
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = "incidents_caseevent"
@@ -49,6 +51,12 @@ def test_the_roles_are_separated_and_the_application_owns_no_evidence(db: None) 
     for table in APP_OWNED_TABLES:
         owner = scalar("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = %s", [table])
         assert owner == APP, table
+
+
+def test_data_migrations_wrote_into_the_database_they_migrated(db: None) -> None:
+    # dispatch 0002 loads the public holidays through the default manager; migrated as
+    # the owner, its rows must land here, not in the database of the `default` settings.
+    assert CalendarDay.objects.filter(date=dt.date(2026, 10, 1), is_workday=False).exists()
 
 
 @pytest.mark.parametrize("table", [HISTORY, AUDIT])

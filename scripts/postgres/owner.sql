@@ -3,7 +3,8 @@
 -- and every table, view, sequence and function of the application's in it. Run by
 -- scripts/setup.sh as the superuser, in the database, with the variables app and owner;
 -- the `migrate` that follows applies the application's grants (audit/roles.py).
--- Safe to run again: it only moves what the application still owns.
+-- scripts/setup.sh runs it once, while the database still belongs to the application; run
+-- again it would also take back the base layers, which the next `migrate` returns.
 SELECT set_config('gridmgmt.app_role', :'app', false) AS app_role,
        set_config('gridmgmt.owner_role', :'owner', false) AS owner_role \gset
 ALTER DATABASE :"DBNAME" OWNER TO :"owner";
