@@ -5,11 +5,13 @@ console)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from layers.models import Area, Tier
 from tests.browser import PASSWORD, inspector_page, log_in, screenshot, servable_passwords
@@ -51,10 +53,9 @@ def violations(page: Page) -> list[str]:
 
 
 def settle(page: Page) -> None:
-    try:
+    # A live page may keep a request open: then it has settled after the timeout.
+    with contextlib.suppress(PlaywrightTimeoutError):
         page.wait_for_load_state("networkidle", timeout=5000)
-    except Exception:  # noqa: S110 - a live page may keep a request open
-        pass
 
 
 @pytest.mark.parametrize(("username", "path"), ROLE_PAGES)
