@@ -312,6 +312,10 @@ MEDIA_ROOT = BASE_DIR / "var" / "media"
 # Every coordinate that arrives in another datum (GCJ-02, BD-09, CGCS2000) is
 # converted at the edge by layers.datum.
 GRID_SRID = 4326
+# Geometry text from outside (the admin's map widgets: WKT, EWKT, GeoJSON) is refused
+# above this many characters or positions, before any of it is parsed (layers/geoinput.py).
+GEOMETRY_INPUT_MAX_CHARS = env_int("GEOMETRY_INPUT_MAX_CHARS", 200_000)
+GEOMETRY_INPUT_MAX_VERTICES = env_int("GEOMETRY_INPUT_MAX_VERTICES", 10_000)
 
 # Base map tiles for the admin's map widget, an XYZ template such as
 # "https://tiles.example.gov.cn/{z}/{x}/{y}.png" on the city's own tile server. Empty

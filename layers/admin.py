@@ -6,6 +6,9 @@
   API; personal fields of people are masked for users who may not see them.
 - Placements (cell, community, street, district) are read-only: saving a record places
   its point (Placed.save); a point outside every cell is a form error, not a crash.
+- Geometry text from the widgets goes through the input boundary (layers.geoinput) in
+  the form field and in the widget: NaN, 1e308, a million vertices or a broken ring are
+  a form error before GEOS or PROJ sees them, and are never drawn back into the form.
 - Areas come from boundary imports: names and validity may be corrected here, codes,
   tiers, parents and boundaries may not (their ST_Subdivide pieces would go stale).
 """
@@ -17,9 +20,12 @@ from typing import Any, ClassVar
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.gis import forms as gis_forms
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.db import models as gis_models
 from django.contrib.gis.forms import OSMWidget
+from django.contrib.gis.geos import GEOSGeometry
+from django.core.exceptions import ValidationError
 from django.db.models import Field, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +39,7 @@ from layers.access import (
     visible_records,
     with_personal_access,
 )
+from layers.geoinput import BadCoordinates, city_placement, parse_geometry
 from layers.models import (
     Address,
     Area,
@@ -46,7 +53,6 @@ from layers.models import (
     Tier,
     Unit,
 )
-from layers.placement import OutsideCity, place_point
 
 PLACEMENT_FIELDS = ("cell", "community", "street", "district")
 # Area boundaries can be megabytes: never load them just to print an area's name.
@@ -68,6 +74,32 @@ class GridMapWidget(OSMWidget):
         context["map_tile_url"] = settings.MAP_TILE_URL
         return context
 
+    def deserialize(self, value: Any) -> GEOSGeometry | None:
+        # Also called to draw a refused form again: text that did not pass the boundary
+        # is not drawn (writing 1e308 out as WKT kills the process).
+        try:
+            return parse_geometry(value, srid=self.map_srid, field="geom")
+        except BadCoordinates:
+            return None
+
+
+class CheckedGeometryField(gis_forms.GeometryField):
+    """A geometry form field that reads text only through the input boundary
+    (layers.geoinput.parse_geometry) and answers in the storage SRID."""
+
+    def to_python(self, value: Any) -> GEOSGeometry | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, GEOSGeometry):
+            return value  # the initial value, from the database
+        srid = getattr(self.widget, "map_srid", None) or self.srid or settings.GRID_SRID
+        try:
+            return parse_geometry(
+                value, srid=srid, field=str(self.label or "geom"), geom_type=self.geom_type
+            )
+        except BadCoordinates as error:
+            raise ValidationError(error.message, code=error.code) from None
+
 
 class MapAdmin(GISModelAdmin):
     gis_widget = GridMapWidget
@@ -75,6 +107,13 @@ class MapAdmin(GISModelAdmin):
     gis_widget_kwargs = {
         "attrs": {"default_lon": 113.264, "default_lat": 23.129, "default_zoom": 11}
     }
+
+    def formfield_for_dbfield(
+        self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        if isinstance(db_field, gis_models.GeometryField):
+            kwargs["form_class"] = CheckedGeometryField
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class _AreaListFilter(admin.SimpleListFilter):
@@ -139,9 +178,9 @@ class PlacedForm(forms.ModelForm):
         point = cleaned.get("geom")
         if point is not None:
             try:
-                place_point(point)
-            except OutsideCity as error:
-                self.add_error("geom", str(error))
+                city_placement(point, field=str(self.fields["geom"].label or "geom"))
+            except BadCoordinates as error:
+                self.add_error("geom", error.message)
         return cleaned
 
 

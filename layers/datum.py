@@ -13,6 +13,7 @@ found by fixed-point iteration, which converges to well under a millimetre.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +51,32 @@ DEFAULT_DATUM = Datum.WGS84
 
 class UnknownDatum(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A longitude/latitude rectangle, border included."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def contains(self, lon: float, lat: float) -> bool:
+        return self.west <= lon <= self.east and self.south <= lat <= self.north
+
+
+# Where coordinates in each datum mean anything (layers.geoinput refuses the rest).
+# GCJ-02 is defined only inside the rectangle where its published algorithm applies the
+# offset (outside it the "GCJ-02" coordinates are WGS 84, so a point there is a mistake);
+# BD-09 is GCJ-02 shifted by less than 0.02 degrees; CGCS2000 (EPSG:4490) has China,
+# onshore and offshore, as its area of use.
+DATUM_BOUNDS: dict[Datum, Bounds] = {
+    Datum.WGS84: Bounds(-180.0, -90.0, 180.0, 90.0),
+    Datum.GCJ02: Bounds(72.004, 0.8293, 137.8347, 55.8271),
+    Datum.BD09: Bounds(72.004, 0.8293, 137.8547, 55.8471),
+    Datum.CGCS2000: Bounds(73.62, 16.7, 134.77, 53.56),
+}
 
 
 def parse_datum(value: str | Datum) -> Datum:

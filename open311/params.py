@@ -11,13 +11,14 @@ refused: whose 08:00 it means cannot be known.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from layers.datum import Datum
+from layers.geoinput import BadCoordinates, check_lonlat, parse_number
 from open311.errors import BadRequest
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -75,18 +76,29 @@ def _bad_date(name: str, value: str) -> BadRequest:
 
 
 def number(params: QueryDict, name: str) -> float | None:
+    """A finite number in plain decimal notation (layers.geoinput), or None if absent."""
     value = text(params, name)
     if not value:
         return None
     try:
-        result = float(value)
-    except ValueError:
-        result = math.nan
-    if not math.isfinite(result):
-        raise BadRequest(
-            _("%(name)s 应为数值，收到 %(value)s。") % {"name": name, "value": value[:40]}
-        )
-    return result
+        return parse_number(value, field=name)
+    except BadCoordinates as error:
+        raise BadRequest(error.message) from None
+
+
+def coordinates(params: QueryDict) -> tuple[float | None, float | None]:
+    """(lat, long): WGS 84 by the standard, through the input boundary (layers.geoinput:
+    plain decimal numbers, finite, in range); (None, None) when neither is given."""
+    lat, long = text(params, "lat"), text(params, "long")
+    if not lat and not long:
+        return None, None
+    if not lat or not long:
+        raise BadRequest(_("lat 和 long 须同时提供。"))
+    try:
+        x, y = check_lonlat(long, lat, Datum.WGS84, fields=("long", "lat"))
+    except BadCoordinates as error:
+        raise BadRequest(error.message) from None
+    return y, x
 
 
 def integer(params: QueryDict, name: str, *, default: int, low: int, high: int) -> int:

@@ -221,7 +221,7 @@ def test_it_refuses_a_point_outside_the_city_as_a_form_error(
         person_form(person, "SRID=4326;POINT (114.5 23.1)"),
     )
     assert response.status_code == 200
-    assert "outside every grid cell" in response.content.decode()
+    assert "不在本市任何网格内" in response.content.decode()
     assert Person.objects.get(pk=person.pk).geom.coords == person.geom.coords
 
 

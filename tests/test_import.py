@@ -83,7 +83,7 @@ def test_it_imports_a_dirty_csv_rejecting_each_bad_row_with_its_reason(
     assert reasons[8] == "duplicate of row 1"
     assert "name has 101 characters, at most 100" in reasons[9]
     assert "state 'broken' is not one of" in reasons[10]
-    assert "out of range" in reasons[11]
+    assert "坐标超出范围" in reasons[11]
 
     first = Component.objects.get(code="4401060101000001")
     assert first.cell.code == "440106001001001"  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from dispatch.models import Assignment, ExtensionKind
 from incidents.access import caller_fields
 from incidents.models import Case, CaseEvent, CasePhoto, Channel
-from layers.api.filters import DatumField
+from layers.api.filters import CoordinateField, DatumField, city_point, location_point
 from layers.datum import DEFAULT_DATUM, Datum, point_from_storage
 from layers.models import Area, Category, Unit
 
@@ -20,10 +20,15 @@ from layers.models import Area, Category, Unit
 
 
 class LocationIn(serializers.Serializer[Any]):
-    lon = serializers.FloatField(help_text="Longitude in `datum`.")
-    lat = serializers.FloatField(help_text="Latitude in `datum`.")
+    # lon/lat pass the input boundary (layers.geoinput): finite, in range, in the datum's.
+    lon = CoordinateField(axis="lon", help_text="Longitude in `datum`.")
+    lat = CoordinateField(axis="lat", help_text="Latitude in `datum`.")
     datum = DatumField(default=DEFAULT_DATUM, help_text="wgs84 (default), gcj02, bd09 …")
     accuracy_m = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        location_point(attrs)
+        return attrs
 
 
 class ReportIn(LocationIn):
@@ -51,8 +56,8 @@ class TicketIn(serializers.Serializer[Any]):
     description = serializers.CharField(max_length=4000)
     address_text = serializers.CharField(max_length=200)
     address_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    lon = serializers.FloatField(required=False, allow_null=True, default=None)
-    lat = serializers.FloatField(required=False, allow_null=True, default=None)
+    lon = CoordinateField(axis="lon", required=False, allow_null=True, default=None)
+    lat = CoordinateField(axis="lat", required=False, allow_null=True, default=None)
     datum = DatumField(default=DEFAULT_DATUM)
     caller_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
     caller_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
@@ -61,6 +66,8 @@ class TicketIn(serializers.Serializer[Any]):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (attrs["lon"] is None) != (attrs["lat"] is None):
             raise serializers.ValidationError({"lat": [_("lon 和 lat 须同时给出。")]})
+        if attrs["lon"] is not None:
+            location_point(attrs)
         return attrs
 
 
@@ -120,12 +127,17 @@ class DuplicatesNearIn(DatumQuery):
 
     category = serializers.IntegerField()
     address_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    lon = serializers.FloatField(required=False, allow_null=True, default=None)
-    lat = serializers.FloatField(required=False, allow_null=True, default=None)
+    lon = CoordinateField(axis="lon", required=False, allow_null=True, default=None)
+    lat = CoordinateField(axis="lat", required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["address_id"] is None and (attrs["lon"] is None or attrs["lat"] is None):
             raise serializers.ValidationError({"address_id": [_("请给出标准地址或地图上的位置。")]})
+        # The point, through the input boundary (finite, in range, in the datum's range,
+        # in the city): the view uses it as it is, nothing else converts it again.
+        attrs["point"] = None
+        if attrs["address_id"] is None:
+            attrs["point"] = city_point(location_point(attrs), field="lon")
         return attrs
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
 from django.db import transaction
@@ -37,7 +36,6 @@ from incidents.duplicates import likely_duplicates
 from incidents.errors import CaseNotFound
 from incidents.models import Case, CaseEvent, CasePhoto
 from layers.access import apply_scope, visible_records, within
-from layers.datum import point_to_storage
 from layers.models import Address, Area, Category
 
 ERROR = OpenApiResponse(
@@ -300,8 +298,8 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             )
             found = address.only("geom").first()
             return found.geom if found else None
-        x, y = point_to_storage(data["lon"], data["lat"], data["datum"])
-        return Point(x, y, srid=settings.GRID_SRID)
+        # Checked by DuplicatesNearIn through the input boundary (layers.geoinput).
+        return cast(Point, data["point"])
 
     @extend_schema(summary="A photo of a case", responses={(200, "image/*"): bytes, 404: ERROR})
     @action(detail=True, methods=["get"], url_path=r"photos/(?P<photo_id>\d+)")

@@ -9,18 +9,25 @@ the user see; they never widen it.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from django.conf import settings
-from django.contrib.gis.geos import Polygon
+from django.contrib.gis.geos import Point, Polygon
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from layers.datum import DEFAULT_DATUM, Datum, UnknownDatum, parse_datum, to_storage
+from layers.geoinput import (
+    BadCoordinates,
+    check_latitude,
+    check_longitude,
+    city_placement,
+    parse_number,
+    storage_point,
+)
 from layers.models import (
     CODE_LENGTH,
     Area,
@@ -69,15 +76,19 @@ class BBoxField(serializers.Field):
         return ",".join(str(v) for v in value)
 
     def to_internal_value(self, data: Any) -> BBox:
-        parts = str(data).split(",")
+        parts = str(data).split(",", 4)
         if len(parts) != 4:
             raise serializers.ValidationError(_("bbox must be minlon,minlat,maxlon,maxlat."))
         try:
-            minx, miny, maxx, maxy = (float(part) for part in parts)
-        except ValueError:
-            raise serializers.ValidationError(_("bbox must be four numbers.")) from None
-        if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
-            raise serializers.ValidationError(_("bbox must be four finite numbers."))
+            # Through the input boundary: plain decimal numbers, finite, in range.
+            minx, maxx = (
+                check_longitude(parse_number(parts[i], field="bbox"), field="bbox") for i in (0, 2)
+            )
+            miny, maxy = (
+                check_latitude(parse_number(parts[i], field="bbox"), field="bbox") for i in (1, 3)
+            )
+        except BadCoordinates as error:
+            raise serializers.ValidationError(error.message, code=error.code) from None
         if not (-180 <= minx < maxx <= 180):
             raise serializers.ValidationError(
                 _("bbox longitudes must satisfy -180 <= minlon < maxlon <= 180.")
@@ -87,6 +98,55 @@ class BBoxField(serializers.Field):
                 _("bbox latitudes must satisfy -90 <= minlat < maxlat <= 90.")
             )
         return (minx, miny, maxx, maxy)
+
+
+_AXIS_RANGE = {"lon": (-180, 180), "lat": (-90, 90)}
+
+
+class CoordinateField(serializers.FloatField):
+    """A longitude or latitude through the input boundary (layers.geoinput): a JSON number
+    or plain decimal text, finite and in range; NaN, inf, 1e308, 1_0 are refused here.
+    (A FloatField for the schema, which then shows the range.)"""
+
+    def __init__(self, *, axis: Literal["lon", "lat"], **kwargs: Any) -> None:
+        self.axis = axis
+        low, high = _AXIS_RANGE[axis]
+        super().__init__(min_value=low, max_value=high, **kwargs)
+
+    def to_internal_value(self, data: Any) -> float:
+        field = self.field_name or self.axis
+        try:
+            number = parse_number(data, field=field)
+            if self.axis == "lon":
+                return check_longitude(number, field=field)
+            return check_latitude(number, field=field)
+        except BadCoordinates as error:
+            raise serializers.ValidationError(error.message, code=error.code) from None
+
+
+def location_point(
+    attrs: dict[str, Any], *, lon: str = "lon", lat: str = "lat", datum: str = "datum"
+) -> Point:
+    """The validated lon/lat of `attrs` in its datum, as a storage point: the datum's own
+    valid range checked (layers.geoinput). A ValidationError names the field at fault."""
+    try:
+        return storage_point(attrs[lon], attrs[lat], attrs.get(datum, DEFAULT_DATUM),
+                             fields=(lon, lat))  # fmt: skip
+    except BadCoordinates as error:
+        raise serializers.ValidationError(
+            {error.field: [serializers.ErrorDetail(error.message, code=error.code)]}
+        ) from None
+
+
+def city_point(point: Point, *, field: str) -> Point:
+    """`point` if it lies in a grid cell of the city, else a ValidationError on `field`."""
+    try:
+        city_placement(point, field=field)
+    except BadCoordinates as error:
+        raise serializers.ValidationError(
+            {error.field: [serializers.ErrorDetail(error.message, code=error.code)]}
+        ) from None
+    return point
 
 
 def bbox_polygon(bbox: BBox, datum: Datum) -> Polygon:

@@ -21,6 +21,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from layers.datum import Datum, to_storage
+from layers.geoinput import lonlat_reasons
 from layers.importing.cells import CellIndex, Placements
 from layers.importing.sources import Batch, SourceError, open_source
 from layers.importing.specs import LAYERS, UPPER_CASE_KEYS, Column, LayerSpec
@@ -248,18 +249,20 @@ class _Preparer:
         geometry_error = batch.geometry_error
         reasons.add(geometry_error.astype(bool), lambda i: geometry_error[i])
         lon, lat = batch.lon, batch.lat
-        with np.errstate(invalid="ignore"):
-            out_of_range = ~((np.abs(lon) <= 180) & (np.abs(lat) <= 90))
-        reasons.add(
-            out_of_range & reasons.ok, lambda i: f"coordinates ({lon[i]}, {lat[i]}) out of range"
-        )
+        # The input boundary (layers.geoinput): finite, in range, in the datum's range;
+        # rows that fail are rejected here, before anything is converted or placed.
+        coordinate_error = lonlat_reasons(lon, lat, self.datum)
+        bad_coordinates = coordinate_error.astype(bool) & reasons.ok
+        reasons.add(bad_coordinates, lambda i: f"{coordinate_error[i]}: ({lon[i]}, {lat[i]})")
 
         values = {c.name: self._column(batch, c, n) for c in self.spec.columns}
         keys = values[self.spec.key]
         self._check_columns(values, reasons)
 
-        x, y = to_storage(lon, lat, self.datum)
         ok = np.flatnonzero(reasons.ok)
+        x = np.full(n, np.nan)
+        y = np.full(n, np.nan)
+        x[ok], y[ok] = to_storage(lon[ok], lat[ok], self.datum)
         located = self.cells.locate(x[ok], y[ok])
         outside = np.zeros(n, dtype=bool)
         outside[ok[located.outside]] = True

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyogrio
-import shapely
 from pyogrio.raw import open_arrow
 from pyproj import CRS, Transformer
 
@@ -119,22 +119,45 @@ def _points_from_wkb(wkb: npt.NDArray[np.object_], first_row: int) -> Batch:
         error = np.full(n, None, dtype=object)
         error[np.isnan(lon)] = "empty point"
         return Batch(rows, {}, lon, lat, error)
+    # Mixed, big-endian or missing geometries: read each record's header, still without
+    # building a geometry (coordinates are checked before GEOS sees any, layers.geoinput).
     error = np.full(n, None, dtype=object)
-    missing = np.array([g is None for g in wkb], dtype=bool)
-    geoms = np.full(n, None, dtype=object)
-    if (~missing).any():
-        geoms[~missing] = shapely.from_wkb(wkb[~missing], on_invalid="ignore")
-    type_id = shapely.get_type_id(geoms)
-    error[missing | (type_id < 0)] = "no geometry"
-    for i in np.flatnonzero((type_id >= 0) & (type_id != shapely.GeometryType.POINT)):
-        error[i] = f"geometry must be a Point, got {geoms[i].geom_type}"
-    is_point = type_id == shapely.GeometryType.POINT
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
-    lon[is_point] = shapely.get_x(geoms[is_point])
-    lat[is_point] = shapely.get_y(geoms[is_point])
-    error[is_point & np.isnan(lon)] = "empty point"
+    for i, data in enumerate(wkb):
+        lon[i], lat[i], error[i] = _wkb_point(data)
     return Batch(rows, {}, lon, lat, error)
+
+
+_WKB_TYPES = {
+    1: "Point",
+    2: "LineString",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
+_EWKB_SRID = 0x20000000
+
+
+def _wkb_point(data: bytes | None) -> tuple[float, float, str | None]:
+    """(x, y, None) of a WKB point (ISO or EWKB, either byte order, Z/M ignored), or
+    (nan, nan, why not)."""
+    if not data or len(data) < 5 or data[0] not in (0, 1):
+        return np.nan, np.nan, "no geometry"
+    order = "<" if data[0] == 1 else ">"
+    (code,) = struct.unpack_from(order + "I", data, 1)
+    kind = (code & 0x0FFFFFFF) % 1000  # ISO Z/M/ZM add 1000/2000/3000; EWKB sets flags
+    if kind != 1:
+        return np.nan, np.nan, f"geometry must be a Point, got {_WKB_TYPES.get(kind, kind)}"
+    offset = 9 if code & _EWKB_SRID else 5
+    if len(data) < offset + 16:
+        return np.nan, np.nan, "no geometry"
+    x, y = struct.unpack_from(order + "dd", data, offset)
+    if np.isnan(x) and np.isnan(y):
+        return np.nan, np.nan, "empty point"
+    return x, y, None
 
 
 # A 2D point in WKB: byte order (1 = little-endian), type 1, x, y: 21 bytes.
