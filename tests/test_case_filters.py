@@ -18,6 +18,14 @@ from layers.models import Area, Unit
 from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, OTHER_STREET_CELL, client_for, event_category, report
 
+
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings: Any) -> None:
+    """Without rates: these tests send more requests from one address than a minute's
+    allowance (a scope without a rate is not limited, accounts.throttling)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {}}
+
+
 # ---- unknown filter values ------------------------------------------------------------
 
 

@@ -5,7 +5,9 @@ UUID conflict names the earlier case only to whom may see it."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import pytest
 from django.contrib.auth.models import User
 
 from incidents.models import Case
@@ -13,6 +15,13 @@ from incidents.services import COORDINATE_TOLERANCE
 from layers.models import Area
 from tests.cast import centre
 from tests.loop import INSPECTOR2_CELL, INSPECTOR_CELL, client_for, event_category, report
+
+
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings: Any) -> None:
+    """Without rates: these tests send more requests from one address than a minute's
+    allowance (a scope without a rate is not limited, accounts.throttling)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {}}
 
 
 def test_a_resend_whose_longitude_differs_by_1e_13_is_the_same_case(

@@ -38,6 +38,13 @@ def everything_public(settings: Any) -> None:
     settings.OPEN311_PUBLIC_DECIMALS = 7
 
 
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings: Any) -> None:
+    """Without rates: these tests send more requests from one address than a minute's
+    allowance (a scope without a rate is not limited, accounts.throttling)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {}}
+
+
 def get(path: str, fmt: str, schema: str, *, expect: int = 200, **params: Any) -> Any:
     response = Client().get(f"{V2}/{path}.{fmt}", params)
     assert response.status_code == expect, response.content[:600]

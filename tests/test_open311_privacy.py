@@ -29,6 +29,13 @@ PERSONAL = (
 MASKED = "张先生电话139****5678，备用 139****4321，座机020****4321，身份证440106********1234"
 
 
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings: Any) -> None:
+    """Without rates: these tests send more requests from one address than a minute's
+    allowance (a scope without a rate is not limited, accounts.throttling)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {}}
+
+
 def listed(fmt: str = "json", **params: Any) -> dict[str, dict[str, Any]]:
     response = Client().get(f"{V2}/requests.{fmt}", params)
     assert response.status_code == 200, response.content[:400]

@@ -27,6 +27,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 STALE = State.REPORTED.value  # what both actors saw
 
 
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings: Any) -> None:
+    """Without rates: these tests send more requests from one address than a minute's
+    allowance (a scope without a rate is not limited, accounts.throttling)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {}}
+
+
 def _waiting_on_locks() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
