@@ -441,6 +441,47 @@ def test_wkb_records_are_read_without_building_a_geometry() -> None:
     assert _wkb_point(struct.pack("<BIdd", 1, 1, float("nan"), float("nan")))[2] == "empty point"
 
 
+csv_cell = st.one_of(
+    st.sampled_from(NASTY_NUMBERS).filter(lambda t: not set(t) & set(',"\n\r\x00')),
+    finite_or_not.map(repr),
+    in_city_lon.map(repr),
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rows=st.lists(st.tuples(csv_cell, st.one_of(csv_cell, in_city_lat.map(repr))),
+                     min_size=1, max_size=8))  # fmt: skip
+def test_an_import_of_any_coordinates_adds_up_and_rejects_with_a_reason(
+    small_city: dict[str, Area], tmp_path: Path, rows: list[tuple[str, str]]
+) -> None:
+    path = tmp_path / "people.csv"
+    lines = []
+    for n, (x, y) in enumerate(rows):
+        first17 = f"44010619900101{n:03d}"
+        lines.append(f"{first17}{_check(first17)},某某,{x},{y}\n")
+    path.write_text("id_number,name,lon,lat\n" + "".join(lines), encoding="utf-8")
+    result = import_file("population", path, dry_run=True)
+    assert result.read == len(rows) == result.inserted + result.rejected
+    report = (tmp_path / "people.rejected.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert len(report) == result.rejected
+    assert all(line.split(",")[2] for line in report)  # every rejected row has its reason
+    assert Person.objects.count() == 0  # a dry run
+
+
+@BOUNDED
+@given(data=st.one_of(st.binary(max_size=64), st.none()))
+def test_any_wkb_bytes_give_a_point_or_a_reason(data: bytes | None) -> None:
+    x, y, why = _wkb_point(data)
+    if why is None:  # a point: its coordinates go on to the coordinate check
+        assert isinstance(x, float) and isinstance(y, float)
+    else:
+        assert math.isnan(x) and math.isnan(y) and why
+
+
 def _check(first17: str) -> str:
     from layers.validators import id_number_check_digit
 
