@@ -7,6 +7,8 @@
   Under ASGI, Django reads the whole body before any middleware runs, so the guard is
   also an ASGI wrapper (`BodySizeGuard`, gridmgmt.asgi) that answers from the headers,
   and stops a chunked body (no Content-Length) as soon as it passes the limit.
+- **Open311's key first**: a POST of a service request whose query string carries an
+  api_key that is wrong or revoked is refused (403) before its body is received.
 - **NUL characters** in the path or the query string: PostgreSQL cannot store them, and
   no field of ours has a use for them (400).
 - **A declared charset other than UTF-8** on a body (400): the API reads UTF-8 only.
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-from urllib.parse import unquote_to_bytes
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote_to_bytes
 
 from asgiref.sync import iscoroutinefunction
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.cookie import parse_cookie
@@ -42,6 +45,7 @@ Message = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Made = TypeVar("Made", bound=HttpResponse | None)
 
 
 def body_limit(path: str) -> int | None:
@@ -137,6 +141,11 @@ class BodySizeGuard:
                 send, _in_language(headers, lambda: too_large(scope["path"], length, limit))
             )
             return
+        if scope["method"] == "POST" and _OPEN311_UPLOADS.fullmatch(scope["path"]):
+            refused = await database_sync_to_async(_open311_key_refusal)(scope, headers)
+            if refused is not None:
+                await _send(send, refused)
+                return
         received = 0
 
         async def counted() -> Message:
@@ -156,15 +165,39 @@ class BodySizeGuard:
         await self.app(scope, counted, send)
 
 
-def _in_language(headers: dict[bytes, bytes], make: Callable[[], HttpResponse]) -> HttpResponse:
+def _open311_key_refusal(scope: Scope, headers: dict[bytes, bytes]) -> HttpResponse | None:
+    """An Open311 POST whose query string names a wrong, revoked or unknown api_key is
+    refused (403) before its body, a photo perhaps, is received. A key given in the form
+    only can be checked once the form is read (open311.views)."""
+    from open311.clients import client_for_key
+    from open311.errors import Open311Error
+    from open311.render import format_of, render_error
+
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    secret = (query.get("api_key") or [""])[0].strip()
+    if not secret:
+        return None
+
+    def check() -> HttpResponse | None:
+        try:
+            client_for_key(secret)
+        except Open311Error as error:
+            return render_error(format_of(scope["path"]), error)
+        return None
+
+    return _in_language(headers, check)
+
+
+def _in_language(headers: dict[bytes, bytes], make: Callable[[], Made]) -> Made:
     """The response in the user's chosen language, as ChosenLanguageMiddleware picks it."""
     cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
     chosen = cookies.get(settings.LANGUAGE_COOKIE_NAME, "")
     language = chosen if translation.check_for_language(chosen) else settings.LANGUAGE_CODE
     with translation.override(language):
         response = make()
-    response.headers["Content-Language"] = language
-    response.headers["Connection"] = "close"
+    if response is not None:
+        response.headers["Content-Language"] = language
+        response.headers["Connection"] = "close"  # the body is left unread
     return response
 
 

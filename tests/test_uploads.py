@@ -170,6 +170,30 @@ def test_a_real_server_refuses_oversized_bodies_from_their_headers(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_real_server_checks_the_open311_key_before_the_body(loop: dict[str, User]) -> None:
+    _app, secret = make_client()
+    size = 5 * 2**20  # within the limit: it would be waited for, then read
+    with asgi_server() as url:
+        for key, status in [("o311_wrong", 403), (secret, None)]:
+            head = (
+                f"POST /open311/v2/requests.json?api_key={key} HTTP/1.1\r\n"
+                "Host: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                f"Content-Length: {size}\r\n\r\n"
+            )
+            if status is None:
+                # A good key: the server waits for the body it was promised.
+                with pytest.raises(TimeoutError):
+                    raw_request(url, head, wait=2)
+                continue
+            started = time.monotonic()
+            code, body = raw_request(url, head)  # not a byte of the body is sent
+            assert time.monotonic() - started < 2
+            assert code == status
+            (error,) = read(body, "application/json; charset=utf-8", "json", "errors")
+            assert error["code"] == 403 and "api_key" in error["description"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_real_server_stops_a_chunked_body_past_the_limit(loop: dict[str, User]) -> None:
     cookie = f"{session_cookie(loop['hotline'])}; csrftoken={CSRF}"
     limit = body_limit("/api/cases/tickets/")
