@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.fixtures import Settings
@@ -290,3 +291,21 @@ def test_behind_a_proxy_the_client_address_is_read_as_the_lockout_reads_it(
     assert [(e.username, e.ip) for e in failed] == [
         ("a", "10.0.0.1"), ("b", "203.0.113.9"), ("c", None),
     ]  # fmt: skip
+
+
+def test_under_asgi_the_reads_of_the_view_reach_the_async_middleware(
+    cast: dict[str, User], residents: dict[str, Person]
+) -> None:
+    # The server runs under ASGI: the middleware is async there, the view runs in a
+    # thread with a copy of the context, and what it noted must still be written.
+    client = AsyncClient()  # its requests come from 127.0.0.1 (the ASGI scope's client)
+    client.force_login(cast["admin"])
+    response = async_to_sync(client.get)("/api/layers/people/")
+    assert response.status_code == 200
+    (read,) = entries(Action.PERSONAL_READ)
+    assert (read.ip, read.detail["objects"]["layers.person"]["count"]) == ("127.0.0.1", 4)
+    write = async_to_sync(client.post)("/api/cases/reports/", {}, content_type="application/json")
+    assert write.status_code >= 400
+    (refused,) = entries(Action.REQUEST_WRITE)
+    assert (refused.ip, refused.detail["status"]) == ("127.0.0.1", write.status_code)
+    assert refused.outcome in (Outcome.DENIED, Outcome.FAILED)
