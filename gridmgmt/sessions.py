@@ -4,14 +4,23 @@ the 0.47 ms the lookup cost (docs/performance.md, vector tiles)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.sessions.backends import db
 from django.db import connection
 from django.utils import timezone
 
+# What Django makes a session key of (32 of db.SessionStore's VALID_KEY_CHARS). Anything
+# else in the cookie is no session: a NUL byte in it, sent to PostgreSQL, was a 500
+# (tests/test_fuzz_api.py).
+_SESSION_KEY = re.compile(r"[a-z0-9]{8,64}\Z")
+
 
 class SessionStore(db.SessionStore):
+    def _validate_session_key(self, key: str | None) -> bool:
+        return bool(key) and _SESSION_KEY.match(key or "") is not None
+
     def _get_session_from_db(self) -> Any:
         if self.session_key is None:
             return None
