@@ -153,7 +153,8 @@ def production_server() -> Iterator[str]:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             try:
                 OPENER.open(f"{url}/accounts/login/", timeout=2)
-            except urllib.error.HTTPError:
+            except urllib.error.HTTPError as answer:
+                answer.close()
                 break  # it answers (with its redirect)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 assert time.monotonic() < deadline, "the server did not start within 30 s"
@@ -162,6 +163,8 @@ def production_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stderr:
+            process.stderr.close()
 
 
 def test_a_server_under_the_production_environment_is_https_only(django_db_setup: None) -> None:
@@ -170,6 +173,7 @@ def test_a_server_under_the_production_environment_is_https_only(django_db_setup
             OPENER.open(f"{url}/accounts/login/", timeout=10)
         assert redirect.value.code == 301
         assert redirect.value.headers["Location"].startswith("https://")
+        redirect.value.close()
         # Through the proxy, which says the client came over HTTPS.
         proxied = urllib.request.Request(  # noqa: S310 - http://127.0.0.1
             f"{url}/accounts/login/",
