@@ -80,7 +80,9 @@ class BBoxField(serializers.Field):
         if len(parts) != 4:
             raise serializers.ValidationError(_("bbox must be minlon,minlat,maxlon,maxlat."))
         try:
-            # Through the input boundary: plain decimal numbers, finite, in range.
+            # Through the input boundary: plain decimal numbers, finite, in range. Not
+            # held to the datum's valid range, unlike a point: a map's viewport may reach
+            # past China, and the datum conversion of any in-range coordinate is finite.
             minx, maxx = (
                 check_longitude(parse_number(parts[i], field="bbox"), field="bbox") for i in (0, 2)
             )
