@@ -8,11 +8,16 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import http.cookiejar
 import io
 import json
 import logging
+import re
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -28,8 +33,10 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken
 from accounts.tokens import token_issue
 from layers.models import Area
+from tests.browser import servable_passwords
 from tests.loop import report
 from tests.open311 import make_client
+from tests.servers import asgi_server
 
 PASSWORD = "gridmgmt-demo"  # what create_demo_users gives the cast
 LOGIN = "/accounts/login/"
@@ -133,6 +140,38 @@ def test_the_admin_login_is_locked_out_too(cast: dict[str, User], settings: Sett
     # Failures on either page count together.
     response, _ = sign_in("admin", PASSWORD)
     assert response.status_code == 429
+
+
+def test_the_lockout_holds_on_the_asgi_server(
+    transactional_db: None, cast: dict[str, User]
+) -> None:
+    """Served as `make run` serves (uvicorn, ASGI, axes' middleware in its async mode)."""
+    servable_passwords()
+    with asgi_server(LOGIN_FAILURE_LIMIT="3") as url:
+        jar = http.cookiejar.CookieJar()
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+        def post(password: str) -> tuple[int, str, str | None]:
+            with browser.open(f"{url}{LOGIN}", timeout=10) as page:
+                form = page.read().decode()
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+            assert token is not None
+            body = urlencode(
+                {"username": "street", "password": password, "csrfmiddlewaretoken": token[1]}
+            ).encode()
+            try:
+                with browser.open(f"{url}{LOGIN}", data=body, timeout=10) as answer:
+                    return answer.status, answer.read().decode(), None
+            except urllib.error.HTTPError as refused:
+                with refused:
+                    return refused.code, refused.read().decode(), refused.headers["Retry-After"]
+
+        assert post("wrong-1")[0] == 200
+        assert post("wrong-2")[0] == 200
+        status, page, retry_after = post("wrong-3")
+        assert status == 429 and LOCKED in page and retry_after == str(15 * 60)
+        status, page, _retry = post(PASSWORD)
+        assert status == 429 and LOCKED in page
 
 
 def test_thirty_wrong_passwords_then_the_right_one_is_refused(cast: dict[str, User]) -> None:
