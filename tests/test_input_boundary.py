@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -480,6 +481,23 @@ def test_any_wkb_bytes_give_a_point_or_a_reason(data: bytes | None) -> None:
         assert isinstance(x, float) and isinstance(y, float)
     else:
         assert math.isnan(x) and math.isnan(y) and why
+
+
+def test_redrawn_cells_with_absurd_vertices_are_refused_before_anything_changes(
+    small_city: dict[str, Area], tmp_path: Path
+) -> None:
+    for bad in (1e308, 200.0):
+        ring = [[113.30, 23.10], [bad, 23.10], [113.31, 23.11], [113.30, 23.11], [113.30, 23.10]]
+        path = tmp_path / "cells.geojson"
+        feature = {
+            "type": "Feature",
+            "properties": {"code": INSPECTOR_CELL},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+        with pytest.raises(CommandError, match=f"cells {INSPECTOR_CELL}: 坐标"):
+            call_command("redraw_cells", str(path), "--valid-from", "2026-11-21")
+    assert not Area.objects.filter(valid_to__isnull=False).exists()
 
 
 def _check(first17: str) -> str:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from layers.datum import DEFAULT_DATUM, Datum, UnknownDatum, parse_datum, to_storage
+from layers.geoinput import lonlat_reasons
 from layers.grid_check import check_grid
 from layers.models import Tier
 from layers.redraw import RedrawError, redraw_cells
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if "code" not in frame.columns:
             raise CommandError(f"{options['file']} has no 'code' column naming the cells")
+        _check_coordinates(frame, datum)
         boundaries = {
             str(code): GEOSGeometry(memoryview(shapely.to_wkb(_to_storage(geom, datum))), srid=4326)
             for code, geom in zip(frame["code"], frame.geometry, strict=True)
@@ -68,6 +70,18 @@ class Command(BaseCommand):
             + ", ".join(f"{n} {layer}" for layer, n in result.replaced.items())
         )
         announce_bulk_write(self)
+
+
+def _check_coordinates(frame: Any, datum: Datum) -> None:
+    """The input boundary (layers.geoinput) for every vertex, before anything is converted
+    or written: finite, in range, in the datum's valid range."""
+    coordinates, owner = shapely.get_coordinates(frame.geometry.values, return_index=True)
+    reasons = lonlat_reasons(coordinates[:, 0], coordinates[:, 1], datum)
+    wrong = np.flatnonzero(reasons.astype(bool))
+    if len(wrong):
+        bad = sorted({int(owner[i]) for i in wrong})
+        codes = ", ".join(str(frame["code"].iloc[i]) for i in bad[:10])
+        raise CommandError(f"cells {codes}: {reasons[wrong[0]]}; nothing was changed")
 
 
 def _to_storage(geom: shapely.Geometry, datum: Datum) -> shapely.Geometry:
