@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from layers.datum import Datum
-from layers.geoinput import BadCoordinates, check_lonlat, parse_number
+from layers.geoinput import BadCoordinates, check_lonlat
 from open311.errors import BadRequest
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -73,17 +73,6 @@ def _bad_date(name: str, value: str) -> BadRequest:
         )
         % {"name": name, "value": value[:40]}
     )
-
-
-def number(params: QueryDict, name: str) -> float | None:
-    """A finite number in plain decimal notation (layers.geoinput), or None if absent."""
-    value = text(params, name)
-    if not value:
-        return None
-    try:
-        return parse_number(value, field=name)
-    except BadCoordinates as error:
-        raise BadRequest(error.message) from None
 
 
 def coordinates(params: QueryDict) -> tuple[float | None, float | None]:
