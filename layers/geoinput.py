@@ -34,6 +34,7 @@ import numpy.typing as npt
 from django.conf import settings
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from layers.datum import DATUM_BOUNDS, Bounds, Datum, parse_datum, point_to_storage
 from layers.placement import OutsideCity, Placement, place_point
@@ -199,9 +200,10 @@ def city_placement(point: Point, *, field: str) -> Placement:
 
 # --- Many points at once (bulk imports) ---------------------------------------------------
 
-REASON_NOT_FINITE = "坐标不是有限数值（NaN 或无穷大）"
-REASON_OUT_OF_RANGE = "坐标超出范围：经度应在 -180 到 180，纬度在 -90 到 90 之间"
-REASON_OUTSIDE_DATUM = "坐标不在 {datum} 坐标系的有效范围内（请检查坐标和 --datum）"
+# Marked for makemessages here, translated where a report is written.
+REASON_NOT_FINITE = gettext_noop("坐标不是有限数值（NaN 或无穷大）")
+REASON_OUT_OF_RANGE = gettext_noop("坐标超出范围：经度应在 -180 到 180，纬度在 -90 到 90 之间")
+REASON_OUTSIDE_DATUM = gettext_noop("坐标不在 {datum} 坐标系的有效范围内（请检查坐标和 --datum）")
 
 
 def lonlat_reasons(
