@@ -127,20 +127,27 @@ def credentials() -> tuple[str, str, list[tuple[float, float]]]:
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
 
-    from map_ui.live.tokens import make_token
+    from map_ui.live.models import issue_token
+
+    def signed_in(user: User) -> SessionStore:
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        return session
 
     city = User.objects.get(username="city")
     inspector = User.objects.get(username="inspector")
-    session = SessionStore()
-    session[SESSION_KEY] = str(inspector.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = inspector.get_session_auth_hash()
-    session.create()
+    session = signed_in(inspector)
+    # A live token opens sockets only while the session it was issued to lives.
+    city_session = signed_in(city).session_key or ""
     points = []
     for cell in inspector.staff.cells.all():
         p = cell.geom.point_on_surface
         points.append((p.x, p.y))
-    return make_token(city.pk), session.session_key or "", points
+    token = issue_token(user_id=city.pk, session_key=city_session)
+    return token, session.session_key or "", points
 
 
 def start_server(port: int, layer: str, args: argparse.Namespace) -> subprocess.Popen[bytes]:

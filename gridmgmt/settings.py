@@ -197,6 +197,10 @@ LIVE_RESUME_WAIT = env_float("LIVE_RESUME_WAIT", 2.0)
 # Every this many seconds a connection reads the outbox for events it may have missed
 # while the channel layer was unreachable (0: never). Deliveries are deduplicated.
 LIVE_CATCHUP_SECONDS = env_float("LIVE_CATCHUP_SECONDS", 60.0)
+# Every this many seconds each server process pings the channel layer's Redis and reads
+# the access of all its sockets with one statement: a Redis outage is told to clients,
+# a sign-out, deactivation or change of post closes sockets within this (map_ui.live.hub).
+LIVE_RECHECK_SECONDS = env_float("LIVE_RECHECK_SECONDS", 2.0)
 # --- end of live map ----------------------------------------------------------------------
 
 # --- Sign-in, sessions and HTTPS (accounts/, docs/deployment.md) ---------------------------

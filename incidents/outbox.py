@@ -22,7 +22,7 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
@@ -255,7 +255,7 @@ class Publisher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[Outbox] | None = None
+        self._queue: asyncio.Queue[Outbox | Notice] | None = None
         self.sent = 0
         self.failed = 0
 
@@ -263,16 +263,22 @@ class Publisher:
         loop, queue = self._start()
         loop.call_soon_threadsafe(queue.put_nowait, event)
 
+    def tell(self, group: str, message: dict[str, Any]) -> None:
+        """Send `message` (not an event: a notice to the consumers of `group`, such as
+        map_ui.live's "look at your access again") in the same background thread."""
+        loop, queue = self._start()
+        loop.call_soon_threadsafe(queue.put_nowait, Notice(group, message))
+
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every submitted event was sent or failed (tests, shutdown)."""
         if self._loop is not None and self._queue is not None:
             asyncio.run_coroutine_threadsafe(self._queue.join(), self._loop).result(timeout)
 
-    def _start(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[Outbox]]:
+    def _start(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[Outbox | Notice]]:
         with self._lock:
             if self._loop is None or self._queue is None:
                 loop = asyncio.new_event_loop()
-                queue: asyncio.Queue[Outbox] = asyncio.Queue()
+                queue: asyncio.Queue[Outbox | Notice] = asyncio.Queue()
                 ready = threading.Event()
                 thread = threading.Thread(
                     target=self._run, args=(loop, queue, ready), name="outbox", daemon=True
@@ -283,22 +289,43 @@ class Publisher:
             return self._loop, self._queue
 
     def _run(
-        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Outbox], ready: threading.Event
+        self,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[Outbox | Notice],
+        ready: threading.Event,
     ) -> None:
         asyncio.set_event_loop(loop)
         loop.call_soon(ready.set)
         loop.run_until_complete(self._serve(queue))
 
-    async def _serve(self, queue: asyncio.Queue[Outbox]) -> None:
+    async def _serve(self, queue: asyncio.Queue[Outbox | Notice]) -> None:
         while True:
             event = await queue.get()
             try:
-                if await _send(event):
+                if isinstance(event, Notice):
+                    await _notify(event)
+                elif await _send(event):
                     self.sent += 1
                 else:
                     self.failed += 1
             finally:
                 queue.task_done()
+
+
+class Notice(NamedTuple):
+    group: str
+    message: dict[str, Any]
+
+
+async def _notify(notice: Notice) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(notice.group, notice.message)
+    except (RedisError, OSError) as error:
+        # The consumers look again by themselves within seconds (map_ui.live.hub).
+        log.warning("notice to %s not sent: %s", notice.group, error)
 
 
 async def _send(event: Outbox) -> bool:

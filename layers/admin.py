@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.contrib.gis import forms as gis_forms
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.db import models as gis_models
@@ -53,6 +55,7 @@ from layers.models import (
     Tier,
     Unit,
 )
+from layers.signals import announce_access_change
 
 PLACEMENT_FIELDS = ("cell", "community", "street", "district")
 # Area boundaries can be megabytes: never load them just to print an area's name.
@@ -380,3 +383,43 @@ class StaffAdmin(admin.ModelAdmin):
     list_select_related = ("user", "unit")
     search_fields = ("user__username", "user__first_name", "user__last_name", "unit__name")
     autocomplete_fields = ("user", "unit", "cells")
+
+    # A changed post ends what the old one allowed (the user's live map closes): told
+    # after commit, once the cells are saved too.
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        before = form.initial.get("user") if change else None
+        announce_access_change([u for u in {form.instance.user_id, before} if u])
+
+    def delete_model(self, request: HttpRequest, obj: Staff) -> None:
+        super().delete_model(request, obj)
+        announce_access_change([obj.user_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Staff]) -> None:
+        users = list(queryset.values_list("user_id", flat=True))
+        super().delete_queryset(request, queryset)
+        announce_access_change(users)
+
+
+class UserAdmin(auth_admin.UserAdmin):  # type: ignore[type-arg]
+    """Django's user admin; a deactivated, changed or deleted user's access ends at once
+    (their live map closes), told after commit."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            announce_access_change([obj.pk])
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        user_id = obj.pk
+        super().delete_model(request, obj)
+        announce_access_change([user_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        users = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        announce_access_change(users)
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)

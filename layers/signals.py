@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
+from django.db import transaction
 from django.dispatch import Signal
 
 # Sent by the bulk commands (import_layer, load_demo_city, redraw_cells) once their
@@ -17,3 +18,15 @@ def announce_bulk_write(command: BaseCommand) -> None:
     for _receiver, said in bulk_written.send(sender=type(command)):
         if said:
             command.stdout.write(str(said))
+
+
+# Sent after commit when people's access changed: a user deactivated or reactivated, a
+# post created, changed (role, unit, cells) or removed. `user_ids`: whose. Receivers
+# end what the old access allowed (map_ui.live closes the user's live sockets).
+access_changed = Signal()
+
+
+def announce_access_change(user_ids: list[int]) -> None:
+    """Send access_changed for `user_ids` once the current transaction commits."""
+    if user_ids:
+        transaction.on_commit(lambda: access_changed.send(sender=None, user_ids=user_ids))

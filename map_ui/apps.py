@@ -6,7 +6,12 @@ class MapUiConfig(AppConfig):
     verbose_name = "一张图页面"
 
     def ready(self) -> None:
-        from layers.signals import bulk_written
+        from django.contrib.auth.signals import user_logged_out
+
+        from layers.signals import access_changed, bulk_written
+        from map_ui.live.notices import on_access_changed, on_logged_out
         from map_ui.tiles.counts import refresh_after_bulk_write
 
         bulk_written.connect(refresh_after_bulk_write, dispatch_uid="map_ui.tiles.counts")
+        user_logged_out.connect(on_logged_out, dispatch_uid="map_ui.live.logged_out")
+        access_changed.connect(on_access_changed, dispatch_uid="map_ui.live.access_changed")

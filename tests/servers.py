@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -91,3 +93,59 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: str) -> None
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)
     raise RuntimeError(f"the test server did not answer within 30 s: {Path(log).read_text()}")
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a free port in `directory`: to stop, start,
+    pause (SIGSTOP: a hung Redis) and resume without disturbing other tests."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ping = subprocess.run(  # noqa: S603
+                [shutil.which("redis-cli") or "redis-cli", "-p", str(self.port), "ping"],
+                capture_output=True,
+                check=False,
+            )
+            if ping.stdout.strip() == b"PONG":
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the test's redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a paused one cannot stop
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+
+@contextmanager
+def private_redis(directory: Path) -> Iterator[RedisServer]:
+    redis = RedisServer(directory)
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()

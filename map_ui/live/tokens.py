@@ -1,6 +1,7 @@
 """Short-lived tokens that open a live-map WebSocket where the session cookie cannot be
-sent (the mobile page). A token is the user's id signed with SECRET_KEY and a timestamp;
-it only opens the connection, so it lives for LIVE_TOKEN_MAX_AGE seconds.
+sent (the mobile page). A token is the user's id and a ticket (map_ui.live.models: the
+session that asked for the token) signed with SECRET_KEY and a timestamp; it opens
+sockets for LIVE_TOKEN_MAX_AGE seconds, and only while that session lives.
 
 The token travels in the handshake's Sec-WebSocket-Protocol header, the one header a
 browser lets a page set on a WebSocket: the page offers the subprotocols PROTOCOL and
@@ -22,14 +23,18 @@ TOKEN_PREFIX = "token."  # noqa: S105 (a name prefix, not a secret)
 _SIGNER = signing.TimestampSigner(salt="map_ui.live.token", sep=".")
 
 
-def make_token(user_id: int) -> str:
-    return _SIGNER.sign(str(user_id))
+def make_token(user_id: int, ticket: str) -> str:
+    return _SIGNER.sign(f"{user_id}-{ticket}")
 
 
-def read_token(token: str) -> int | None:
-    """The user id in `token`, or None if it is forged, malformed or expired."""
+def read_token(token: str) -> tuple[int, str] | None:
+    """The user id and the ticket in `token`, or None if it is forged, malformed or
+    expired."""
     try:
         value = _SIGNER.unsign(token, max_age=settings.LIVE_TOKEN_MAX_AGE)
     except signing.BadSignature:  # SignatureExpired is a BadSignature
         return None
-    return int(value) if value.isdigit() else None
+    user_id, _, ticket = value.partition("-")
+    if not user_id.isdigit() or not ticket.isalnum():
+        return None
+    return int(user_id), ticket

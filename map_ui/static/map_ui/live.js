@@ -4,7 +4,9 @@
      onEvent(event) {},      // {"type":"event", seq, kind, at, case:{id, state, ...}}
      onReload(reason) {},    // the server cannot replay what was missed: reload the data
                              // (default: reload the page)
-     onStatus(status) {},    // "connecting" | "open" | "closed" | "denied"
+     onStatus(status) {},    // "connecting" | "open" | "degraded" | "closed" | "denied"
+                             // degraded: the server's channel layer (Redis) is away;
+                             // events come late, and all of them once it is back
      since: 123,             // optional: the sequence number the page's data is as new as
      url: "/ws/live/",       // optional: path or ws(s):// address
      tokenUrl: "/map/live/token/", // optional: fetch a token first (no session cookie)
@@ -14,8 +16,13 @@
    Protocol (docs/websocket.md): the server says {"type":"hello","last_seq":N}; the client
    answers {"type":"resume","last_seq":M} with the last number it saw (null if none), and
    the server replays what it missed, or says {"type":"reload"} when that is too much.
+   {"type":"status","live":false} tells that the server lost its channel layer (Redis):
+   the socket stays open, events still come (read from the database, a little later),
+   and {"type":"status","live":true} follows once everything missed was sent.
    The last number seen is kept in sessionStorage, so a page reloaded in the same tab
-   resumes too. After a drop the client reconnects with a growing, jittered delay. */
+   resumes too. After a drop the client reconnects with a growing, jittered delay.
+   Close 4205: the user's post changed, and the page (its data, its very role page) is
+   the old post's: it reloads. */
 (function () {
   "use strict";
 
@@ -23,8 +30,11 @@
   // Close codes after which reconnecting cannot help (the session is gone, no rights,
   // or our own message was wrong): the page says so and stops.
   var FINAL_CODES = { 4400: true, 4401: true, 4403: true };
+  var POST_CHANGED = 4205;
+  var TRY_AGAIN = 1013; // the server's Redis is away: come back soon, it may be brief
   var MIN_DELAY = 1000;
   var MAX_DELAY = 30000;
+  var MAX_TRY_AGAIN_DELAY = 5000;
 
   function storedSeq() {
     try {
@@ -79,8 +89,9 @@
       }
     }
 
-    function scheduleReconnect() {
-      var delay = Math.min(MAX_DELAY, MIN_DELAY * Math.pow(2, attempts));
+    function scheduleReconnect(code) {
+      var most = code === TRY_AGAIN ? MAX_TRY_AGAIN_DELAY : MAX_DELAY;
+      var delay = Math.min(most, MIN_DELAY * Math.pow(2, attempts));
       attempts += 1;
       // Jitter: after a server restart, the clients do not all come back at once.
       timer = window.setTimeout(open, delay / 2 + Math.random() * delay / 2);
@@ -98,6 +109,8 @@
         // still arrive after a higher one (two server processes), so none is dropped.
         seen(message.seq);
         onEvent(message);
+      } else if (message.type === "status") {
+        onStatus(message.live ? "open" : "degraded");
       } else if (message.type === "reload") {
         // What follows the reload is new to the reloaded data; forget what came before.
         lastSeq = null;
@@ -135,8 +148,12 @@
             onStatus("denied");
             return;
           }
+          if (close.code === POST_CHANGED) {
+            window.location.reload();
+            return;
+          }
           onStatus("closed");
-          scheduleReconnect();
+          scheduleReconnect(close.code);
         };
       }).catch(function () {
         onStatus("closed");
