@@ -207,7 +207,12 @@ def test_a_real_server_stops_a_chunked_body_past_the_limit(loop: dict[str, User]
     )
     with asgi_server() as url:
         status, body = raw_request(url, head, chunks + b"0\r\n\r\n")
-    assert status == 413 and json.loads(body)["code"] == "too_large"
+        assert status == 413 and json.loads(body)["code"] == "too_large"
+        # The middleware's checks, as the server runs them (async-capable).
+        nul = requests.get(f"{url}/api/cases/?area=44%00", headers={"Cookie": cookie}, timeout=10)
+        assert nul.status_code == 400 and nul.json()["code"] == "invalid"
+        unknown = requests.get(f"{url}/api/no-such-thing/", timeout=10)
+        assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
 
 
 @pytest.mark.django_db(transaction=True)
