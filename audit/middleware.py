@@ -5,7 +5,6 @@ outcome (the record of a case action's origin; what changed is the case history)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
@@ -24,9 +23,6 @@ WRITE_PATHS = ("/api/", "/open311/")
 # The admin logs a bulk action on several objects (delete_selected) with bulk_create,
 # which sends no signal: the request that ran it is recorded here.
 ADMIN_PATH = "/admin/"
-
-Handler = Callable[[HttpRequest], HttpResponseBase]
-AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
 @sync_and_async_middleware

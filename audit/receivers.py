@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_migrate, post_save
 from django.dispatch import receiver
@@ -44,17 +45,11 @@ def _login_failed(
         action=Action.LOGIN_FAILED,
         outcome=Outcome.FAILED,
         request=request,
-        user=None if request is None else _anonymous(),
+        # Not request.user: whoever may be signed in on this request, the failure is
+        # recorded under the name that was tried.
+        user=AnonymousUser(),
         username=username,
     )
-
-
-def _anonymous() -> Any:
-    # request.user may already be set to the account that failed; the failure is not
-    # theirs until it succeeds, so it is recorded under the name tried.
-    from django.contrib.auth.models import AnonymousUser
-
-    return AnonymousUser()
 
 
 @receiver(post_save, sender=LogEntry, dispatch_uid="audit_admin_log")
