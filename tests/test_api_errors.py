@@ -194,6 +194,17 @@ def test_unknown_addresses_and_ids_are_json_404s(hotline: Client, address: str) 
     api_error(hotline.get(address), 404)
 
 
+def test_an_id_is_ascii_digits_only(loop: dict[str, User], small_city: dict[str, Area]) -> None:
+    from tests.loop import report
+
+    case_id = report(loop["inspector"], small_city).json()["case"]["id"]
+    client = client_for(loop["city"])
+    assert client.get(f"/api/cases/{case_id}/").status_code == 200
+    arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in str(case_id))
+    for written in [arabic_indic, f"0_{case_id}", f"%20{case_id}"]:
+        api_error(client.get(f"/api/cases/{written}/"), 404, "not_found")
+
+
 def test_other_refusals_are_in_the_shape(hotline: Client) -> None:
     assert api_error(Client().get("/api/cases/"), 403)["code"] == "not_authenticated"
     api_error(hotline.delete("/api/cases/"), 405, "method_not_allowed")

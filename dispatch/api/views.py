@@ -128,10 +128,16 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         return serializer(data, many=many, context=ctx).data
 
     def _case(self, pk: Any) -> Case:
+        # An id is ASCII digits: int() would also read " 12", "1_2" or "١٢" as a number.
+        text = str(pk)
         try:
-            return self.get_queryset().get(pk=int(pk))
+            if not (text.isascii() and text.isdigit()):
+                raise ValueError(text)
+            return self.get_queryset().get(pk=int(text))
         except (Case.DoesNotExist, ValueError):
-            raise CaseNotFound(_("没有编号为 %(id)s 的案件，或您无权查看。") % {"id": pk}) from None
+            raise CaseNotFound(
+                _("没有编号为 %(id)s 的案件，或您无权查看。") % {"id": text[:40]}
+            ) from None
 
     @extend_schema(
         summary="List cases",
