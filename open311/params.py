@@ -130,6 +130,8 @@ def attributes(params: QueryDict) -> dict[str, list[str]]:
                 _("无法识别的参数 %(key)s：附加字段应写作 attribute[代码]=值。") % {"key": key[:60]}
             )
         values = [value.strip() for value in params.getlist(key) if value.strip()]
+        if "\x00" in key or any("\x00" in value for value in values):
+            raise BadRequest(_("%(name)s 含有 NUL 字符（\\0），无法处理。") % {"name": key[:60]})
         if values:
             found.setdefault(match.group(1), []).extend(values)
     return found

@@ -26,7 +26,7 @@ from gridmgmt.urls import handler400, handler403, handler404, handler500  # noqa
 from gridmgmt.urls import urlpatterns as project_urls
 from incidents.models import Case, CasePhoto
 from layers.models import Area
-from open311.models import Open311Request
+from open311.models import Datatype, Open311Request, ServiceAttribute
 from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, PNG, client_for, event_category
 from tests.open311 import make_client, read
@@ -283,6 +283,7 @@ OPEN311_FIELDS = [
     "email",
     "device_id",
     "account_id",
+    "attribute[smell]",
 ]
 
 
@@ -290,6 +291,14 @@ OPEN311_FIELDS = [
 def test_open311_nul_in_any_field_is_a_400_and_no_case_is_saved(
     small_city: dict[str, Area], demo: tuple[Any, str], field: str
 ) -> None:
+    ServiceAttribute.objects.create(
+        category=event_category("0101"),
+        code="smell",
+        description="气味",
+        order=1,
+        datatype=Datatype.STRING,
+        required=False,
+    )
     data = filing(small_city, demo[1], **{field: "a\x00b"})
     response = Client().post("/open311/v2/requests.json", urlencode(data), content_type=FORM)
     assert field in open311_error(response, 400)
