@@ -309,3 +309,16 @@ def test_under_asgi_the_reads_of_the_view_reach_the_async_middleware(
     (refused,) = entries(Action.REQUEST_WRITE)
     assert (refused.ip, refused.detail["status"]) == ("127.0.0.1", write.status_code)
     assert refused.outcome in (Outcome.DENIED, Outcome.FAILED)
+
+
+def test_the_admins_list_of_people_unmasked_is_recorded_too(
+    cast: dict[str, User], residents: dict[str, Person]
+) -> None:
+    client = Client(**BROWSER)
+    client.force_login(cast["admin"])
+    response = client.get("/admin/layers/person/")
+    assert response.status_code == 200
+    assert residents["own"].id_number.encode() in response.content
+    (read,) = entries(Action.PERSONAL_READ)
+    assert read.detail["path"] == "/admin/layers/person/"
+    assert read.detail["objects"]["layers.person"]["count"] == 4
