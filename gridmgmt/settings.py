@@ -255,22 +255,30 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", SECURE)
 
 # Content-Security-Policy (django-csp, gridmgmt/security.py): CSP_MODE "enforce" (the
 # default), "report-only" (violations reported in the browser's console, nothing
-# blocked) or "off". Scripts, styles, images, fonts and connections (the live socket
-# included) from this server only, inline scripts only with the response's nonce;
-# images also from MAP_TILE_URL's server. Inline styles are allowed: folium writes its
-# map's size in a <style>, and the admin uses style attributes.
+# blocked) or "off". Scripts, styles, images, fonts and connections from this server
+# only (the live socket: at any of its names), inline scripts only with the response's
+# nonce; images also from MAP_TILE_URL's server. Inline styles are allowed: folium
+# writes its map's size in a <style>, and the admin uses style attributes.
 CSP_MODE = env_str("CSP_MODE", "enforce")
 if CSP_MODE not in {"enforce", "report-only", "off"}:
     raise ValueError(f"CSP_MODE must be enforce, report-only or off, got {CSP_MODE!r}")
 _tiles = urlsplit(env_str("MAP_TILE_URL", ""))
 _tile_origin = [f"{_tiles.scheme}://{_tiles.netloc}"] if _tiles.scheme and _tiles.netloc else []
+# The live socket may be opened at another name of this server (with a token, where the
+# session cookie does not go; docs/websocket.md): every name in ALLOWED_HOSTS.
+_own_sockets = [
+    f"{scheme}://{'*' + host if host.startswith('.') else host}:*"
+    for host in ALLOWED_HOSTS
+    if host != "*"
+    for scheme in ("ws", "wss")
+]
 _csp = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, UNSAFE_INLINE],
         "img-src": [SELF, "data:", "blob:", *_tile_origin],
-        "connect-src": [SELF],
+        "connect-src": [SELF, *_own_sockets],
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [NONE],

@@ -126,6 +126,16 @@ def test_the_policy_names_the_tile_server_and_can_be_report_only_or_off() -> Non
     tiles = settings_under(MAP_TILE_URL="https://tiles.example.gov.cn/{z}/{x}/{y}.png")
     images = tiles["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]["img-src"]
     assert "https://tiles.example.gov.cn" in images and "'self'" in images
+    # The live socket may be at another name of this server (docs/websocket.md's token).
+    names = settings_under(DJANGO_ALLOWED_HOSTS="grid.example.gov.cn,.example.gov.cn,*")
+    sockets = names["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]["connect-src"]
+    assert sockets == [
+        "'self'",
+        "ws://grid.example.gov.cn:*",
+        "wss://grid.example.gov.cn:*",
+        "ws://*.example.gov.cn:*",
+        "wss://*.example.gov.cn:*",
+    ]
     report = settings_under(CSP_MODE="report-only")
     assert report["CONTENT_SECURITY_POLICY"] is None
     assert report["CONTENT_SECURITY_POLICY_REPORT_ONLY"]["DIRECTIVES"]["script-src"]
