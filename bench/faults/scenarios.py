@@ -118,6 +118,7 @@ class Kit:
     deadline: float  # seconds a client keeps retrying a report after the load ends
     counter: int = 0
     closes_before: dict[str, int] = field(default_factory=dict)
+    reloads_before: int = 0
 
     def report(self, scenario: str, account: Account | None = None) -> Report:
         account = account or self.rng.choice(city.inspectors(self.accounts))
@@ -130,6 +131,7 @@ class Kit:
 def begin(kit: Kit) -> int:
     """The last event number before a scenario; each live client's closes so far."""
     kit.closes_before = {c.username: len(c.closes) for c in kit.live}
+    kit.reloads_before = sum(c.reloads for c in kit.live)
     return city.last_seq()
 
 
@@ -167,7 +169,7 @@ async def resend_storm(kit: Kit, reports: int = 1000, copies: int = 3) -> Row:
     await asyncio.gather(*(send(kit, r, tally) for r in sends))
     until = time.monotonic() + kit.deadline
     await asyncio.gather(*(until_acknowledged(kit, r, tally, until) for r in batch))
-    row = await finish(kit, "1 resend storm (1000 × 3)", batch, tally, start_seq)
+    row = await finish(kit, f"1 resend storm ({reports} × {copies})", batch, tally, start_seq)
     row.notes.insert(0, f"{len(sends)} requests")
     return row
 
@@ -384,6 +386,9 @@ async def live_columns(
     if marks is not None or closes:
         codes = ", ".join(f"{code or 'refused'} × {n}" for code, n in sorted(closes.items()))
         row.notes.append(f"live sockets closed: {codes or 'none'}")
+    reloads = sum(c.reloads for c in kit.live) - kit.reloads_before
+    if reloads:
+        row.notes.append(f"{reloads} clients told to reload")
     repeats = sum(c.repeats for c in kit.live)
     if repeats:
         row.notes.append(f"{repeats} live events received twice (dropped by the client)")
