@@ -105,6 +105,7 @@ class LiveClient:
     cases: dict[int, int] = field(default_factory=dict)  # seq → case id
     repeats: int = 0
     reloads: int = 0
+    told: list[bool] = field(default_factory=list)  # {"type": "status", "live": …} received
     connections: int = 0
     closes: list[int] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
@@ -159,6 +160,8 @@ class LiveClient:
             message = json.loads(raw)
             if message.get("type") == "reload":
                 self.reloads += 1
+            if message.get("type") == "status":
+                self.told.append(bool(message.get("live")))
             if message.get("type") != "event":
                 continue
             seq = int(message["seq"])

@@ -119,6 +119,7 @@ class Kit:
     counter: int = 0
     closes_before: dict[str, int] = field(default_factory=dict)
     reloads_before: int = 0
+    told_before: dict[str, int] = field(default_factory=dict)
 
     def report(self, scenario: str, account: Account | None = None) -> Report:
         account = account or self.rng.choice(city.inspectors(self.accounts))
@@ -132,6 +133,7 @@ def begin(kit: Kit) -> int:
     """The last event number before a scenario; each live client's closes so far."""
     kit.closes_before = {c.username: len(c.closes) for c in kit.live}
     kit.reloads_before = sum(c.reloads for c in kit.live)
+    kit.told_before = {c.username: len(c.told) for c in kit.live}
     return city.last_seq()
 
 
@@ -386,6 +388,11 @@ async def live_columns(
     if marks is not None or closes:
         codes = ", ".join(f"{code or 'refused'} × {n}" for code, n in sorted(closes.items()))
         row.notes.append(f"live sockets closed: {codes or 'none'}")
+    told = [c.told[kit.told_before.get(c.username, 0) :] for c in kit.live]
+    if marks is not None:
+        away = sum(1 for t in told if False in t)
+        back = sum(1 for t in told if False in t and t[-1])
+        row.notes.append(f"clients told live updates stopped: {away}, resumed: {back}")
     reloads = sum(c.reloads for c in kit.live) - kit.reloads_before
     if reloads:
         row.notes.append(f"{reloads} clients told to reload")
