@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
@@ -155,7 +156,7 @@ class Hub:
 
     async def _tell_all(self, message: dict[str, Any]) -> None:
         for member in list(self.members):
-            await member.say(message)
+            await _each(member.say(message))
 
     async def _hand_out(self) -> None:
         """Give each socket the outbox events after the cursor that it may see."""
@@ -169,7 +170,7 @@ class Hub:
             reaches = set(groups(row))
             for member in members:
                 if not reaches.isdisjoint(member.audience_groups):
-                    await member.offer(row.payload)
+                    await _each(member.offer(row.payload))
         self.cursor = max(self.cursor, upto)
         for member in members:
             member.upto = max(member.upto, upto)
@@ -187,9 +188,18 @@ class Hub:
         for member in members:
             now = found.get((member.user_id, member.session_key))
             if now is None or not now.signed_in or not now.active:
-                await member.shut(CLOSE_UNAUTHENTICATED)
+                await _each(member.shut(CLOSE_UNAUTHENTICATED))
             elif now != member.fingerprint:
-                await member.recheck()
+                await _each(member.recheck())
+
+
+async def _each(action: Coroutine[Any, Any, None]) -> None:
+    """One socket's part of a tick: a socket that went away meanwhile (its client hung
+    up) must not cost the others theirs."""
+    try:
+        await action
+    except Exception as error:  # whatever one socket raises, the others go on
+        log.info("live map: a socket's part of the tick failed: %r", error)
 
 
 hub = Hub()
