@@ -444,7 +444,7 @@ def _geojson_coordinates(value: Any, depth: int, field: str, out: list[list[floa
 
 
 def _not_a_number(field: str) -> str:
-    return _("%(field)s 应为数值（十进制数字，如 113.264）。") % {"field": field}
+    return _("%(field)s 应为数值（十进制数字，如 120.153）。") % {"field": field}
 
 
 def _not_finite(field: str) -> str:

@@ -9,7 +9,7 @@ Without an api_key, GET requests is read by anyone on the internet, so:
   separators, landlines with their area code, bare 7–8 digit local numbers, 18-digit ID
   numbers. Names cannot be told from other words and are not looked for;
 - points are rounded to OPEN311_PUBLIC_DECIMALS decimals (3 ≈ 100 m), and so are
-  coordinates written in a text (an address given as 经纬度 23.105123, 113.305456).
+  coordinates written in a text (an address given as 经纬度 30.287459, 120.153576).
 Component codes (16 digits) and area codes (6–15 digits, with no separator inside a
 run of 12 or more) stay readable: they name public things.
 """
