@@ -13,5 +13,7 @@ step "ruff format"
 .venv/bin/ruff format --check .
 step "mypy"
 .venv/bin/mypy .
+step "translations: every message translated, none fuzzy (scripts/translations.py)"
+.venv/bin/python scripts/translations.py
 step "pytest"
 .venv/bin/pytest "$@"

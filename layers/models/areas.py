@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,6 +15,12 @@ class Tier(models.TextChoices):
     STREET = "street", _("街道/镇")
     COMMUNITY = "community", _("社区/村")
     CELL = "cell", _("网格")
+
+
+def in_language(name: str, name_en: str) -> str:
+    """A name of the city's data in the interface's language (English where given)."""
+    english = (get_language() or "").startswith("en")
+    return name_en if english and name_en else name
 
 
 # Length of the hierarchical code at each tier: district = 6-digit division code,
@@ -69,6 +76,12 @@ class Area(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        """Its name in the interface's language: the English name where the city gave
+        one and the page is in English, else the official (Chinese) name."""
+        return in_language(self.name, self.name_en)
 
     @property
     def inner_prefix(self) -> str:

@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from layers.models.areas import in_language
+
 
 class CategoryKind(models.TextChoices):
     COMPONENT = "component", _("部件")
@@ -58,6 +60,11 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.code} {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        """Its name in the interface's language (layers.models.areas.in_language)."""
+        return in_language(self.name, self.name_en)
 
     @property
     def code(self) -> str:

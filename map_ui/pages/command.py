@@ -95,7 +95,7 @@ def _common(request: HttpRequest) -> dict[str, Any]:
         "live": {"url": "/ws/live/", "since": last_seq()},
         "scope": {
             "area": area.code if area is not None else None,
-            "area_name": area.name if area is not None else None,
+            "area_name": area.display_name if area is not None else None,
             "unit": staff.unit_id if staff is not None else None,
             "role": staff.role if staff is not None else None,
         },
@@ -135,7 +135,7 @@ def _street_outlines(request: HttpRequest) -> folium.GeoJson:
     features = [
         {
             "type": "Feature",
-            "properties": {"code": street.code, "name": street.name},
+            "properties": {"code": street.code, "name": street.display_name},
             "geometry": _simplified(street),
         }
         for street in streets.order_by("code")
@@ -159,7 +159,11 @@ def _area_outline(request: HttpRequest) -> list[folium.GeoJson]:
     if area is None or area.tier == Tier.CITY:
         return []
     outline = folium.GeoJson(
-        {"type": "Feature", "properties": {"name": area.name}, "geometry": _simplified(area)},
+        {
+            "type": "Feature",
+            "properties": {"name": area.display_name},
+            "geometry": _simplified(area),
+        },
         name=str(_("辖区范围")),
         style_function=lambda feature: {"color": "#123b63", "weight": 3, "fill": False},
         interactive=False,
