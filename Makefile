@@ -5,7 +5,7 @@
 run:            ## set up everything, load the demo city, serve on 127.0.0.1:8000
 	bash scripts/run.sh
 
-test:           ## set up everything, then migrations check, ruff, mypy and the whole suite
+test:           ## set up everything, then migrations check, ruff, mypy, ESLint, translations and the whole suite
 	bash scripts/test.sh
 
 setup:          ## system packages, PostgreSQL/PostGIS, Redis, virtualenv, migrations
@@ -33,4 +33,4 @@ faults:         ## fault kit: own PostgreSQL, Redis and server, broken under loa
 	bash scripts/setup.sh && .venv/bin/python -m bench.faults
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy . && node_modules/.bin/eslint

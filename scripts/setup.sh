@@ -29,6 +29,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js runs the browser code's linter (make test); a Node.js of another source will do.
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 # python3-venv is only needed when the machine's python3 has no working venv module.
 if python3 -c 'import venv, ensurepip' 2>/dev/null; then
   missing=("${missing[@]/python3-venv}")
@@ -38,6 +40,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   log "installing system packages: ${missing[*]}"
   "${SUDO[@]}" apt-get update -qq
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- the browser code's lint tools (package.json; nothing of it is served) -------------
+npm_stamp=node_modules/.installed-$(sha1sum package-lock.json | cut -c1-12)
+if [ ! -f "$npm_stamp" ]; then
+  log "installing the browser code's lint tools (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$npm_stamp"
 fi
 
 # --- PostgreSQL + PostGIS --------------------------------------------------------------

@@ -13,6 +13,8 @@ step "ruff format"
 .venv/bin/ruff format --check .
 step "mypy"
 .venv/bin/mypy .
+step "eslint (browser code)"
+node_modules/.bin/eslint
 step "translations: every message translated, none fuzzy (scripts/translations.py)"
 .venv/bin/python scripts/translations.py
 step "pytest"
