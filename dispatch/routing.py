@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from dispatch.models import RoutingRule, TargetTier
 from incidents.models import Case
@@ -75,7 +76,10 @@ def route(case: Case, *, at: dt.datetime) -> Route:
         if unit is not None:
             reason = f"无匹配规则，属地兜底：{TargetTier(tier).label}级属地单位{unit.name}"
             return Route(unit, tier, None, reason, {"rule": None, "unit_by": "fallback"})
-    raise NoUnit(f"no unit answers for street {case.street_id}, its district or the city")
+    raise NoUnit(
+        _("案件所在街道（编号 %(street)s）、其所在区和市都没有负责单位")
+        % {"street": case.street_id}
+    )
 
 
 def escalation_route(case: Case, *, reason: str) -> Route:
@@ -84,7 +88,10 @@ def escalation_route(case: Case, *, reason: str) -> Route:
     tier = tier_above(case)
     unit = territorial_unit(case, tier)
     if unit is None:
-        raise NoUnit(f"no {tier} command unit set up above {case.unit}")
+        raise NoUnit(
+            _("%(unit)s之上没有设置%(tier)s级指挥单位")
+            % {"unit": case.unit, "tier": TargetTier(tier).label}
+        )
     return Route(unit, tier, None, f"上报{TargetTier(tier).label}级：{reason}", {"escalated": True})
 
 

@@ -257,9 +257,7 @@ def _place(point: Point) -> Placement:
     try:
         return place_point(point)
     except OutsideCity as error:
-        raise InvalidInput(
-            _("该位置不在本市任何网格内：%(error)s") % {"error": error}, field="location"
-        ) from None
+        raise InvalidInput(str(error), field="location") from None
 
 
 def _check_own_cells(staff: Staff, placement: Placement, point: Point) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib.gis.geos import Point
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from layers.models import Area, AreaPiece, Tier
 
@@ -20,7 +21,7 @@ PIECE_MAX_VERTICES = 64
 
 
 class OutsideCity(ValueError):
-    """The point lies in no grid cell of the city."""
+    """The point lies in no grid cell of the city. Its text is in the user's language."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def place_point(point: Point) -> Placement:
     )
     if piece is None:
         raise OutsideCity(
-            f"point ({point.x:.6f}, {point.y:.6f}) lies outside every grid cell of the city"
+            _("位置（%(lon).6f, %(lat).6f）不在本市任何网格内。") % {"lon": point.x, "lat": point.y}
         )
     cell = piece.area
     community = cell.parent
@@ -49,7 +50,7 @@ def place_point(point: Point) -> Placement:
     district = street.parent if street else None
     if community is None or street is None or district is None:
         raise OutsideCity(
-            f"grid cell {cell.code} is not attached to a community, street and district"
+            _("网格 %(code)s 未挂接到社区、街道和区，请数据管理员检查区划。") % {"code": cell.code}
         )
     return Placement(cell=cell, community=community, street=street, district=district)
 

@@ -25,5 +25,5 @@ def test_it_places_a_point_on_a_shared_border_into_the_lower_code(
 
 
 def test_it_refuses_a_point_outside_the_city(small_city: dict[str, Area]) -> None:
-    with pytest.raises(OutsideCity, match="outside every grid cell"):
+    with pytest.raises(OutsideCity, match="不在本市任何网格内"):
         place_point(Point(114.0, 23.105, srid=4326))

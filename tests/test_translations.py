@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 import re
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
 from layers.models import Area
+from tests.loop import client_for, event_category
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import translations
@@ -102,3 +105,19 @@ def test_role_pages_in_english_hold_no_chinese(
     texts = [html] + (strings(json.loads(config.group(1))) if config else [])
     found = sorted({m.group(0) for text in texts for m in CHINESE.finditer(text)})
     assert found == []
+
+
+def test_an_error_built_from_parts_is_in_one_language(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    """A report outside every cell: the message of the placement inside the API's error
+    is in the user's language too, not English inside Chinese (or the reverse)."""
+    for language, other in (("en", CHINESE), ("zh-hans", re.compile(r"[A-Za-z]{3,}"))):
+        client = client_for(loop["inspector"])
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        body = {"client_uuid": str(uuid.uuid4()), "category": event_category("0101").pk}
+        body |= {"description": "x", "lon": 1.0, "lat": 1.0, "datum": "wgs84"}
+        response = client.post("/api/cases/reports/", body, format="multipart")
+        assert response.status_code == 400, response.content
+        detail = response.json()["detail"]
+        assert other.findall(detail) == [], detail
