@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
 from django.core.management import call_command
 
-from layers.models import Area, Person
+from layers.models import Area, Person, Role
 from layers.validators import id_number_check_digit
 
 CELLS = {
@@ -20,6 +20,22 @@ CELLS = {
 }
 EVERYWHERE = set(CELLS)
 NAMES = ["张三", "李四", "王五", "欧阳娜娜"]
+# The demo user of each post, the highest tier first (create_demo_users).
+DEMO_USER = {
+    Role.CITY: "city",
+    Role.DISTRICT: "district",
+    Role.STREET: "street",
+    Role.LEADER: "leader",
+    Role.DEPARTMENT: "department",
+    Role.HOTLINE: "hotline",
+    Role.INSPECTOR: "inspector",
+    Role.DATA_ADMIN: "data_admin",
+}
+
+
+def opener(roles: frozenset[str]) -> str:
+    """A demo user whose post opens a page of map_ui.pages.roles.PAGES."""
+    return next(user for role, user in DEMO_USER.items() if role in roles)
 
 
 def create_cast() -> dict[str, User]:

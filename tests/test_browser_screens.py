@@ -13,30 +13,14 @@ from django.urls import reverse
 from playwright.sync_api import Browser
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from layers.models import Role
 from map_ui.pages.roles import PAGES
 from tests.browser import log_in, screenshot, servable_passwords
+from tests.cast import opener
 
 SIZES = {
     "desktop": {"viewport": {"width": 1400, "height": 900}},
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
 }
-# The demo user of each post (layers/management/commands/create_demo_users.py).
-DEMO_USER = {
-    Role.INSPECTOR: "inspector",
-    Role.HOTLINE: "hotline",
-    Role.STREET: "street",
-    Role.DISTRICT: "district",
-    Role.CITY: "city",
-    Role.DEPARTMENT: "department",
-    Role.LEADER: "leader",
-    Role.DATA_ADMIN: "data_admin",
-}
-
-
-def opener(roles: frozenset[str]) -> str:
-    """A demo user whose post opens the page, the highest tier first."""
-    return next(DEMO_USER[role] for role in DEMO_USER if role in roles)
 
 
 @pytest.mark.parametrize("size", list(SIZES))

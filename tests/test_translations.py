@@ -15,8 +15,11 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
+from django.urls import reverse
 
 from layers.models import Area
+from map_ui.pages.roles import PAGES
+from tests.cast import opener
 from tests.loop import client_for, event_category
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -67,13 +70,7 @@ def test_the_check_names_each_untranslated_fuzzy_or_mixed_message(tmp_path: Path
 
 
 CHINESE = re.compile(r"[\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]+")
-ROLE_PAGES = [
-    ("city", "/map/command/"),
-    ("street", "/map/street/"),
-    ("district", "/map/evaluation/"),
-    ("inspector", "/map/inspector/"),
-    ("hotline", "/map/hotline/"),
-]
+ROLE_PAGES = [(opener(page.roles), page.name) for page in PAGES]
 
 
 def strings(value: Any) -> list[str]:
@@ -86,15 +83,15 @@ def strings(value: Any) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize(("username", "url"), ROLE_PAGES)
+@pytest.mark.parametrize(("username", "name"), ROLE_PAGES)
 def test_role_pages_in_english_hold_no_chinese(
-    loop: dict[str, User], username: str, url: str
+    loop: dict[str, User], username: str, name: str
 ) -> None:
     Area.objects.update(name_en="Area")  # the city's data, named in English by its loader
     client = Client()
     client.force_login(loop[username])
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    response = client.get(url)
+    response = client.get(reverse(f"map_ui:{name}"))
     assert response.status_code == 200 and response["Content-Language"] == "en"
     html = response.content.decode()
     # The switch names the other language in that language, as language menus do.
