@@ -419,6 +419,12 @@ SPECTACULAR_SETTINGS = {
         "GisFeatureEnum": ["Feature"],
         "GisFeatureCollectionEnum": ["FeatureCollection"],
     },
+    # Every operation's 4xx in the API's error shape, declared once (gridmgmt/schema.py);
+    # after drf-spectacular's own hook, which names the enums.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gridmgmt.schema.declare_errors",
+    ],
 }
 
 LOGGING = {

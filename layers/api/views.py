@@ -24,17 +24,13 @@ from layers.api import filters, serializers
 from layers.api.pagination import CappedLimitOffsetPagination, GeoJsonLimitOffsetPagination
 from layers.models import Address, Area, Building, Category, Component, LegalEntity, Person
 
+# When these errors happen; their body, the API's error shapes, is declared for every
+# operation at once (gridmgmt/schema.py).
 BAD_QUERY = OpenApiResponse(
-    response={
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "example": {"datum": ["unknown datum 'utm'; use one of: wgs84, gcj02, bd09, cgcs2000"]},
-    },
-    description="A query parameter is invalid: each bad parameter is named with its messages.",
+    description="A query parameter is invalid: each bad parameter is named with its messages."
 )
 NOT_FOUND = OpenApiResponse(
-    response={"type": "object", "properties": {"detail": {"type": "string"}}},
-    description="No such record, or one the user may not see (the two are indistinguishable).",
+    description="No such record, or one the user may not see (the two are indistinguishable)."
 )
 
 DATUM_NOTE = (
