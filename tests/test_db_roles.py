@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 
+from audit.management.commands.migrate import migration_refusal
 from audit.models import Action, AuditEvent, Outcome
 from audit.roles import APP_OWNED_TABLES, PROTECTED_TABLES, apply_grants, separated
 from dispatch.models import CalendarDay
@@ -179,3 +180,52 @@ def test_a_database_of_an_earlier_set_up_is_handed_to_the_owner() -> None:
     finally:
         with psycopg.connect(dbname="postgres", **as_owner) as server:
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migrate_as_the_application_stops_at_once_saying_to_migrate_as_the_owner() -> None:
+    """A fresh database of the owner's, migrated with the application's DATABASE_URL
+    alone: `migrate` refuses before it applies anything, and names DATABASE_OWNER_URL
+    (audit/management/commands/migrate.py), instead of PostgreSQL's "permission denied"
+    partway through."""
+    owner_settings = settings.DATABASES["owner"]
+    app = settings.DATABASES["default"]
+    name = f"{owner_settings['NAME']}_as_app"
+    params = {"host": owner_settings["HOST"] or None, "port": owner_settings["PORT"] or None}
+    as_owner = {**params, "user": owner_settings["USER"], "password": owner_settings["PASSWORD"]}
+    template = settings.DATABASES["default"]["TEST"].get("TEMPLATE") or "gridmgmt_template"
+    with psycopg.connect(dbname="postgres", autocommit=True, **as_owner) as server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        url = (
+            f"postgres://{app['USER']}:{app['PASSWORD']}@{app['HOST'] or '127.0.0.1'}:"
+            f"{app['PORT'] or 5432}/{name}"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
+        env.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "gridmgmt.settings"})
+        command = [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "migrate", "--noinput"]
+        done = subprocess.run(  # noqa: S603
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode != 0
+        said = " ".join(done.stderr.split())
+        assert f"migrate connects as '{app['USER']}'" in said, done.stderr
+        assert "DATABASE_OWNER_URL" in said
+        assert f"owned by '{owner_settings['USER']}'" in said
+        with psycopg.connect(dbname=name, **as_owner) as fresh:
+            tables = fresh.execute("SELECT to_regclass('django_migrations')").fetchone()
+        assert tables == (None,)  # nothing was applied
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **as_owner) as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.django_db(databases=["default", "owner"])
+def test_migrate_as_the_application_refuses_the_owners_tables() -> None:
+    """On a migrated database (the test database, migrated by the owner) the application's
+    role is refused too: it could not alter the owner's tables."""
+    refusal = migration_refusal("default")
+    assert refusal is not None
+    assert f"belong to '{settings.DATABASES['owner']['USER']}'" in refusal
+    assert "DATABASE_OWNER_URL" in refusal
+    assert migration_refusal("owner") is None
