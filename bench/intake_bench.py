@@ -76,13 +76,18 @@ def reset_cases() -> None:
 def make_inspectors(seed: int) -> list[Inspector]:
     """INSPECTORS inspectors across the city, each with CELLS_EACH cells and a session."""
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
 
     from layers.datum import Datum, from_wgs84
     from layers.models import Area, Role, Staff, Unit
 
+    # The backend that signs users in and finds them again (get_user), as bench/faults
+    # does: django-axes' backend comes first in AUTHENTICATION_BACKENDS, and only guards.
+    backend = next(
+        path for path in settings.AUTHENTICATION_BACKENDS if hasattr(load_backend(path), "get_user")
+    )
     rng = random.Random(seed)
     cells = list(Area.objects.current().filter(tier="cell").order_by("code"))
     rng.shuffle(cells)
@@ -97,7 +102,7 @@ def make_inspectors(seed: int) -> list[Inspector]:
         staff.cells.set(own)
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[BACKEND_SESSION_KEY] = backend
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         points = []
