@@ -12,6 +12,7 @@ report, both allowed in turn by the table) into one winner and one Conflict.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,19 +20,18 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from dispatch import deadlines
 from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
+from dispatch.permissions import Facts, check_action, facts_of
 from dispatch.routing import NoUnit, Route, escalation_route, places_of, route
-from dispatch.transitions import TRANSITIONS, Relation, Transition
+from dispatch.transitions import TRANSITIONS, Transition
 from incidents.access import visible_cases
-from incidents.errors import CaseNotFound, Conflict, InvalidInput, NotPermitted
+from incidents.errors import CaseNotFound, Conflict, InvalidInput
 from incidents.history import record
 from incidents.models import Case, CaseEvent, State
 from incidents.photos import attach, check_photos
 from incidents.services import Intake, Report, Ticket, case_report, case_ticket
-from layers.access import is_superuser, staff_of, unit_area
 from layers.models import Role, Staff, Tier, Unit
 
 if TYPE_CHECKING:
@@ -44,13 +44,20 @@ if TYPE_CHECKING:
 def _begin(
     user: User, case_id: int, action: str, expected: str | None = None
 ) -> tuple[Case, Staff | None, Transition]:
-    """The locked case, the actor's post and the transition, once every check passed.
+    case, facts, transition = _checked(user, case_id, action, expected)
+    return case, facts.staff, transition
+
+
+def _checked(
+    user: User, case_id: int, action: str, expected: str | None = None
+) -> tuple[Case, Facts, Transition]:
+    """The locked case, what the check read and the transition, once every check passed.
 
     `expected`: the state the actor saw when deciding (the client's `expected_state`).
     It is compared under the row lock, so of two actions decided on the same state (a
     立案 and a 注销 of one new report) exactly one passes: the table alone would let the
-    注销 follow the 立案, since a filed case may be cancelled too."""
-    transition = TRANSITIONS[action]
+    注销 follow the 立案, since a filed case may be cancelled too. The rest is
+    dispatch.permissions.check_action, the check that allowed_actions() runs too."""
     if not visible_cases(user).filter(pk=case_id).exists():
         raise CaseNotFound(_("没有编号为 %(id)s 的案件，或您无权查看。") % {"id": case_id})
     case = (
@@ -66,58 +73,16 @@ def _begin(
                 "id": case.pk,
                 "state": case.get_state_display(),
                 "expected": _state_label(expected),
-                "action": transition.label,
+                "action": TRANSITIONS[action].label,
             },
             field="expected_state",
         )  # fmt: skip
-    if case.state not in transition.sources:
-        allowed = "、".join(str(State(s).label) for s in sorted(transition.sources))
-        raise Conflict(
-            _("案件 #%(id)s 当前为「%(state)s」，不能%(action)s（仅在%(allowed)s时可以）。")
-            % {
-                "id": case.pk,
-                "state": case.get_state_display(),
-                "action": transition.label,
-                "allowed": allowed,
-            }
-        )
-    staff = staff_of(user)
-    if not is_superuser(user):
-        _check_actor(case, staff, transition)
-    return case, staff, transition
+    facts = facts_of(user, case)
+    return case, facts, check_action(case, action, user, facts)
 
 
 def _state_label(state: str) -> str:
     return str(State(state).label) if state in State.values else state
-
-
-def _check_actor(case: Case, staff: Staff | None, transition: Transition) -> None:
-    relation = transition.who.get(Role(staff.role)) if staff else None
-    if staff is None or relation is None:
-        role = staff.get_role_display() if staff else _("无岗位")
-        raise NotPermitted(
-            _("%(role)s不能对案件执行「%(action)s」。") % {"role": role, "action": transition.label}
-        )
-    if not _related(case, staff, relation):
-        raise NotPermitted(_(_RELATION_MESSAGES[relation]) % {"action": transition.label})
-
-
-_RELATION_MESSAGES = {
-    Relation.AREA: gettext_noop("案件不在您单位的辖区内，不能%(action)s。"),
-    Relation.ASSIGNEE: gettext_noop("案件未派给您的单位，不能%(action)s。"),
-    Relation.VERIFIER: gettext_noop("您不是此案件指定的核查人，不能%(action)s。"),
-}
-
-
-def _related(case: Case, staff: Staff, relation: Relation) -> bool:
-    if relation is Relation.ASSIGNEE:
-        return case.unit_id == staff.unit_id
-    if relation is Relation.VERIFIER:
-        return case.verifier_id == staff.user_id
-    area = unit_area(staff)
-    if area is True or case.supervising_unit_id == staff.unit_id:
-        return True
-    return Case.objects.filter(area, pk=case.pk).exists()
 
 
 def _finish(
@@ -334,13 +299,68 @@ def _tier_rank(tier: str) -> int:
 
 
 @transaction.atomic
+def case_redispatch(
+    *,
+    user: User,
+    case_id: int,
+    unit_id: int,
+    reason: str,
+    expected_state: str | None = None,
+) -> Case:
+    """改派: the command side moves a case in the hands of one unit (or returned by it)
+    to another unit of its choice. The clock starts afresh for the new unit, as at a
+    dispatch: the unit it leaves is not charged for it."""
+    reason = _required(reason, "reason", _("改派理由"))
+    case, staff, transition = _begin(user, case_id, "redispatch", expected_state)
+    if unit_id == case.unit_id:
+        raise InvalidInput(
+            _("案件已派给 %(unit)s；请选择另一个单位。")
+            % {"unit": case.unit.name if case.unit else ""},
+            field="unit",
+        )
+    chosen = _chosen_unit(case, staff, unit_id)
+    previous = case.unit_id
+    data = {**_assign(case, chosen, user), "previous_unit": previous}
+    now = timezone.now()
+    case.dispatched_at = now
+    case.verifier = None
+    deadlines.start(case, now)
+    _finish(case, user, staff, transition, note=reason, data=data)
+    return case
+
+
+@transaction.atomic
+def case_supervise(
+    *,
+    user: User,
+    case_id: int,
+    note: str,
+    due_at: dt.datetime,
+    expected_state: str | None = None,
+) -> Case:
+    """督办: the district or city command presses the unit that has the case, with a note
+    and the date it expects the case dealt with by. The state does not change; the
+    history keeps it and its live event reaches the unit (it goes to the case's units)."""
+    note = _required(note, "note", _("督办意见"))
+    if due_at <= timezone.now():
+        raise InvalidInput(_("督办期限须晚于现在。"), field="due_at")
+    case, staff, transition = _begin(user, case_id, "supervise", expected_state)
+    data = {"due_at": due_at.isoformat(), "unit": case.unit_id}
+    _finish(case, user, staff, transition, note=note, data=data)
+    return case
+
+
+@transaction.atomic
 def case_escalate(
     *, user: User, case_id: int, reason: str, expected_state: str | None = None
 ) -> Case:
     """上报上级: beyond the unit's power, the case goes to the next tier's command."""
     reason = _required(reason, "reason", _("上报理由"))
     case, staff, transition = _begin(user, case_id, "escalate", expected_state)
+    lapsed = _lapse_pending(case, user)
     data = _escalate(case, user, reason)
+    if lapsed:
+        data["extension_lapsed"] = True
     _finish(case, user, staff, transition, note=reason, data=data)
     return case
 
@@ -380,10 +400,12 @@ def case_return(
     reason = _required(reason, "reason", _("退回理由"))
     case, staff, transition = _begin(user, case_id, "return", expected_state)
     returned_by = case.unit_id
+    lapsed = _lapse_pending(case, user)
     case.unit = None
     case.due_at = case.warn_at = None
     deadlines.stop(case)
-    _finish(case, user, staff, transition, note=reason, data={"returned_by": returned_by})
+    data = {"returned_by": returned_by, **({"extension_lapsed": True} if lapsed else {})}
+    _finish(case, user, staff, transition, note=reason, data=data)
     return case
 
 
@@ -416,11 +438,13 @@ def case_request_extension(
     return request
 
 
-def _pending(case: Case) -> ExtensionRequest:
-    request = ExtensionRequest.objects.filter(case=case, approved__isnull=True).first()
-    if request is None:
-        raise Conflict(_("案件 #%(id)s 没有待审批的延期/缓办申请。") % {"id": case.pk})
-    return request
+def _lapse_pending(case: Case, user: User) -> bool:
+    """The case leaves its unit (退回, 上报): a request it made lapses, closed as not
+    approved, so that nobody decides it later for a unit that no longer has the case."""
+    if case.state != State.SIGNED:  # only a case in hand can have a pending request
+        return False
+    pending = ExtensionRequest.objects.filter(case=case, approved__isnull=True)
+    return bool(pending.update(approved=False, decided_by=user, decided_at=timezone.now()))
 
 
 @transaction.atomic
@@ -433,8 +457,9 @@ def case_decide_extension(
     expected_state: str | None = None,
 ) -> Case:
     action = "approve_extension" if approve else "reject_extension"
-    case, staff, transition = _begin(user, case_id, action, expected_state)
-    request = _pending(case)
+    case, facts, transition = _checked(user, case_id, action, expected_state)
+    staff, request = facts.staff, facts.pending
+    assert request is not None  # check_action: a decision needs a pending request
     now = timezone.now()
     request.approved, request.decided_by, request.decided_at = approve, user, now
     request.save(update_fields=["approved", "decided_by", "decided_at"])
@@ -530,8 +555,6 @@ def case_verify(
     case, staff, transition = _begin(
         user, case_id, "verify_pass" if passed else "verify_fail", expected_state
     )
-    if case.handled_by_id == user.pk:
-        raise NotPermitted(_("处置人不能核查自己处置的案件。"))
     if not passed:
         case.reworks += 1
         deadlines.resume_timer(case)

@@ -5,6 +5,8 @@ Who may act is a role plus a relation to the case:
 - AREA: the case lies in the actor's unit area, or the unit supervises it (督办);
 - ASSIGNEE: the case is assigned to the actor's unit (it must fix it);
 - VERIFIER: the actor is the inspector asked to verify it.
+dispatch.permissions applies the table (and the rules of the case itself, such as a
+pending extension request) for the services and for the pages alike.
 A superuser may take any action the state allows (administrators repair data).
 
     reported ─file→ filed ─dispatch→ dispatched ─sign→ signed ─handle→ handled
@@ -13,6 +15,9 @@ A superuser may take any action the state allows (administrators repair data).
        │                        signed ⇄ suspended (approved 缓办, resume)  pass│fail
        │                        signed: request/approve/reject extension     ↓   ↓
        │                                               closed ←close─ verified  rework ─sign→ signed
+
+    dispatched/signed/returned/rework ─redispatch→ dispatched (改派, to another unit)
+    dispatched/signed/suspended/rework: supervise (督办, a note and a date; state kept)
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ VERIFIER = {Role.INSPECTOR: Relation.VERIFIER}
 
 OPEN_BEFORE_DISPATCH = frozenset({State.REPORTED, State.FILED})
 WORKING = frozenset({State.DISPATCHED, State.SIGNED, State.RETURNED, State.REWORK})
+REDISPATCHABLE = WORKING
+# A unit has the case in hand (it can be pressed, 督办).
+WITH_UNIT = frozenset({State.DISPATCHED, State.SIGNED, State.SUSPENDED, State.REWORK})
 
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
@@ -78,6 +86,9 @@ TRANSITIONS: dict[str, Transition] = {
             State.DISPATCHED,
             COMMAND,
         ),
+        # 改派: the command side moves a case from its unit to another (wrongly routed,
+        # or returned); the clock starts afresh for the new unit.
+        Transition("redispatch", _("改派"), REDISPATCHABLE, State.DISPATCHED, COMMAND),
         Transition(
             "sign", _("签收"), frozenset({State.DISPATCHED, State.REWORK}), State.SIGNED, ASSIGNEE
         ),
@@ -119,5 +130,7 @@ TRANSITIONS: dict[str, Transition] = {
             State.DISPATCHED,
             {Role.STREET: Relation.AREA, Role.DISTRICT: Relation.AREA},
         ),
+        # 督办: the command above the street presses the unit, with a note and a date.
+        Transition("supervise", _("督办"), WITH_UNIT, None, APPROVERS),
     ]
 }

@@ -3,13 +3,16 @@ rules of the domain (placement, scope, states) are checked by the services."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dispatch.models import Assignment, ExtensionKind
+from dispatch.calendar import office_hours
+from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
 from incidents.access import caller_fields
 from incidents.models import Case, CaseEvent, CasePhoto, Channel
 from layers.api.filters import CoordinateField, DatumField, city_point, location_point
@@ -118,6 +121,46 @@ class VerifyIn(NoteIn):
     )
 
 
+class VerifyAsIn(NoteIn):
+    """verify_pass / verify_fail: the outcome is in the action's name."""
+
+    photos = serializers.ListField(
+        child=serializers.FileField(), required=False, default=list, allow_empty=True
+    )
+
+
+class RedispatchIn(ReasonIn):
+    unit = serializers.IntegerField(help_text="The unit the case moves to.")
+
+
+@extend_schema_field(
+    {"type": "string", "description": "A date (the end of that day, local time) or a datetime."}
+)
+class DeadlineField(serializers.Field):  # type: ignore[type-arg]
+    """A date or a datetime: a date means the end of that day in the city's time zone."""
+
+    default_error_messages = {"invalid": _("请填写日期(YYYY-MM-DD)或日期时间(ISO 8601)。")}
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text)
+                return timezone.make_aware(dt.datetime.combine(day, dt.time(23, 59, 59)))
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail("invalid")
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+    def to_representation(self, value: Any) -> str:
+        return str(value.isoformat())
+
+
+class SuperviseIn(ActionIn):
+    note = serializers.CharField(max_length=4000, help_text="What the unit is pressed to do.")
+    due_at = DeadlineField(help_text="By when (a date: the end of that day, local time).")
+
+
 class DatumQuery(serializers.Serializer[Any]):
     datum = DatumField(default=DEFAULT_DATUM, required=False)
 
@@ -155,6 +198,13 @@ class CaseListQuery(DatumQuery):
         required=False, default=False, help_text="Only cases I reported or must verify."
     )
     unit = serializers.IntegerField(required=False, help_text="Cases assigned to this unit.")
+    awaiting = serializers.ChoiceField(
+        choices=[("me", "me")], required=False,
+        help_text="`me`: the open cases waiting for a decision of mine (docs/api.md).",
+    )  # fmt: skip
+    assigned = serializers.ChoiceField(
+        choices=[("me", "me")], required=False, help_text="`me`: cases assigned to my unit."
+    )
 
     # An unknown value is a 400 naming it: a typo must not read as "no filter" and list
     # everything the user may see.
@@ -292,19 +342,101 @@ class AssignmentOut(serializers.ModelSerializer[Assignment]):
         fields = ["at", "unit", "tier", "rule", "reason"]
 
 
+class ActionOut(serializers.Serializer[Any]):
+    action = serializers.CharField(help_text="POST /api/cases/{id}/<action>/")
+    label = serializers.CharField(help_text="The action's name in the user's language.")  # type: ignore[assignment]
+
+
+class ExtensionOut(serializers.Serializer[Any]):
+    """The pending 延期/缓办 request of a case."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="extend (延期) or suspend (缓办), as requested.")
+    kind_label = serializers.CharField(source="get_kind_display")
+    hours = serializers.IntegerField(
+        allow_null=True, help_text="Working hours asked for (延期); null for 缓办."
+    )
+    days = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+    requested_by = serializers.CharField(source="requested_by.username")
+    requested_at = serializers.DateTimeField()
+
+    @extend_schema_field(
+        serializers.FloatField(
+            allow_null=True, help_text="`hours` in working days of the office hours."
+        )
+    )
+    def get_days(self, request: ExtensionRequest) -> float | None:
+        if request.hours is None:
+            return None
+        day = sum(
+            (
+                dt.datetime.combine(dt.date.min, closes) - dt.datetime.combine(dt.date.min, opens)
+                for opens, closes in office_hours()
+            ),
+            dt.timedelta(),
+        )
+        return round(request.hours * 3600 / max(day.total_seconds(), 1), 1)
+
+
+class SupervisionOut(serializers.Serializer[Any]):
+    """An open 督办: pressed on the unit and not yet answered by its feedback."""
+
+    by = serializers.CharField(allow_null=True, help_text="The unit (or user) that pressed.")
+    note = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    at = serializers.DateTimeField()
+
+
 class CaseDetailOut(CaseOut):
     history = EventOut(many=True)
     assignments = AssignmentOut(many=True)
     photos = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+    extension = serializers.SerializerMethodField()
+    supervisions = serializers.SerializerMethodField()
 
     class Meta(CaseOut.Meta):
-        fields = [*CaseOut.Meta.fields, "history", "assignments", "photos"]
+        fields = [*CaseOut.Meta.fields, "history", "assignments", "photos", "allowed_actions",
+                  "extension", "supervisions"]  # fmt: skip
+
+    @extend_schema_field(ActionOut(many=True))
+    def get_allowed_actions(self, case: Case) -> list[dict[str, str]]:
+        # dispatch.permissions.allowed_actions(), computed by the view (context "actions").
+        actions = self.context.get("actions", [])
+        return [{"action": t.action, "label": str(t.label)} for t in actions]
+
+    @extend_schema_field(ExtensionOut(allow_null=True))
+    def get_extension(self, case: Case) -> dict[str, Any] | None:
+        pending = self.context.get("extension")
+        return ExtensionOut(pending).data if pending is not None else None
+
+    @extend_schema_field(SupervisionOut(many=True))
+    def get_supervisions(self, case: Case) -> list[dict[str, Any]]:
+        return SupervisionOut(open_supervisions(case), many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(PhotoOut(many=True))
     def get_photos(self, case: Case) -> list[dict[str, Any]]:
         # The report's own photos; feedback and verification photos are in `history`.
         own = [p for p in case.photos.all() if p.event is None or p.event.action == "report"]
         return PhotoOut(own, many=True).data  # type: ignore[return-value]
+
+
+def open_supervisions(case: Case) -> list[dict[str, Any]]:
+    """The 督办 entries of the case's history (prefetched) that still stand: made since
+    the unit's last feedback (反馈 answers them), on a case not finished."""
+    if not case.is_open:
+        return []
+    standing: list[dict[str, Any]] = []
+    for event in case.history.all():
+        if event.action == "handle":
+            standing = []
+        elif event.action == "supervise":
+            by = event.actor_unit.name if event.actor_unit else None
+            by = by or (event.actor.username if event.actor else None)
+            due = dt.datetime.fromisoformat(event.data["due_at"])
+            standing.append({"by": by, "note": event.note, "due_at": due, "at": event.at})
+    return standing
 
 
 class DuplicateOut(serializers.Serializer[Any]):

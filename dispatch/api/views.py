@@ -1,7 +1,8 @@
 """The case API under /api/cases/: intake, lists, details and one endpoint per action.
 
 Views parse the request, call one service, render. Who may see a case is
-incidents.access; what they may do is dispatch.transitions (through the services).
+incidents.access; what they may do is dispatch.permissions (the services check
+with it, and a case detail lists it as `allowed_actions`).
 Domain errors become JSON: {"detail": message, "code": …, "field": …} with 400, 403,
 404 or 409 (gridmgmt.api_errors).
 """
@@ -30,12 +31,13 @@ from dispatch import services
 from dispatch.api import serializers as s
 from dispatch.board import case_counters, needing_attention
 from dispatch.models import Assignment
+from dispatch.permissions import allowed_actions, awaiting_decision, facts_of
 from incidents import services as intake
 from incidents.access import can_see_caller, visible_cases
 from incidents.duplicates import likely_duplicates
 from incidents.errors import CaseNotFound
-from incidents.models import Case, CaseEvent, CasePhoto
-from layers.access import apply_scope, visible_records, within
+from incidents.models import FINAL_STATES, Case, CaseEvent, CasePhoto, State
+from layers.access import apply_scope, staff_of, visible_records, within
 from layers.models import Address, Area, Category
 
 ERROR = OpenApiResponse(
@@ -51,6 +53,8 @@ ERROR = OpenApiResponse(
 )
 ERRORS = {400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR}
 
+
+OPEN_STATES = sorted(set(State.values) - FINAL_STATES)
 
 ActionCall = Callable[[Any, int, dict[str, Any]], Any]
 
@@ -95,8 +99,31 @@ ACTIONS: dict[str, tuple[type[Serializer[Any]], ActionCall]] = {
     "resume": (s.NoteIn, lambda u, i, d: services.case_resume(user=u, case_id=i, **d)),
     "handle": (s.HandleIn, lambda u, i, d: services.case_handle(user=u, case_id=i, **d)),
     "verify": (s.VerifyIn, lambda u, i, d: services.case_verify(user=u, case_id=i, **d)),
+    # The outcome in the name, as allowed_actions names them.
+    "verify_pass": (
+        s.VerifyAsIn,
+        lambda u, i, d: services.case_verify(user=u, case_id=i, passed=True, **d),
+    ),
+    "verify_fail": (
+        s.VerifyAsIn,
+        lambda u, i, d: services.case_verify(user=u, case_id=i, passed=False, **d),
+    ),
     "close": (s.NoteIn, lambda u, i, d: services.case_close(user=u, case_id=i, **d)),
     "escalate": (s.ReasonIn, lambda u, i, d: services.case_escalate(user=u, case_id=i, **d)),
+    "redispatch": (
+        s.RedispatchIn,
+        lambda u, i, d: services.case_redispatch(
+            user=u,
+            case_id=i,
+            unit_id=d["unit"],
+            reason=d["reason"],
+            expected_state=d["expected_state"],
+        ),
+    ),
+    "supervise": (
+        s.SuperviseIn,
+        lambda u, i, d: services.case_supervise(user=u, case_id=i, **d),
+    ),
 }
 
 
@@ -120,10 +147,11 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
     def get_queryset(self) -> QuerySet[Case]:
         return visible_cases(self.request.user, _cases())
 
-    def _render(self, data: Any, *, many: bool = False, detail: bool = False) -> Any:
+    def _render(self, data: Any, *, many: bool = False, detail: bool = False, **extra: Any) -> Any:
         query = s.DatumQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         ctx = s.context(query.validated_data["datum"], can_see_caller(self.request.user))
+        ctx.update(extra)
         serializer = s.CaseDetailOut if detail else s.CaseOut
         return serializer(data, many=many, context=ctx).data
 
@@ -191,7 +219,10 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             )
             .get(pk=case.pk)
         )
-        return Response(self._render(case, detail=True))
+        # What the user may do now: the one answer the services check with too.
+        facts = facts_of(request.user, case)
+        actions = allowed_actions(request.user, case, facts)
+        return Response(self._render(case, detail=True, actions=actions, extension=facts.pending))
 
     @extend_schema(
         summary="Inspector report (idempotent on client_uuid)",
@@ -334,7 +365,7 @@ def _make_action(name: str) -> Any:
 
     act.__name__ = f"action_{name}"
     act.__doc__ = f"Case action `{name}` (see docs/api.md for who may take it, and when)."
-    multipart = name in {"handle", "verify"}
+    multipart = name in {"handle", "verify", "verify_pass", "verify_fail"}
     body = {"multipart/form-data": serializer_class} if multipart else serializer_class
     routed = action(detail=True, methods=["post"], url_path=name, url_name=name)(act)
     return extend_schema(  # outside @action, as drf-spectacular reads it
@@ -389,4 +420,9 @@ def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) ->
         cases = cases.filter(unit_id=query["unit"])
     if query.get("mine"):
         cases = cases.filter(Q(reporter=request.user) | Q(verifier=request.user))
+    if query.get("awaiting") == "me":
+        cases = apply_scope(cases.filter(state__in=OPEN_STATES), awaiting_decision(request.user))
+    if query.get("assigned") == "me":
+        staff = staff_of(request.user)
+        cases = cases.filter(unit_id=staff.unit_id) if staff else cases.none()
     return cases.order_by("-created_at", "-id")

@@ -1,0 +1,198 @@
+"""What a user may do to a case now (house style 14: check, then act).
+
+`check_action()` answers one action and raises the error a refused request gets;
+`allowed_actions()` asks it for every action of the table. The services call the same
+`check_action()` under the case's row lock (dispatch.services._begin), so the actions a
+page is offered and the actions the server accepts cannot disagree
+(tests/test_allowed_actions.py runs the two side by side for every role and state).
+
+What is checked, in order: the case's state (the table's sources), the role and its
+relation to the case (dispatch.transitions), then the rules of the case itself: an
+extension decision needs a pending request and a new request needs none; the handler
+does not verify their own feedback. Whatever depends on the request's input (the unit
+chosen, the merge target, the note) is checked by the service.
+
+A Facts object holds what the checks read beyond the case row: the actor's post (loaded
+with the user), whether the case lies in the post's area (read from the case's own
+placement columns: no query) and the pending extension request (one query, only for a
+case in 处置中, the one state that can have one). Built once per call, it answers every
+action without another query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from dispatch.models import ExtensionRequest
+from dispatch.transitions import TRANSITIONS, Relation, Transition
+from incidents.errors import Conflict, NotPermitted
+from incidents.models import Case, State
+from layers.access import is_superuser, staff_of, unit_area
+from layers.models import Role, Staff
+
+if TYPE_CHECKING:
+    from layers.access import AnyUser
+
+# Actions that decide about a pending extension request, and the one that makes one.
+DECIDE_EXTENSION = frozenset({"approve_extension", "reject_extension"})
+# Actions that take the case away from its unit: a pending request would outlive them.
+NO_PENDING = frozenset({"request_extension", "redispatch"})
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the checks of one user on one case read, beyond the case row."""
+
+    superuser: bool
+    staff: Staff | None
+    in_area: bool
+    pending: ExtensionRequest | None
+
+
+def facts_of(user: AnyUser, case: Case) -> Facts:
+    staff = staff_of(user)
+    pending = None
+    if case.state == State.SIGNED:
+        requests = ExtensionRequest.objects.select_related("requested_by")
+        pending = requests.filter(case_id=case.pk, approved__isnull=True).first()
+    return Facts(
+        superuser=is_superuser(user),
+        staff=staff,
+        in_area=staff is not None and _in_area(case, staff),
+        pending=pending,
+    )
+
+
+def _in_area(case: Case, staff: Staff) -> bool:
+    """Whether the case lies in the staff's unit area, or the unit supervises it (督办)."""
+    if case.supervising_unit_id is not None and case.supervising_unit_id == staff.unit_id:
+        return True
+    scope = unit_area(staff)
+    if isinstance(scope, bool):
+        return scope
+    # within() filters on one placement column (district_id, street_id, …), which the
+    # case row holds: compared here rather than asked of the database.
+    ((field, value),) = scope.children  # type: ignore[misc]
+    return bool(getattr(case, field) == value)
+
+
+def check_action(case: Case, action: str, user: AnyUser, facts: Facts) -> Transition:
+    """The transition if `user` may take `action` on `case` now, else the error that
+    says why not (Conflict: not in this state; NotPermitted: not this user)."""
+    transition = TRANSITIONS[action]
+    if case.state not in transition.sources:
+        allowed = "、".join(str(State(s).label) for s in sorted(transition.sources))
+        raise Conflict(
+            _("案件 #%(id)s 当前为「%(state)s」，不能%(action)s（仅在%(allowed)s时可以）。")
+            % {
+                "id": case.pk,
+                "state": case.get_state_display(),
+                "action": transition.label,
+                "allowed": allowed,
+            }
+        )
+    if not facts.superuser:
+        _check_actor(case, user, facts, transition)
+    _check_case(case, user, facts, transition)
+    return transition
+
+
+def _check_actor(case: Case, user: AnyUser, facts: Facts, transition: Transition) -> None:
+    staff = facts.staff
+    relation = transition.who.get(Role(staff.role)) if staff else None
+    if staff is None or relation is None:
+        role = staff.get_role_display() if staff else _("无岗位")
+        raise NotPermitted(
+            _("%(role)s不能对案件执行「%(action)s」。") % {"role": role, "action": transition.label}
+        )
+    if not _related(case, staff, facts, relation):
+        raise NotPermitted(_(_RELATION_MESSAGES[relation]) % {"action": transition.label})
+
+
+_RELATION_MESSAGES = {
+    Relation.AREA: gettext_noop("案件不在您单位的辖区内，不能%(action)s。"),
+    Relation.ASSIGNEE: gettext_noop("案件未派给您的单位，不能%(action)s。"),
+    Relation.VERIFIER: gettext_noop("您不是此案件指定的核查人，不能%(action)s。"),
+}
+
+
+def _related(case: Case, staff: Staff, facts: Facts, relation: Relation) -> bool:
+    if relation is Relation.ASSIGNEE:
+        return case.unit_id is not None and case.unit_id == staff.unit_id
+    if relation is Relation.VERIFIER:
+        return case.verifier_id == staff.user_id
+    return facts.in_area
+
+
+def _check_case(case: Case, user: AnyUser, facts: Facts, transition: Transition) -> None:
+    action = transition.action
+    if action in DECIDE_EXTENSION and facts.pending is None:
+        raise Conflict(_("案件 #%(id)s 没有待审批的延期/缓办申请。") % {"id": case.pk})
+    if action in NO_PENDING and facts.pending is not None:
+        message = (
+            _("此案件已有一个待审批的延期/缓办申请。")
+            if action == "request_extension"
+            else _("案件 #%(id)s 有待审批的延期/缓办申请，请先审批。") % {"id": case.pk}
+        )
+        raise Conflict(message)
+    if action in {"verify_pass", "verify_fail"} and case.handled_by_id == user.pk:
+        raise NotPermitted(_("处置人不能核查自己处置的案件。"))
+
+
+def allowed_actions(user: AnyUser, case: Case, facts: Facts | None = None) -> list[Transition]:
+    """The transitions `user` may take on `case` now, in the table's (workflow) order."""
+    facts = facts or facts_of(user, case)
+    allowed = []
+    for action in TRANSITIONS:
+        try:
+            allowed.append(check_action(case, action, user, facts))
+        except (Conflict, NotPermitted):
+            continue
+    return allowed
+
+
+# The command side's decisions that `?awaiting=me` lists: a new report to file, a filed
+# or returned case to dispatch, a verified case to close, an extension to decide.
+DECISIONS = ("file", "dispatch", "close", "approve_extension")
+
+
+def awaiting_decision(user: AnyUser) -> Q | bool:
+    """The cases (a filter over those the user sees) where `user` has a decision to take
+    now: where allowed_actions() holds one of DECISIONS, and, for a district or city
+    command centre, the cases escalated to its own unit (to sign or to re-dispatch).
+    The same table and relations as check_action(), written as one query."""
+    superuser = is_superuser(user)
+    staff = staff_of(user)
+    if not superuser and staff is None:
+        return False
+    role = Role(staff.role) if staff else None
+    area: Q | bool = True
+    if not superuser and staff is not None:
+        scope = unit_area(staff)
+        area = scope if isinstance(scope, bool) else scope | Q(supervising_unit_id=staff.unit_id)
+    wanted = Q(pk__in=[])
+    for action in DECISIONS:
+        transition = TRANSITIONS[action]
+        if not superuser and role not in transition.who:
+            continue
+        here = Q(state__in=sorted(transition.sources))
+        if action in DECIDE_EXTENSION:
+            pending = ExtensionRequest.objects.filter(case_id=OuterRef("pk"), approved__isnull=True)
+            here &= Q(Exists(pending))
+        wanted |= here
+    if area is False:
+        wanted = Q(pk__in=[])
+    elif area is not True:
+        wanted &= area
+    if staff is not None and role in ESCALATED_TO:
+        wanted |= Q(state=State.DISPATCHED, unit_id=staff.unit_id)
+    return wanted
+
+
+# Command centres that cases are escalated to (上报上级) and that then sign or re-dispatch.
+ESCALATED_TO = frozenset({Role.DISTRICT, Role.CITY})
