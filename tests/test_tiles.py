@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from incidents.models import Case, State
 from layers.models import (
@@ -493,3 +495,137 @@ def test_tile_urls_lists_every_layer_with_its_version(cast: dict[str, User]) -> 
     Area.objects.filter(code=INSPECTOR_CELL).update(name="改名网格")
     renamed = tile_urls(cast["inspector"])
     assert all(renamed[layer] != urls[layer] for layer in urls)
+
+
+# --- beside the tiles: labels, stacks of cases, popups (map_ui/tiles/overlay.py) --------
+
+
+def _bbox(area: Area) -> str:
+    return ",".join(f"{v:.6f}" for v in area.geom.extent)
+
+
+@pytest.mark.django_db
+def test_labels_name_one_tier_per_zoom_inside_the_view_in_the_users_language(
+    cast: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    client = client_for(cast["street"])
+    city = small_city["440100"]
+
+    def labels(z: int, area: Area = city, language: str = "zh-hans") -> dict[str, Any]:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        response = client.get(f"/map/tiles/labels.json?z={z}&bbox={_bbox(area)}")
+        assert response.status_code == 200, response.content
+        assert "private" in response["Cache-Control"]
+        return dict(response.json())
+
+    assert {label["code"] for label in labels(10)["labels"]} == {"440106", "440104"}
+    assert labels(10)["tier"] == "district"
+    assert {lb["code"] for lb in labels(12)["labels"]} == {
+        "440106001",
+        "440106002",
+        "440104001",
+        "440104002",
+    }
+    community = small_city[INSPECTOR_CELL[:12]]
+    inside = labels(14, community)["labels"]
+    assert [lb["code"] for lb in inside] == [community.code]  # neighbours' points lie outside
+    assert inside[0]["name"] == community.name
+    lon, lat = inside[0]["point"]
+    point = Point(lon, lat, srid=4326)
+    assert community.geom.contains(point)
+    cells = labels(16, community)["labels"]
+    assert len(cells) == 4 and {lb["tier"] for lb in cells} == {"cell"}
+
+    # English where the area has an English name; the Chinese one where it has none.
+    Area.objects.filter(code="440106").update(name_en="Tianhe District")
+    names = {lb["code"]: lb["name"] for lb in labels(10, language="en")["labels"]}
+    assert names == {"440106": "Tianhe District", "440104": "越秀区"}
+    assert {lb["name"] for lb in labels(10)["labels"]} == {"天河区", "越秀区"}
+
+
+@pytest.mark.django_db
+def test_overlay_answers_refuse_bad_input_and_anonymous_users(cast: dict[str, User]) -> None:
+    client = client_for(cast["street"])
+    for query in ["z=99&bbox=0,0,1,1", "z=x&bbox=0,0,1,1", "z=10&bbox=1,0,0,1", "z=10&bbox=a"]:
+        for name in ["labels", "stacks"]:
+            response = client.get(f"/map/tiles/{name}.json?{query}")
+            assert response.status_code == 400, (name, query)
+            assert set(response.json()) == {"detail", "code", "field"}
+            assert response.json()["code"] == "invalid"
+    assert Client().get("/map/tiles/labels.json?z=10&bbox=0,0,1,1").status_code == 403
+    assert Client().get("/map/tiles/info/cells/1.json").status_code == 403
+    missing = client.get("/map/tiles/info/cells/999999.json")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_cases_on_one_spot_are_a_stack_with_their_count_within_scope(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    made = []
+    for _ in range(3):
+        response = report(loop["inspector"], small_city)
+        assert response.status_code == 201, response.content
+        made.append(response.json()["case"]["id"])
+    alone = report(loop["inspector"], small_city)
+    assert alone.status_code == 201
+    # Moved to another street: a case on its own is not a stack.
+    far = centre(small_city[OTHER_STREET_CELL])
+    Case.objects.filter(pk=alone.json()["case"]["id"]).update(geom=far)
+    Case.objects.filter(pk=made[2]).update(state=State.CLOSED)  # closed: not on the map
+    city = _bbox(small_city["440100"])
+
+    def stacks(user: User, z: int) -> list[dict[str, Any]]:
+        response = client_for(user).get(f"/map/tiles/stacks.json?z={z}&bbox={city}")
+        assert response.status_code == 200, response.content
+        return list(response.json()["stacks"])
+
+    found = stacks(loop["city"], 15)
+    assert [(s["count"], sorted(s["ids"])) for s in found] == [(2, sorted(made[:2]))]
+    spot = centre(small_city[INSPECTOR_CELL])
+    assert found[0]["point"] == pytest.approx([spot.x, spot.y], abs=1e-5)
+    assert stacks(loop["city"], 12) == []  # below the points' zoom the tiles count per area
+    assert stacks(loop["inspector2"], 15) == []  # not theirs
+    assert stacks(loop["street"], 15)[0]["count"] == 2
+
+
+@pytest.mark.django_db
+def test_popups_tell_a_cells_community_and_inspectors_and_a_features_facts(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    cell = small_city[INSPECTOR_CELL]
+    inspector = loop["inspector"]
+    inspector.first_name = "小明"
+    inspector.last_name = "王"
+    inspector.save()
+    client = client_for(loop["street"])
+    answer = client.get(f"/map/tiles/info/cells/{cell.pk}.json").json()
+    rows = dict(answer["rows"])
+    assert rows["编码"] == cell.code and rows["名称"] == cell.name
+    assert cell.parent is not None and rows["所属社区"] == cell.parent.name
+    assert inspector.get_full_name() in rows["网格员"]
+
+    component = add_component(small_city, INSPECTOR_CELL, 1)
+    Component.objects.filter(pk=component.pk).update(maintainer_unit="市政养护公司")
+    rows = dict(client.get(f"/map/tiles/info/components/{component.pk}.json").json()["rows"])
+    assert rows["编码"] == component.code
+    assert rows["类别"] == component.category.name
+    assert rows["养护单位"] == "市政养护公司"
+    assert rows["状态"] == "完好"
+    # Scoped like the tiles: another street's inspector does not see it.
+    other = client_for(loop["inspector2"]).get(f"/map/tiles/info/components/{component.pk}.json")
+    assert other.status_code == 404
+
+    response = report(loop["inspector"], small_city)
+    case = Case.objects.get(pk=response.json()["case"]["id"])
+    answer = client.get(f"/map/tiles/info/cases/{case.pk}.json").json()
+    assert answer["title"].endswith(f"#{case.pk}")
+    rows = dict(answer["rows"])
+    assert rows["类别"] == case.category.name
+    assert rows["状态"] == State(case.state).label
+    assert rows["处置时限"] in {"正常", "未计时"}
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get(f"/map/tiles/info/cases/{case.pk}.json").json()
+    with translation.override("en"):
+        assert english["rows"][1][1] == str(State(case.state).label)  # the page's language
+    assert english["rows"][1][1] != rows["状态"]

@@ -14,7 +14,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 
 from layers.access import staff_of
-from map_ui.pages.maps import area_map
+from map_ui.pages.maps import area_map, map_config
 from map_ui.pages.maps import render as render_map
 from map_ui.pages.roles import may_open, pages_for
 
@@ -60,6 +60,11 @@ def page(
         "pages": pages,
         "page_name": name,
         "page_title": next(p.title for p in pages if p.name == name),
-        "page_config": {"map": parts.name, "csrf": get_token(request), **(config or {})},
+        "page_config": {
+            "map": parts.name,
+            "mapkit": map_config(),
+            "csrf": get_token(request),
+            **(config or {}),
+        },
     }
     return render(request, template, context)

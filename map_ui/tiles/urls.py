@@ -23,4 +23,7 @@ app_name = "map_tiles"
 urlpatterns: list[URLPattern] = [
     path("<tilelayer:layer>/<int:z>/<int:x>/<int:y>.pbf", views.tile, name="tile"),
     path("urls.json", views.urls, name="urls"),
+    path("labels.json", views.labels, name="labels"),
+    path("stacks.json", views.stacks, name="stacks"),
+    path("info/<tilelayer:layer>/<int:pk>.json", views.info, name="info"),
 ]

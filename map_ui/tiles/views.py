@@ -11,16 +11,20 @@ MAP_VECTOR_TILE_MAX_AGE seconds.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib.gis.geos import Polygon
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
+from gridmgmt.api_errors import json_error
 from layers.access import post_key
-from map_ui.tiles import counts
-from map_ui.tiles.sql import AGGREGATED, Tile, band, statement
+from map_ui.tiles import counts, overlay
+from map_ui.tiles.sql import AGGREGATED, MAX_ZOOM, Tile, band, statement
 from map_ui.tiles.versions import BASE_LAYERS, Versions, current, tile_urls
 
 CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -91,3 +95,61 @@ def _cached(response: HttpResponse, etag: str, *, fresh: bool) -> HttpResponse:
     else:
         patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+# --- what the map draws beside the tiles (map_ui.tiles.overlay) -----------------------
+
+
+def _zoom_and_box(request: HttpRequest) -> tuple[int, Polygon] | HttpResponse:
+    try:
+        z = int(request.GET.get("z", ""))
+    except ValueError:
+        z = -1
+    if not 0 <= z <= MAX_ZOOM:
+        return json_error(400, gettext("缩放级别应为 0 到 22 的整数。"), "invalid", "z")
+    box = overlay.bbox(request.GET.get("bbox", ""))
+    if box is None:
+        return json_error(400, gettext("范围应为“西,南,东,北”四个经纬度数值。"), "invalid", "bbox")
+    return z, box
+
+
+def _private_json(data: dict[str, Any]) -> JsonResponse:
+    response = JsonResponse(data)
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+@require_safe
+def labels(request: HttpRequest) -> HttpResponse:
+    """GET /map/tiles/labels.json?z=&bbox=w,s,e,n: area names for the view."""
+    if not request.user.is_authenticated or not request.user.is_active:
+        return _refused()
+    asked = _zoom_and_box(request)
+    if isinstance(asked, HttpResponse):
+        return asked
+    z, box = asked
+    tier = overlay.label_tier(z)
+    return _private_json({"tier": tier, "labels": overlay.labels(request.user, z, box)})
+
+
+@require_safe
+def stacks(request: HttpRequest) -> HttpResponse:
+    """GET /map/tiles/stacks.json?z=&bbox=w,s,e,n: open cases on top of each other."""
+    if not request.user.is_authenticated or not request.user.is_active:
+        return _refused()
+    asked = _zoom_and_box(request)
+    if isinstance(asked, HttpResponse):
+        return asked
+    z, box = asked
+    return _private_json({"stacks": overlay.stacks(request.user, z, box)})
+
+
+@require_safe
+def info(request: HttpRequest, layer: str, pk: int) -> HttpResponse:
+    """GET /map/tiles/info/<layer>/<id>.json: a clicked feature's popup, in words."""
+    if not request.user.is_authenticated or not request.user.is_active:
+        return _refused()
+    found = overlay.info(request.user, layer, pk)
+    if found is None:
+        return json_error(404, gettext("没有找到这个要素，或无权查看。"), "not_found")
+    return _private_json(found)

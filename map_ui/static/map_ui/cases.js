@@ -132,9 +132,10 @@
     var urls = config.tiles || {};
     var names = labels.layers || {};
     var styles = Object.assign({}, page.areaStyles, {
-      cells: { color: "#98a2b3", opacity: 0.8, weight: 1, fill: false },
-      components: pointStyle("#7f56d9"),
-      entities: pointStyle("#0e9384"),
+      // Filled with nothing: a click inside a cell is on the cell (its popup).
+      cells: { color: "#98a2b3", opacity: 0.8, weight: 1, fill: true, fillOpacity: 0 },
+      components: pointStyle("#7f56d9", "components"),
+      entities: pointStyle("#0e9384", "entities"),
       population: function (properties) {
         // People per km² (density) at low zoom; people at an address point at high zoom.
         var size = properties.density ? Math.log10(properties.density + 1) * 2 : 4;
@@ -155,8 +156,9 @@
       },
     });
 
-    function pointStyle(colour) {
+    function pointStyle(colour, name) {
       return function (properties) {
+        if (kit && kit.hidden(name, properties)) return []; // the legend says: zoom in
         var aggregated = properties.count !== undefined && properties.count !== null;
         return {
           radius: aggregated ? Math.min(14, 3 + Math.sqrt(properties.count)) : 3,
@@ -176,15 +178,20 @@
           return p.count !== undefined && p.count !== null ? "area-" + p.id : p.id;
         },
       });
-      if (name === "cases") {
-        layer.on("click", function (event) {
-          var p = event.layer.properties;
-          if (p && (p.count === undefined || p.count === null)) onCase(p.id);
-        });
-      }
+      layer.on("click", function (event) {
+        var p = event.layer.properties;
+        if (!p) return;
+        var aggregated = p.count !== undefined && p.count !== null && name !== "population";
+        if (name === "cases" && !aggregated) onCase(p.id);
+        if (!kit) return;
+        // Popups: a feature's facts from the server; an area's count as it is in the tile.
+        if (aggregated) kit.countPopup(name, p, event.latlng);
+        else if (name !== "population") kit.popup(name, p.id, event.latlng);
+      });
       return layer;
     }
 
+    var kit = window.gridMap;
     var overlays = {};
     var layers = {};
     ["areas", "cells", "components", "entities", "population", "cases"].forEach(function (name) {
@@ -192,7 +199,10 @@
       layers[name] = make(name);
       overlays[names[name] || name] = layers[name];
       if (on.indexOf(name) >= 0) layers[name].addTo(map);
+      if (kit) kit.register(name, layers[name]);
     });
+    // Cases on one spot: a numbered cluster over their points.
+    if (kit && layers.cases) kit.caseStacks(layers.cases, onCase);
     return { layers: layers, overlays: overlays };
   }
 
@@ -289,6 +299,7 @@
   }
 
   window.gridCases = {
+    colours: { deadline: DEADLINE_COLOURS, rings: STATE_RINGS },
     caseUrl: caseUrl,
     deadline: deadline,
     isFinal: isFinal,

@@ -1,0 +1,90 @@
+"""The command map in Debian's chromium reads as a map: a legend, area names as labels,
+a cell's popup with its code and name, a numbered cluster where cases lie on one spot,
+and no zooming past the tiles' range."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, expect
+
+from layers.models import Area
+from map_ui.pages.maps import MAX_ZOOM, fitting_zoom
+from tests.browser import log_in, screenshot, servable_passwords
+from tests.cities import STEP
+from tests.loop import INSPECTOR_CELL, report
+
+DESKTOP = {"width": 1400, "height": 900}
+
+
+def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    for _ in range(3):  # three reports from the same spot: one cluster of 3
+        answer = report(loop["inspector"], small_city)
+        assert answer.status_code == 201, answer.content.decode()
+    servable_passwords()  # after the reports: it logs their client out
+    cell = small_city[INSPECTOR_CELL]
+    page = log_in(browser, server, "city", viewport=DESKTOP)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/map/command/")
+
+    legend = page.locator("[data-legend]")
+    expect(legend).to_be_visible()
+    expect(legend).to_contain_text("图例")
+    expect(legend.locator("[data-legend-item='cases']")).to_contain_text("案件")
+    expect(legend.locator("[data-legend-item='deadline-overdue']")).to_contain_text("超期")
+    expect(legend.locator("[data-legend-item='ring-signed']")).to_be_visible()
+
+    # Zoomed in on the inspector's cell: its name is a label, the cases a cluster of 3.
+    centre = cell.geom.centroid
+    page.evaluate(
+        "([lat, lon]) => window.gridPage.map.setView([lat, lon], 16, {animate: false})",
+        [centre.y, centre.x],
+    )
+    label = page.locator(f".map-label[data-label='{cell.code}']")
+    expect(label).to_have_text(cell.name)
+    cluster = page.locator(".case-stack [data-count='3']")
+    expect(cluster).to_have_text("3")
+
+    # The cells layer on; a click inside the cell (beside the cluster) opens its popup.
+    page.locator(".leaflet-control-layers label", has_text="网格").locator("input").check()
+    expect(legend.locator("[data-legend-item='cells']")).to_be_visible()
+    page.wait_for_timeout(500)  # the cells' tiles
+    box = page.evaluate(
+        """([lat, lon]) => {
+             const p = window.gridPage.map.latLngToContainerPoint([lat, lon]);
+             const r = window.gridPage.map.getContainer().getBoundingClientRect();
+             return [r.left + p.x, r.top + p.y];
+           }""",
+        [centre.y + STEP / 4, centre.x + STEP / 4],
+    )
+    page.mouse.click(box[0], box[1])
+    popup = page.locator(f".map-popup[data-layer='cells'][data-id='{cell.pk}']")
+    expect(popup).to_contain_text(cell.code)
+    expect(popup).to_contain_text(cell.name)
+    assert cell.parent is not None
+    expect(popup).to_contain_text(cell.parent.name)  # its community
+    screenshot(page, "command-map-cell-popup")
+
+    # Zooming in stops at the tiles' range: no blank grey square past it.
+    page.evaluate("window.gridPage.map.setZoom(22, {animate: false})")
+    assert page.evaluate("window.gridPage.map.getZoom()") == MAX_ZOOM
+    expect(page.locator(".leaflet-control-zoom-in")).to_have_class(
+        "leaflet-control-zoom-in leaflet-disabled"
+    )
+    # Nor far out of the city, nor away from it.
+    city = small_city["440100"]
+    assert page.evaluate("window.gridPage.map.getMinZoom()") == fitting_zoom(city.geom.extent) - 1
+    page.evaluate("window.gridPage.map.setView([0, 0], 3, {animate: false})")
+    lat, lon = page.evaluate(
+        "[window.gridPage.map.getCenter().lat, window.gridPage.map.getCenter().lng]"
+    )
+    x0, y0, x1, y1 = city.geom.extent
+    assert x0 - (x1 - x0) <= lon <= x1 + (x1 - x0) and y0 - (y1 - y0) <= lat <= y1 + (y1 - y0)
+    screenshot(page, "command-map-readable")
+    assert errors == []
