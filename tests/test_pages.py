@@ -89,18 +89,23 @@ def test_the_street_board_config_holds_the_streets_own_scope(loop: dict[str, Use
         "unit": staff.unit_id,
         "role": "street",
     }
-    assert config["api"] == {"cases": "/api/cases/", "board": "/api/cases/board/"}
+    assert config["api"] == {
+        "cases": "/api/cases/",
+        "board": "/api/cases/board/",
+        "awaiting": "/api/cases/?awaiting=me&limit=200",
+    }
     assert set(config["tiles"]) >= {"areas", "cells", "cases"}
     assert all(url.startswith("/map/tiles/") for url in config["tiles"].values())
     assert config["live"]["url"] == "/ws/live/"
     assert isinstance(config["live"]["since"], int)
-    # The street signs, returns and asks for extensions on what is assigned to it; it
-    # files, dispatches and closes in its area; it approves no extension of its own.
-    actions = {a["action"]: a for a in config["actions"]}
-    assert set(actions) == {"file", "dispatch", "sign", "return", "request_extension", "close"}
-    assert actions["sign"]["assignee_only"] and not actions["dispatch"]["assignee_only"]
-    assert actions["sign"]["sources"] == ["dispatched", "rework"]
-    assert actions["request_extension"]["needs_reason"]
+    # The page computes no permission: its buttons are the case detail's allowed_actions.
+    assert "actions" not in config
+    # The unit picker (改派) offers the street's own units, none of the district above it
+    # or of another street.
+    names = {u["name"] for u in config["units"]}
+    assert staff.unit.name in names
+    areas = Area.objects.filter(pk__in=[u["area"] for u in config["units"]])
+    assert all(a.code.startswith("440106001") for a in areas), [a.code for a in areas]
     queues = [q["key"] for q in config["queues"]]
     assert queues == ["new", "to_sign", "in_progress", "awaiting_verification", "overdue"]
 
@@ -109,9 +114,18 @@ def test_the_command_map_of_a_district_is_its_own(loop: dict[str, User]) -> None
     config = config_of(page(loop["district"], "/map/command/")[1])
     assert config["scope"]["area"] == "440106"
     assert config["scope"]["role"] == "district"
-    assert "actions" not in config  # the command map shows; the board acts
+    assert "actions" not in config  # the buttons come from each case's allowed_actions
+    # Its unit picker holds the district's units (streets and departments), not the city's
+    # or another district's.
+    areas = Area.objects.filter(pk__in=[u["area"] for u in config["units"]])
+    codes = {a.code for a in areas}
+    assert "440106001" in codes and "440106" in codes
+    assert all(code.startswith("440106") for code in codes), codes
     city = config_of(page(loop["city"], "/map/command/")[1])
     assert city["scope"]["area"] == "440100"
+    # The city re-dispatches across districts: units of both districts and its own.
+    city_codes = {u["area"] for u in city["units"]}
+    assert len(city_codes) > len({u["area"] for u in config["units"]})
 
 
 def test_the_evaluation_map_shows_the_users_streets(loop: dict[str, User]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import folium
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -22,11 +23,12 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from dispatch.evaluation import Period
-from dispatch.transitions import TRANSITIONS, Relation
+from dispatch.models import ExtensionKind
+from dispatch.transitions import TRANSITIONS
 from incidents.models import State
 from incidents.outbox import last_seq
 from layers.access import staff_of
-from layers.models import Area, Role, Tier
+from layers.models import Area, Tier, Unit
 from map_ui.pages.views import own_area, page
 from map_ui.tiles import tile_urls
 
@@ -39,18 +41,14 @@ QUEUES: list[tuple[str, Promise, list[State]]] = [
     ("awaiting_verification", _("待核查"), [State.HANDLED, State.VERIFIED]),
     ("overdue", _("已超期"), []),
 ]
-# What the street board lets its dispatcher do (docs/api.md lists the bodies). Feedback
-# (反馈, with photos) is the handler's and verification the inspector's: not here.
-BOARD_ACTIONS = ["file", "dispatch", "sign", "return", "request_extension", "close"]
-# Actions whose body needs a reason the dispatcher types.
-NEEDS_REASON = {"return", "request_extension"}
 
 
 @login_required
 def command(request: HttpRequest) -> HttpResponse:
     config = {
         **_common(request),
-        "labels": {**_case_labels(), **_command_labels()},
+        "units": _units(request),
+        "labels": {**_case_labels(), **_command_labels(), **_board_labels()},
     }
     return page(request, "command", "map_ui/command.html", config, _area_outline(request))
 
@@ -63,7 +61,7 @@ def street(request: HttpRequest) -> HttpResponse:
             {"key": key, "title": title, "states": [str(s) for s in states]}
             for key, title, states in QUEUES
         ],
-        "actions": _board_actions(request),
+        "units": _units(request),
         "labels": {**_case_labels(), **_command_labels(), **_board_labels()},
     }
     return page(request, "street", "map_ui/street.html", config, _area_outline(request))
@@ -87,7 +85,11 @@ def _common(request: HttpRequest) -> dict[str, Any]:
     staff = staff_of(request.user)
     area = own_area(request.user)
     return {
-        "api": {"cases": reverse("cases-list"), "board": reverse("cases-board")},
+        "api": {
+            "cases": reverse("cases-list"),
+            "board": reverse("cases-board"),
+            "awaiting": reverse("cases-list") + "?awaiting=me&limit=200",
+        },
         "tiles": tile_urls(request.user),
         "tiles_urls": reverse("map_tiles:urls"),
         # The page's data is loaded after this number was read: the live map resumes
@@ -102,27 +104,31 @@ def _common(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _board_actions(request: HttpRequest) -> list[dict[str, Any]]:
-    """The board's actions the user's post may take: from which states, and whether the
-    case must be assigned to the user's unit (else: lie in its area; the API decides)."""
+def _units(request: HttpRequest) -> list[dict[str, Any]]:
+    """The units a case of the user's area may be (re-)dispatched to, for the unit picker:
+    those of the area and the city-wide ones, no higher than the user's own tier. The
+    page offers a case only the units whose area holds it; the service decides."""
     staff = staff_of(request.user)
-    role = Role(staff.role) if staff is not None else None
-    actions = []
-    for name in BOARD_ACTIONS:
-        transition = TRANSITIONS[name]
-        relation = transition.who.get(role) if role is not None else None
-        if relation is None and not request.user.is_superuser:
-            continue
-        actions.append(
-            {
-                "action": name,
-                "label": transition.label,
-                "sources": sorted(str(s) for s in transition.sources),
-                "assignee_only": relation == Relation.ASSIGNEE,
-                "needs_reason": name in NEEDS_REASON,
-            }
+    units = Unit.objects.select_related("area").order_by("tier", "name")
+    area = own_area(request.user)
+    if staff is not None and area is not None and area.tier != Tier.CITY:
+        units = units.filter(
+            Q(area__code__startswith=area.inner_prefix) | Q(area=area) | Q(tier=Tier.CITY)
         )
-    return actions
+    rank = TIER_ORDER.index(Tier(staff.unit.tier)) if staff is not None else len(TIER_ORDER)
+    return [
+        {
+            "id": unit.pk,
+            "name": unit.name,
+            "area": unit.area_id,
+            "citywide": unit.area.tier == Tier.CITY,
+        }
+        for unit in units
+        if TIER_ORDER.index(Tier(unit.tier)) <= rank
+    ]
+
+
+TIER_ORDER = [Tier.CELL, Tier.COMMUNITY, Tier.STREET, Tier.DISTRICT, Tier.CITY]
 
 
 def _street_outlines(request: HttpRequest) -> folium.GeoJson:
@@ -197,6 +203,40 @@ def _case_labels() -> dict[str, Any]:
         "escalated": _("督办"),
         "urgent": _("紧急"),
         "none": _("无"),
+        "photo": _("照片"),
+        "close_photo": _("关闭"),
+        "extension_pending": _("待审批的申请"),
+        "hours_unit": _("工作小时"),
+        "supervised": _("督办"),
+        "supervise_due": _("限期"),
+        "decide": _decide_labels(),
+    }
+
+
+def _decide_labels() -> dict[str, Any]:
+    """The action forms' words (decisions.js)."""
+    return {
+        "reason": _("理由"),
+        "note": _("意见"),
+        "kind": _("类型"),
+        "kinds": {value: label for value, label in ExtensionKind.choices},
+        "hours": _("延期工作小时数"),
+        "due_at": _("督办期限"),
+        "photos": _("照片"),
+        "unit": _("改派给"),
+        "choose_unit": _("请选择单位"),
+        "merge_into": _("合并到哪件案件（附近可能重复的案件）"),
+        "case_number": _("案件编号"),
+        "no_duplicates": _("附近没有可能重复的案件，请输入案件编号。"),
+        "loading": _("正在加载…"),
+        "confirm": _("确定"),
+        "cancel": _("取消"),
+        "confirm_question": {
+            "cancel": _("确定注销此案件吗？注销后不再办理。"),
+            "merge": _("确定将此案件合并到所选案件吗？此案件随之结束。"),
+            "redispatch": _("确定改派此案件吗？处置时限将重新计算。"),
+            "supervise": _("确定督办吗？责任单位将立即收到。"),
+        },
     }
 
 
@@ -219,19 +259,14 @@ def _command_labels() -> dict[str, Any]:
             "denied": _("无法接收实时推送，请重新登录。"),
         },
         "attention_empty": _("没有超期或督办的案件。"),
+        "awaiting_empty": _("没有待您决定的案件。"),
+        "extension_request": _("延期/缓办申请"),
     }
 
 
 def _board_labels() -> dict[str, Any]:
     return {
         "queue_empty": _("此队列没有案件。"),
-        "reason": _("理由"),
-        "extension_kind": _("类型"),
-        "extend": _("延期"),
-        "suspend": _("缓办"),
-        "hours": _("延期小时数"),
-        "confirm": _("确定"),
-        "cancel": _("取消"),
         "done": _("已办理"),
     }
 

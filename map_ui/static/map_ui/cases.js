@@ -244,6 +244,8 @@
       });
       node.appendChild(facts);
       node.appendChild(el("p", { class: "description", text: detail.description }));
+      var pending = pendingParts(detail);
+      if (pending) node.appendChild(pending);
       if (actions) actions(detail, node);
       node.appendChild(el("h4", { text: labels.history }));
       var list = el("ol", { class: "history" });
@@ -255,7 +257,8 @@
           el("strong", { text: stateLabel(event.to_state) }),
           who ? " — " + who : "",
           event.unit ? " → " + event.unit.name : "",
-          event.note ? el("div", { class: "note", text: event.note }) : null));
+          event.note ? el("div", { class: "note", text: event.note }) : null,
+          photoStrip(event.photos, who)));
       });
       node.appendChild(list);
       return detail;
@@ -264,6 +267,72 @@
       node.removeAttribute("data-case");
       node.replaceChildren(el("p", { class: "error" }, labels.load_error + " " + error.message));
     });
+  }
+
+  /* Thumbnails of an entry's photos (the reporter's, the handler's, the verifier's);
+     a click shows the photo full size over the page. */
+  function photoStrip(photos, who) {
+    if (!photos || !photos.length) return null;
+    var strip = el("div", { class: "photos" });
+    photos.forEach(function (photo) {
+      var thumb = el("img", {
+        src: photo.thumb_url || photo.url,
+        alt: (labels.photo || "") + (who ? " · " + who : ""),
+        loading: "lazy",
+      });
+      strip.appendChild(el("a", {
+        href: photo.url,
+        class: "photo-thumb",
+        "data-photo": String(photo.id),
+        onclick: function (e) {
+          e.preventDefault();
+          showPhoto(photo.url, thumb.alt);
+        },
+      }, thumb));
+    });
+    return strip;
+  }
+
+  function showPhoto(url, alt) {
+    var old = document.querySelector(".photo-viewer");
+    if (old) old.parentNode.removeChild(old);
+    var viewer = el("div", { class: "photo-viewer", role: "dialog", "aria-modal": "true" },
+      el("img", { src: url, alt: alt }),
+      el("button", { type: "button", class: "close", text: labels.close_photo || "×" }));
+    function close() {
+      viewer.parentNode.removeChild(viewer);
+      document.removeEventListener("keydown", onKey);
+    }
+    function onKey(e) {
+      if (e.key === "Escape") close();
+    }
+    viewer.addEventListener("click", close);
+    document.addEventListener("keydown", onKey);
+    document.body.appendChild(viewer);
+    viewer.querySelector("button").focus();
+  }
+
+  /* What waits on the case: a pending 延期/缓办 request, open 督办. */
+  function pendingParts(detail) {
+    var parts = [];
+    var ext = detail.extension;
+    if (ext) {
+      parts.push(el("div", { class: "pending-extension", "data-extension": String(ext.id) },
+        el("strong", { text: labels.extension_pending + " · " + (ext.kind_label || ext.kind) }),
+        ext.hours ? " " + ext.hours + " " + labels.hours_unit : "",
+        " — " + ext.requested_by + " " + when(ext.requested_at),
+        el("div", { class: "note", text: ext.reason })));
+    }
+    (detail.supervisions || []).forEach(function (s) {
+      parts.push(el("div", { class: "supervision" },
+        el("strong", { text: labels.supervised + (s.by ? " · " + s.by : "") }),
+        " " + labels.supervise_due + " " + when(s.due_at),
+        el("div", { class: "note", text: s.note })));
+    });
+    if (!parts.length) return null;
+    var box = el("div", { class: "pending" });
+    parts.forEach(function (p) { box.appendChild(p); });
+    return box;
   }
 
   /* The live counters (new today, open, overdue, closed on time) and the board's list
@@ -310,6 +379,7 @@
     tileLayers: tileLayers,
     refreshTiles: refreshTiles,
     showCase: showCase,
+    photoStrip: photoStrip,
     board: board,
     liveStatus: liveStatus,
   };

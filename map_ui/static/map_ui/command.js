@@ -1,5 +1,8 @@
 /* The command centre: the live map of the user's district or city, the counters, the
-   overdue and escalated cases, the latest changes, and a case's history on click. */
+   cases awaiting the user's decision (待我决定: extension requests, escalated and
+   returned cases, cases to close), the overdue and escalated cases, the latest changes,
+   and a case panel on click: its history with photos and the actions of the user's tier
+   (exactly the server's allowed_actions). */
 (function () {
   "use strict";
 
@@ -13,11 +16,36 @@
   var attention = document.querySelector(".attention");
   var feed = document.querySelector(".feed");
   var FEED_LENGTH = 30;
+  var awaiting = document.querySelector(".awaiting");
+  var notice = document.querySelector(".notice");
   var shown = null; // the case whose history the panel shows
+  var formOpen = false; // an action form is being filled in: live updates wait
+
+  function tell(kind, text) {
+    notice.className = "notice " + kind;
+    notice.textContent = text;
+  }
+
+  function actionsFor(item, node) {
+    window.gridDecisions.render(item, node, {
+      units: config.units,
+      onForm: function (isOpen) { formOpen = isOpen; },
+      onDone: function (result) {
+        formOpen = false;
+        tell("done", labels.done + " #" + result.id + " " + g.stateLabel(result.state));
+        loadAwaiting();
+        counters.refresh();
+        return g.showCase(detail, item.id, actionsFor);
+      },
+      onError: function (message) { tell("error", message); },
+    });
+  }
 
   function open(id) {
     shown = id;
-    g.showCase(detail, id);
+    formOpen = false;
+    tell("", "");
+    g.showCase(detail, id, actionsFor);
   }
 
   var tiles = g.tileLayers(map, ["areas", "cases"], open);
@@ -37,6 +65,31 @@
       item.escalation_level ? el("span", { class: "badge escalated", text: labels.escalated }) : null,
       " ", el("span", { class: "muted", text: item.category.name + " · " + item.street.name }));
   }
+
+  /* 待我决定: GET /api/cases/?awaiting=me. A signed case is there for its extension
+     request (the one decision a signed case can wait for on the command side). */
+  var awaitingTimer = null;
+  function loadAwaiting() {
+    awaitingTimer = null;
+    return page.api(config.api.awaiting).then(function (listing) {
+      awaiting.replaceChildren();
+      if (!listing.results.length) {
+        awaiting.appendChild(el("li", { class: "muted", text: labels.awaiting_empty }));
+      }
+      listing.results.forEach(function (item) {
+        var li = row(item);
+        if (item.state === "signed") {
+          li.appendChild(el("span", { class: "badge extension", text: labels.extension_request }));
+        }
+        awaiting.appendChild(li);
+      });
+      var count = document.querySelector("[data-awaiting-count]");
+      if (count) count.textContent = String(listing.count);
+    }).catch(function (error) {
+      awaiting.replaceChildren(el("li", { class: "error", text: error.message }));
+    });
+  }
+  loadAwaiting();
 
   var counters = g.board(function (data) {
     attention.replaceChildren();
@@ -78,7 +131,8 @@
       }
       noteInFeed(event);
       counters.refresh();
-      if (shown === item.id) g.showCase(detail, item.id);
+      if (shown === item.id && !formOpen) g.showCase(detail, item.id, actionsFor);
+      if (awaitingTimer === null) awaitingTimer = window.setTimeout(loadAwaiting, 400);
       // Fetch fresh tiles now and then, not on every event of a busy hour.
       if (tilesTimer === null) {
         tilesTimer = window.setTimeout(function () {
@@ -92,6 +146,7 @@
       // markers drawn before the gap may be out of date.
       live.clear();
       counters.load();
+      loadAwaiting();
       g.refreshTiles(tiles);
     },
   });

@@ -1,5 +1,6 @@
-/* The street dispatch board: the street's queue beside its map; sign, dispatch, return,
-   request an extension and close from the page; changes arrive live. */
+/* The street dispatch board: the street's queue beside its map; the actions the server
+   allows on a case (file, cancel, merge, dispatch, re-dispatch, sign, return, extension
+   requests and decisions, close) from the page; changes arrive live. */
 (function () {
   "use strict";
 
@@ -104,71 +105,19 @@
     g.showCase(detail, id, actionsFor);
   }
 
-  /* The buttons of the actions the dispatcher may take on the case in its state. */
+  /* The buttons of exactly the actions the server allows the user on the case now
+     (allowed_actions), each sent with the state shown. */
   function actionsFor(item, node) {
-    var bar = el("div", { class: "actions" });
-    config.actions.forEach(function (action) {
-      if (action.sources.indexOf(item.state) < 0) return;
-      if (action.assignee_only && (!item.unit || item.unit.id !== myUnit)) return;
-      bar.appendChild(el("button", {
-        type: "button",
-        class: "action",
-        "data-action": action.action,
-        text: action.label,
-        onclick: function () {
-          if (action.needs_reason) askReason(item, action, node);
-          else act(item.id, action.action, {});
-        },
-      }));
-    });
-    if (bar.children.length) node.appendChild(bar);
-  }
-
-  function askReason(item, action, node) {
-    var old = node.querySelector("form.reason");
-    if (old) old.parentNode.removeChild(old);
-    formOpen = true;
-    var form = el("form", { class: "reason", "data-action": action.action });
-    if (action.action === "request_extension") {
-      var kind = el("select", { name: "kind" },
-        el("option", { value: "extend", text: labels.extend }),
-        el("option", { value: "suspend", text: labels.suspend }));
-      form.appendChild(el("label", {}, labels.extension_kind + " ", kind));
-      form.appendChild(el("label", {}, labels.hours + " ",
-        el("input", { name: "hours", type: "number", min: "1", value: "24" })));
-    }
-    form.appendChild(el("label", {}, labels.reason,
-      el("textarea", { name: "reason", required: true, rows: "2" })));
-    form.appendChild(el("button", { type: "submit", text: labels.confirm }));
-    form.appendChild(el("button", {
-      type: "button", text: labels.cancel,
-      onclick: function () { formOpen = false; form.parentNode.removeChild(form); },
-    }));
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var body = { reason: form.elements.reason.value };
-      if (form.elements.kind) {
-        body.kind = form.elements.kind.value;
-        if (body.kind === "extend") body.hours = parseInt(form.elements.hours.value, 10);
-      }
-      act(item.id, action.action, body);
-    });
-    node.querySelector(".actions").after(form);
-    form.elements.reason.focus();
-  }
-
-  function act(id, action, body) {
-    var buttons = detail.querySelectorAll("button");
-    buttons.forEach(function (b) { b.disabled = true; });
-    tell("", "");
-    page.api(g.caseUrl(id, action), { method: "POST", json: body }).then(function (item) {
-      formOpen = false;
-      upsert(item);
-      tell("done", labels.done + " #" + item.id + " " + g.stateLabel(item.state));
-      return g.showCase(detail, id, actionsFor);
-    }).catch(function (error) {
-      buttons.forEach(function (b) { b.disabled = false; });
-      tell("error", error.message);
+    window.gridDecisions.render(item, node, {
+      units: config.units,
+      onForm: function (open) { formOpen = open; },
+      onDone: function (result) {
+        formOpen = false;
+        upsert(result);
+        tell("done", labels.done + " #" + result.id + " " + g.stateLabel(result.state));
+        return g.showCase(detail, item.id, actionsFor);
+      },
+      onError: function (message) { tell("error", message); },
     });
   }
 

@@ -1,0 +1,177 @@
+"""Decisions where they belong, by clicks in Debian's chromium: the street board cancels a
+junk report with a reason and merges a duplicate into the case it repeats (offered among
+the nearby likely duplicates); the district's command centre approves a handler's
+extension request from its 待我决定 queue and presses the unit (督办), which the unit's
+board shows live; photos are thumbnails that open full size. Every step is checked in
+the database, not only on the page."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, Page, expect
+
+from dispatch.models import ExtensionRequest
+from incidents.models import Case, State
+from layers.models import Area
+from tests.browser import log_in, screenshot, servable_passwords
+from tests.loop import act, photo, report
+
+DESKTOP = {"width": 1400, "height": 900}
+
+
+def real_png(width: int = 40, height: int = 30) -> bytes:
+    """A small PNG that a browser draws (a grey rectangle)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def board_page(browser: Browser, server: str, username: str, path: str) -> Page:
+    page = log_in(browser, server, username, viewport=DESKTOP)
+    page.goto(path)
+    expect(page.locator(".live-status[data-status='open']")).to_be_visible()
+    return page
+
+
+def open_case(page: Page, case_id: int) -> None:
+    page.click(f"[data-case='{case_id}'] >> nth=0")
+    expect(page.locator(f".case-detail[data-case='{case_id}']")).to_be_visible()
+
+
+def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    inspector = loop["inspector"]
+    answer = report(inspector, small_city, description="测试")
+    assert answer.status_code == 201, answer.json()
+    junk = answer.json()["case"]["id"]
+    first = report(inspector, small_city, photos=[photo("a.png", real_png())])
+    first_id = first.json()["case"]["id"]
+    again = report(inspector, small_city).json()["case"]["id"]
+    assert Case.objects.get(pk=junk).state in {State.REPORTED, State.FILED}
+    servable_passwords()
+
+    street = board_page(browser, server, "street", "/map/street/")
+    expect(street.locator(".queue .case-row")).to_have_count(3)
+
+    # 注销 with a reason: the form asks, the case leaves the queue.
+    open_case(street, junk)
+    street.click(".case-detail button[data-action='cancel']")
+    form = street.locator("form.decide[data-action='cancel']")
+    expect(form.locator(".confirm-question")).to_be_visible()
+    form.locator("textarea[name=reason]").fill("无效上报：测试数据")
+    form.locator("button.confirm").click()
+    expect(street.locator(".notice.done")).to_contain_text(f"#{junk}")
+    expect(street.locator(f".queue .case-row[data-case='{junk}']")).to_have_count(0)
+    cancelled = Case.objects.get(pk=junk)
+    assert cancelled.state == State.CANCELLED
+    assert cancelled.history.filter(action="cancel", note="无效上报：测试数据").exists()
+
+    # 合并: the nearby likely duplicate is offered; picked and confirmed.
+    open_case(street, again)
+    street.click(".case-detail button[data-action='merge']")
+    offered = street.locator(f".merge-targets li[data-case='{first_id}'] button.pick")
+    expect(offered).to_be_visible()
+    offered.click()
+    form = street.locator("form.decide[data-action='merge']")
+    expect(form.locator("input[name=into]")).to_have_value(str(first_id))
+    form.locator("button.confirm").click()
+    expect(street.locator(".notice.done")).to_contain_text(f"#{again}")
+    merged = Case.objects.get(pk=again)
+    assert (merged.state, merged.merged_into_id) == (State.MERGED, first_id)
+
+    # The reporter's photo: a thumbnail in the history that opens full size.
+    open_case(street, first_id)
+    thumb = street.locator(".case-detail .history .photo-thumb img")
+    expect(thumb).to_have_count(1)
+    stored = Case.objects.get(pk=first_id).photos.get()
+    url = f"/api/cases/{first_id}/photos/{stored.pk}/"
+    assert street.locator(".case-detail .photo-thumb").get_attribute("href") == url
+    street.wait_for_function(
+        "document.querySelector('.case-detail .photo-thumb img').naturalWidth > 0"
+    )
+    thumb.click()
+    full = street.locator(".photo-viewer img")
+    expect(full).to_have_attribute("src", url)
+    street.wait_for_function("document.querySelector('.photo-viewer img').naturalWidth === 40")
+    screenshot(street, "street-photo-viewer")
+    street.locator(".photo-viewer").click()
+    expect(street.locator(".photo-viewer")).to_have_count(0)
+    street.context.close()
+
+
+def test_the_district_approves_an_extension_and_its_supervision_reaches_the_unit_live(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    # Street order reported by an inspector goes to the street office at once: the
+    # street is the handler here; it signs and asks for more time.
+    case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
+    assert act(loop["street"], case_id, "sign").status_code == 200
+    asked = act(
+        loop["street"],
+        case_id,
+        "request_extension",
+        kind="extend",
+        hours=16,
+        reason="需协调供电部门断电施工",
+    )
+    assert asked.status_code == 200, asked.json()
+    servable_passwords()
+
+    street = board_page(browser, server, "street", "/map/street/")
+    street.click("[data-queue='in_progress']")
+    open_case(street, case_id)
+    # The street does not decide its own request: no such button on its board.
+    expect(street.locator(".case-detail button[data-action='approve_extension']")).to_have_count(0)
+
+    district = board_page(browser, server, "district", "/map/command/")
+    waiting = district.locator(f".awaiting li[data-case='{case_id}']")
+    expect(waiting.locator(".badge.extension")).to_be_visible()
+    waiting.locator("a").click()
+    panel = district.locator(f".case-detail[data-case='{case_id}']")
+    expect(panel.locator(".pending-extension")).to_contain_text("需协调供电部门断电施工")
+    panel.locator("button[data-action='approve_extension']").click()
+    district.locator("form.decide[data-action='approve_extension'] button.confirm").click()
+    expect(district.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    expect(panel.locator(".pending-extension")).to_have_count(0)
+    decided = ExtensionRequest.objects.get(case_id=case_id)
+    assert (decided.approved, decided.decided_by) == (True, loop["district"])
+    expect(waiting).to_have_count(0)
+
+    # 督办 with a note and a date: the case history and the unit's board, live.
+    panel.locator("button[data-action='supervise']").click()
+    form = district.locator("form.decide[data-action='supervise']")
+    form.locator("textarea[name=note]").fill("请于明日前完成处置并反馈")
+    form.locator("button.confirm").click()
+    expect(district.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    expect(panel.locator(".supervision")).to_contain_text("请于明日前完成处置并反馈")
+    case = Case.objects.get(pk=case_id)
+    assert case.state == State.SIGNED
+    assert case.history.filter(action="supervise", note="请于明日前完成处置并反馈").exists()
+    unit_view = street.locator(f".case-detail[data-case='{case_id}'] .supervision")
+    expect(unit_view).to_contain_text("请于明日前完成处置并反馈")
+    expect(street.locator(".case-detail .history")).to_contain_text("督办")
+    screenshot(district, "command-case-panel")
+    for page in (street, district):
+        page.context.close()
