@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from dispatch.models import ExtensionRequest
 from incidents.models import Case, State
 from layers.models import Area
-from tests.browser import log_in, screenshot, servable_passwords
+from tests.browser import inspector_page, log_in, screenshot, servable_passwords
 from tests.loop import act, photo, report
 
 DESKTOP = {"width": 1400, "height": 900}
@@ -175,3 +175,36 @@ def test_the_district_approves_an_extension_and_its_supervision_reaches_the_unit
     screenshot(district, "command-case-panel")
     for page in (street, district):
         page.context.close()
+
+
+def test_the_inspectors_verification_task_shows_what_the_handler_reported(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
+    assert act(loop["street"], case_id, "sign").status_code == 200
+    handled = act(
+        loop["street"],
+        case_id,
+        "handle",
+        note="摊贩已劝离，路面已清理",
+        photos=[photo("after.png", real_png())],
+    )
+    assert handled.status_code == 200, handled.json()
+    case = Case.objects.get(pk=case_id)
+    assert (case.state, case.verifier) == (State.HANDLED, loop["inspector"])
+    servable_passwords()
+
+    inspector = inspector_page(browser, server, small_city)
+    shown = inspector.locator(f"#tasks li[data-case-id='{case_id}'] .handler-report")
+    expect(shown).to_contain_text("摊贩已劝离，路面已清理")
+    stored = case.photos.get(event__action="handle")
+    link = shown.locator(".photo-thumb")
+    expect(link).to_have_attribute("href", f"/api/cases/{case_id}/photos/{stored.pk}/")
+    inspector.wait_for_function(
+        "document.querySelector('.handler-report .photo-thumb img').naturalWidth === 40"
+    )
+    inspector.context.close()

@@ -153,6 +153,7 @@ def _inspector_labels() -> dict[str, str]:
         "too_many_photos": _("最多 %(n)d 张照片。") % {"n": settings.CASE_PHOTO_MAX_COUNT},
         "no_tasks": _("暂无核查任务。"),
         "tasks_error": _("核查任务加载失败。"),
+        "handler_report": _("处置反馈"),
         "verify_note": _("核查情况（不通过时必填）"),
         "verify_photos": _("拍核查照片"),
         "verify_pass": _("核查通过"),

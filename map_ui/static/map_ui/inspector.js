@@ -347,8 +347,29 @@
     }));
     item.appendChild(el("div", {}, task.description));
     item.appendChild(el("div", { class: "hint" }, where));
+    item.appendChild(handlerReport(task));
     item.appendChild(verifyForm(task));
     return item;
+  }
+
+  // What the handler reported (反馈: note and photos), from the case's history: what
+  // the inspector checks on site. A photo opens full size.
+  function handlerReport(task) {
+    var box = el("div", { class: "handler-report" });
+    page.api(config.api.cases + task.id + "/").then(function (detail) {
+      var handled = detail.history.filter(function (e) { return e.action === "handle"; }).pop();
+      if (!handled) return;
+      box.appendChild(el("strong", {}, labels.handler_report + (handled.actor_unit ? " · " + handled.actor_unit : "")));
+      if (handled.note) box.appendChild(el("div", { class: "note" }, handled.note));
+      var strip = el("div", { class: "photos" });
+      (handled.photos || []).forEach(function (photo) {
+        strip.appendChild(el("a", { href: photo.url, target: "_blank", class: "photo-thumb",
+                                    "data-photo": String(photo.id) },
+          el("img", { src: photo.thumb_url || photo.url, alt: labels.handler_report, loading: "lazy" })));
+      });
+      box.appendChild(strip);
+    }).catch(function () { /* the task itself is still shown */ });
+    return box;
   }
 
   // On site: pass, or fail with the reason (the case goes back to the unit as 返工),
