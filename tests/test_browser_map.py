@@ -24,7 +24,8 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     server: str,
 ) -> None:
     for _ in range(3):  # three reports from the same spot: one cluster of 3
-        answer = report(loop["inspector"], small_city)
+        # 街面秩序: dispatched to the street office at once, so on its board too.
+        answer = report(loop["inspector"], small_city, category="0501")
         assert answer.status_code == 201, answer.content.decode()
     servable_passwords()  # after the reports: it logs their client out
     cell = small_city[INSPECTOR_CELL]
@@ -87,4 +88,20 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     x0, y0, x1, y1 = city.geom.extent
     assert x0 - (x1 - x0) <= lon <= x1 + (x1 - x0) and y0 - (y1 - y0) <= lat <= y1 + (y1 - y0)
     screenshot(page, "command-map-readable")
+    assert errors == []
+
+    # The street board draws its cases as markers of its own: those on one spot, too,
+    # are one numbered cluster, and its legend names them.
+    board = log_in(browser, server, "street", viewport=DESKTOP)
+    board.on("pageerror", lambda error: errors.append(str(error)))
+    board.goto("/map/street/")
+    expect(board.locator(".case-marker[data-case]")).to_have_count(3)
+    board.evaluate(
+        "([lat, lon]) => window.gridPage.map.setView([lat, lon], 16, {animate: false})",
+        [centre.y, centre.x],
+    )
+    expect(board.locator(".case-stack [data-count='3']")).to_have_text("3")
+    expect(board.locator("[data-legend-item='markers']")).to_contain_text("案件")
+    board.locator(".case-stack").click()
+    expect(board.locator(".map-popup[data-layer='stack'] a[data-case]")).to_have_count(3)
     assert errors == []

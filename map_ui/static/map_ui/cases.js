@@ -66,6 +66,10 @@
     var renderer = L.svg({ padding: 0.5 });
     var group = L.featureGroup().addTo(map);
     var byId = {};
+    // Markers on one spot get a numbered cluster over them (mapkit.js).
+    var kit = window.gridMap;
+    var stacks = kit ? kit.markerStacks(group, onClick) : null;
+    if (kit) kit.register("markers", group);
 
     function point(item) {
       if (item.point) return [item.point[1], item.point[0]]; // API: [lon, lat]
@@ -109,17 +113,21 @@
         marker.unbindTooltip();
         marker.bindTooltip("#" + item.id + " " + stateLabel(item.state));
         tag(marker, item);
+        marker.caseId = item.id;
+        if (stacks) stacks.refresh();
         return marker;
       },
       remove: function (id) {
         if (byId[id]) {
           group.removeLayer(byId[id]);
           delete byId[id];
+          if (stacks) stacks.refresh();
         }
       },
       clear: function () {
         group.clearLayers();
         byId = {};
+        if (stacks) stacks.refresh();
       },
       get: function (id) { return byId[id]; },
       has: function (id) { return byId[id] !== undefined; },

@@ -7,7 +7,8 @@
 
    window.gridMap = {register(name, layer), popup(layer, id, latlng),
                      countPopup(name, properties, latlng), caseStacks(layer, onCase),
-                     hidden(name, properties), refreshLegend()} */
+                     markerStacks(group, onCase), hidden(name, properties),
+                     refreshLegend()} */
 (function () {
   "use strict";
 
@@ -71,6 +72,12 @@
     return el("li", { "data-legend-item": key || null }, style ? swatch(style) : null, text);
   }
 
+  function shown(name) {
+    return registered.some(function (entry) {
+      return entry[0] === name && map.hasLayer(entry[1]);
+    });
+  }
+
   function refreshLegend() {
     var list = el("ul", {});
     var hints = [];
@@ -87,8 +94,10 @@
         });
         return;
       }
-      if (name === "cases" || name === "live") cases = true;
-      list.appendChild(row(SWATCHES[name] || { color: "#667085" }, names[name] || name, name));
+      if (name === "markers" && shown("cases")) return; // the same symbols as the tiles
+      if (name === "cases" || name === "markers") cases = true;
+      var label = names[name === "markers" ? "cases" : name] || name;
+      list.appendChild(row(SWATCHES[name] || SWATCHES.cases, label, name));
       if (DENSE[name] && map.getZoom() < kit.points_min_zoom) {
         hints.push(format(texts.zoom_in, { layer: names[name] || name }));
       }
@@ -209,6 +218,77 @@
 
   // --- numbered clusters of cases on one spot -----------------------------------------
 
+  /* A numbered marker over `count` cases at `at`; its popup lists them (`ids`), each
+     opening the case. */
+  function stackMarker(at, count, ids, onCase) {
+    var marker = L.marker(at, {
+      icon: L.divIcon({
+        className: "case-stack",
+        html: el("span", { "data-count": String(count), text: String(count) }),
+        iconSize: [28, 28],
+      }),
+      title: format(texts.stack, { count: count }),
+    });
+    marker.on("click", function () {
+      var node = el("div", { class: "map-popup", "data-layer": "stack" },
+        el("strong", { text: format(texts.stack, { count: count }) }));
+      var list = el("ul", { class: "stack-cases" });
+      ids.forEach(function (id) {
+        list.appendChild(el("li", {}, el("a", {
+          href: "#",
+          "data-case": String(id),
+          onclick: function (event) {
+            event.preventDefault();
+            onCase(id);
+          },
+        }, "#" + id)));
+      });
+      node.appendChild(list);
+      L.popup().setLatLng(at).setContent(node).openOn(map);
+    });
+    return marker;
+  }
+
+  /* The same for case markers drawn by the page (cases.js markerLayer): markers within
+     STACK_PX screen pixels (one square of that size at the zoom) get a numbered marker
+     over them; they stay underneath, each still an element of its own. */
+  var STACK_PX = 12;
+  function markerStacks(group, onCase) {
+    var layer = L.layerGroup().addTo(map);
+    var timer = null;
+    function draw() {
+      timer = null;
+      layer.clearLayers();
+      if (!map.hasLayer(group)) return;
+      var zoom = map.getZoom();
+      var squares = {};
+      group.eachLayer(function (marker) {
+        if (marker.caseId === undefined) return;
+        var p = map.project(marker.getLatLng(), zoom);
+        var key = Math.floor(p.x / STACK_PX) + ":" + Math.floor(p.y / STACK_PX);
+        (squares[key] = squares[key] || []).push(marker);
+      });
+      Object.keys(squares).forEach(function (key) {
+        var markers = squares[key];
+        if (markers.length < 2) return;
+        var lat = 0;
+        var lng = 0;
+        markers.forEach(function (m) { lat += m.getLatLng().lat; lng += m.getLatLng().lng; });
+        var ids = markers.map(function (m) { return m.caseId; }).sort(function (a, b) { return a - b; });
+        stackMarker([lat / markers.length, lng / markers.length], markers.length, ids, onCase)
+          .addTo(layer);
+      });
+    }
+    function refresh() {
+      if (timer === null) timer = window.setTimeout(draw, 100);
+    }
+    map.on("zoomend", refresh);
+    map.on("layeradd layerremove", function (event) {
+      if (event.layer === group) refresh();
+    });
+    return { layer: layer, refresh: refresh };
+  }
+
   function caseStacks(casesLayer, onCase) {
     var group = L.layerGroup().addTo(map);
     var requestNo = 0;
@@ -223,32 +303,7 @@
         group.clearLayers();
         answer.stacks.forEach(function (stack) {
           var at = [stack.point[1], stack.point[0]];
-          var marker = L.marker(at, {
-            icon: L.divIcon({
-              className: "case-stack",
-              html: el("span", { "data-count": String(stack.count), text: String(stack.count) }),
-              iconSize: [28, 28],
-            }),
-            title: format(texts.stack, { count: stack.count }),
-          });
-          marker.on("click", function () {
-            var node = el("div", { class: "map-popup", "data-layer": "stack" },
-              el("strong", { text: format(texts.stack, { count: stack.count }) }));
-            var list = el("ul", { class: "stack-cases" });
-            stack.ids.forEach(function (id) {
-              list.appendChild(el("li", {}, el("a", {
-                href: "#",
-                "data-case": String(id),
-                onclick: function (event) {
-                  event.preventDefault();
-                  onCase(id);
-                },
-              }, "#" + id)));
-            });
-            node.appendChild(list);
-            L.popup().setLatLng(at).setContent(node).openOn(map);
-          });
-          marker.addTo(group);
+          stackMarker(at, stack.count, stack.ids, onCase).addTo(group);
         });
       }).catch(function () { /* the tiles still show the points */ });
     }
@@ -273,6 +328,7 @@
     popup: popup,
     countPopup: countPopup,
     caseStacks: caseStacks,
+    markerStacks: markerStacks,
     hidden: hidden,
     refreshLegend: refreshLegend,
   };
