@@ -14,7 +14,7 @@ from rest_framework import serializers
 from dispatch.calendar import office_hours
 from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
 from incidents.access import caller_fields
-from incidents.models import Case, CaseEvent, CasePhoto, Channel
+from incidents.models import Case, CaseEvent, CasePhoto, Channel, Source
 from layers.api.filters import CoordinateField, DatumField, city_point, location_point
 from layers.datum import DEFAULT_DATUM, Datum, point_from_storage
 from layers.models import Area, Category, Unit
@@ -205,6 +205,15 @@ class CaseListQuery(DatumQuery):
     assigned = serializers.ChoiceField(
         choices=[("me", "me")], required=False, help_text="`me`: cases assigned to my unit."
     )
+    # Search (issue 13): an id, or text in the description or address; creation days.
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=200,
+        help_text="A case id (123 or #123), else text in the description or address "
+        "(case-insensitive).",
+    )  # fmt: skip
+    since = serializers.DateField(required=False, help_text="Created on or after this day.")
+    until = serializers.DateField(required=False, help_text="Created on or before this day.")
+    source = serializers.ChoiceField(choices=Source.choices, required=False)  # type: ignore[assignment]
 
     # An unknown value is a 400 naming it: a typo must not read as "no filter" and list
     # everything the user may see.
@@ -239,6 +248,9 @@ class CaseListQuery(DatumQuery):
                     for name in unknown[:5]
                 }
             )  # fmt: skip
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and until < since:
+            raise serializers.ValidationError({"until": [_("结束日期不能早于开始日期。")]})
         return attrs
 
 

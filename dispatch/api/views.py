@@ -9,6 +9,8 @@ Domain errors become JSON: {"detail": message, "code": …, "field": …} with 4
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -425,4 +427,29 @@ def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) ->
     if query.get("assigned") == "me":
         staff = staff_of(request.user)
         cases = cases.filter(unit_id=staff.unit_id) if staff else cases.none()
+    if query.get("q"):
+        cases = cases.filter(search_match(query["q"]))
+    if query.get("since"):
+        cases = cases.filter(created_at__gte=_day_start(query["since"]))
+    if query.get("until"):
+        cases = cases.filter(created_at__lt=_day_start(query["until"] + dt.timedelta(days=1)))
+    if query.get("source"):
+        cases = cases.filter(source=query["source"])
     return cases.order_by("-created_at", "-id")
+
+CASE_ID = re.compile(r"#?\s*([0-9]{1,18})")
+
+
+def search_match(text: str) -> Q:
+    """`q` of the case list: "123" or "#123" is that case; anything else is text in the
+    description or the address, case-insensitive. A plain ILIKE, no trigram index: on
+    the demo city it stays in the milliseconds (docs/api.md, "Finding cases")."""
+    text = text.strip()
+    if found := CASE_ID.fullmatch(text):
+        return Q(pk=int(found.group(1)))
+    return Q(description__icontains=text) | Q(address_text__icontains=text)
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    """The start of `day` in the city's time zone (settings.TIME_ZONE)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
