@@ -72,6 +72,13 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     expect(popup).to_contain_text(cell.parent.name)  # its community
     screenshot(page, "command-map-cell-popup")
 
+    # Components at city zoom are not drawn: the legend says to zoom in.
+    page.locator(".leaflet-control-layers label", has_text="部件").locator("input").check()
+    page.evaluate("window.gridPage.map.setZoom(12, {animate: false})")
+    expect(legend.locator("[data-hint='zoom-in']")).to_have_text("放大地图以查看部件")
+    page.evaluate("window.gridPage.map.setZoom(14, {animate: false})")
+    expect(legend.locator("[data-hint='zoom-in']")).to_have_count(0)
+
     # Zooming in stops at the tiles' range: no blank grey square past it.
     page.evaluate("window.gridPage.map.setZoom(22, {animate: false})")
     assert page.evaluate("window.gridPage.map.getZoom()") == MAX_ZOOM
