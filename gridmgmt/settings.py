@@ -343,6 +343,9 @@ CASE_PHOTO_MAX_COUNT = env_int("CASE_PHOTO_MAX_COUNT", 6)
 CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 # An inspector reports from their own cells; a point this far outside them is refused.
 INSPECTOR_CELL_TOLERANCE_M = env_int("INSPECTOR_CELL_TOLERANCE_M", 100)
+# A hotline address candidate scored below this (0-1) is marked uncertain (不确定) and must
+# be confirmed before a ticket is filed on it (docs/api.md, "Intake look-ups").
+HOTLINE_UNCERTAIN_SCORE = env_float("HOTLINE_UNCERTAIN_SCORE", 0.6)
 # Share of the time limit after which an open case is flagged as close to its deadline.
 SLA_WARNING_SHARE = env_float("SLA_WARNING_SHARE", 0.8)
 # A case whose deadline step fails in the SLA worker is set aside this many seconds; the

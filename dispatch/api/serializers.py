@@ -18,6 +18,7 @@ from incidents.models import Case, CaseEvent, CasePhoto, Channel, Source
 from layers.api.filters import CoordinateField, DatumField, city_point, location_point
 from layers.datum import DEFAULT_DATUM, Datum, point_from_storage
 from layers.models import Area, Category, Unit
+from layers.validators import InvalidCode, validate_phone
 
 # ---- inputs -------------------------------------------------------------------------
 
@@ -214,6 +215,23 @@ class CaseListQuery(DatumQuery):
     since = serializers.DateField(required=False, help_text="Created on or after this day.")
     until = serializers.DateField(required=False, help_text="Created on or before this day.")
     source = serializers.ChoiceField(choices=Source.choices, required=False)  # type: ignore[assignment]
+    # Intake (issue 13): the inspector's own reports; a caller's earlier tickets.
+    reported_by = serializers.ChoiceField(
+        choices=[("me", "me")], required=False, help_text="`me`: the cases I reported."
+    )
+    caller_phone = serializers.CharField(
+        required=False, max_length=30,
+        help_text="The cases of this caller: the number normalised, matched exactly. "
+        "Only for roles that see callers' numbers (the hotline); others get a 403.",
+    )  # fmt: skip
+
+    def validate_caller_phone(self, phone: str) -> str:
+        try:
+            return validate_phone(phone)
+        except InvalidCode:
+            raise serializers.ValidationError(
+                _("电话号码无法识别：手机号为 1 开头的 11 位数字，固话为区号-号码。")
+            ) from None
 
     # An unknown value is a 400 naming it: a typo must not read as "no filter" and list
     # everything the user may see.

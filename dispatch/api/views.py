@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -435,7 +436,14 @@ def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) ->
         cases = cases.filter(created_at__lt=_day_start(query["until"] + dt.timedelta(days=1)))
     if query.get("source"):
         cases = cases.filter(source=query["source"])
+    if query.get("reported_by") == "me":
+        cases = cases.filter(reporter_id=request.user.pk)
+    if query.get("caller_phone"):
+        if not can_see_caller(request.user):  # a search would tell whose number it is
+            raise PermissionDenied(_("只有 12345 热线可以按来电号码查找案件。"))
+        cases = cases.filter(caller_phone=query["caller_phone"])
     return cases.order_by("-created_at", "-id")
+
 
 CASE_ID = re.compile(r"#?\s*([0-9]{1,18})")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,10 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.geocoding import MAX_LIMIT, MAX_QUERY_LENGTH, Candidate, GeocodeError, geocode
-from layers.access import is_superuser, staff_of, visible_records
-from layers.api.filters import DatumField
+from layers.access import is_superuser, staff_of, visible_areas, visible_records
+from layers.api.filters import DatumField, city_point, location_point
 from layers.datum import DEFAULT_DATUM, Datum, point_from_storage
-from layers.models import Address
+from layers.models import Address, Area
+from layers.models.areas import Tier
+from layers.placement import place_point
 
 
 class GeocodeQuery(serializers.Serializer[Any]):
@@ -127,4 +129,119 @@ class GeocodeView(APIView):
         return visible_records(request.user, Address.objects.all())
 
 
-urlpatterns = [path("", GeocodeView.as_view(), name="geocode")]
+# ---- a point's areas, and areas by name (the hotline's fallback when nothing matches) ----
+
+
+class LocateQuery(serializers.Serializer[Any]):
+    lon = serializers.FloatField(help_text="Longitude in `datum`.")
+    lat = serializers.FloatField(help_text="Latitude in `datum`.")
+    datum = DatumField(required=False, default=DEFAULT_DATUM, help_text="Datum of lon/lat.")
+
+
+class AreaRefOut(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class LocateResponse(serializers.Serializer[Any]):
+    district = AreaRefOut()
+    street = AreaRefOut()
+    community = AreaRefOut()
+    cell = AreaRefOut()
+
+
+def _ref(area: Area) -> dict[str, str]:
+    return {"code": area.code, "name": area.display_name}
+
+
+class LocateView(APIView):
+    """GET /api/geocode/locate/?lon=…&lat=…&datum=…: the district, street, community and
+    grid cell of a point, shown to the operator before a ticket is filed on a point
+    placed by hand. A point in no cell of the city is a 400 on `location`."""
+
+    permission_classes = [permissions.IsAuthenticated, IsStaff]
+
+    @extend_schema(
+        summary="The areas of a point",
+        parameters=[LocateQuery],
+        responses={200: LocateResponse, 400: BAD_QUERY},
+    )
+    def get(self, request: Request) -> Response:
+        query = LocateQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        point = city_point(location_point(data), field="location")
+        placement = place_point(point)
+        return Response(
+            {
+                "district": _ref(placement.district),
+                "street": _ref(placement.street),
+                "community": _ref(placement.community),
+                "cell": _ref(placement.cell),
+            }
+        )
+
+
+AREA_SEARCH_LIMIT = 10
+
+
+class AreaSearchQuery(serializers.Serializer[Any]):
+    q = serializers.CharField(max_length=50, help_text="Part of a street's or community's name.")
+    datum = DatumField(required=False, default=DEFAULT_DATUM, help_text="Datum of the bounds.")
+
+
+class AreaHit(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    tier = serializers.CharField()
+    within = serializers.CharField(help_text="Name of the area it lies in.")
+    bounds = serializers.ListField(
+        child=serializers.FloatField(), help_text="[west, south, east, north] in `datum`."
+    )
+
+
+class AreaSearchView(APIView):
+    """GET /api/geocode/areas/?q=…: current streets and communities whose name holds `q`
+    (at most 10, streets first), each with its bounds, so that the operator can move the
+    map there and place the point by hand."""
+
+    permission_classes = [permissions.IsAuthenticated, IsStaff]
+
+    @extend_schema(
+        summary="Streets and communities by name",
+        parameters=[AreaSearchQuery],
+        responses={200: AreaHit(many=True), 400: BAD_QUERY},
+    )
+    def get(self, request: Request) -> Response:
+        query = AreaSearchQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        text = query.validated_data["q"].strip()
+        datum = query.validated_data["datum"]
+        areas = (
+            visible_areas(request.user, Area.objects.current())
+            .filter(tier__in=[Tier.STREET, Tier.COMMUNITY])
+            .filter(Q(name__icontains=text) | Q(name_en__icontains=text))
+            .select_related("parent")
+        )
+        hits = sorted(areas[: AREA_SEARCH_LIMIT * 2], key=lambda a: (a.tier != Tier.STREET, a.code))
+        return Response([_hit(area, datum) for area in hits[:AREA_SEARCH_LIMIT]])
+
+
+def _hit(area: Area, datum: Datum) -> dict[str, Any]:
+    west, south, east, north = area.geom.extent
+    x0, y0 = point_from_storage(west, south, datum)
+    x1, y1 = point_from_storage(east, north, datum)
+    return {
+        "code": area.code,
+        "name": area.display_name,
+        "tier": area.tier,
+        "within": area.parent.display_name if area.parent else "",
+        "bounds": [x0, y0, x1, y1],
+    }
+
+
+urlpatterns = [
+    path("", GeocodeView.as_view(), name="geocode"),
+    path("locate/", LocateView.as_view(), name="geocode-locate"),
+    path("areas/", AreaSearchView.as_view(), name="geocode-areas"),
+]
