@@ -24,6 +24,7 @@ from layers.models import (
     Category,
     CategoryKind,
     Component,
+    LegalEntity,
     Person,
     Staff,
     Unit,
@@ -615,6 +616,15 @@ def test_popups_tell_a_cells_community_and_inspectors_and_a_features_facts(
     # Scoped like the tiles: another street's inspector does not see it.
     other = client_for(loop["inspector2"]).get(f"/map/tiles/info/components/{component.pk}.json")
     assert other.status_code == 404
+
+    entity = LegalEntity.objects.create(
+        credit_code="91440106MA5AAAAA1X", name="天河科技公司", geom=centre(cell)
+    )
+    answer = client.get(f"/map/tiles/info/entities/{entity.pk}.json").json()
+    assert answer["title"] == "天河科技公司"
+    assert dict(answer["rows"])["统一社会信用代码"] == "91440106MA5AAAAA1X"
+    hidden = client_for(loop["inspector2"]).get(f"/map/tiles/info/entities/{entity.pk}.json")
+    assert hidden.status_code == 404
 
     response = report(loop["inspector"], small_city)
     case = Case.objects.get(pk=response.json()["case"]["id"])
