@@ -157,6 +157,8 @@ def case_merge(
     """Merge a new report into an open case: its reporter follows that case from now."""
     if into_id == case_id:
         raise InvalidInput(_("不能把案件合并到它自己。"), field="into")
+    # The case first: who may not merge it hears that, whatever the target.
+    case, staff, transition = _begin(user, case_id, "merge", expected_state)
     target = visible_cases(user).filter(pk=into_id).select_for_update(of=("self",)).first()
     if target is None:
         raise InvalidInput(
@@ -167,7 +169,6 @@ def case_merge(
             _("案件 #%(id)s %(state)s，不能再合并进去。")
             % {"id": target.pk, "state": target.get_state_display()}
         )
-    case, staff, transition = _begin(user, case_id, "merge", expected_state)
     case.merged_into = target
     _finish(case, user, staff, transition, note=note, data={"into": target.pk})
     # The target's followers changed: its history says so and its live event goes out.

@@ -131,6 +131,6 @@ TRANSITIONS: dict[str, Transition] = {
             {Role.STREET: Relation.AREA, Role.DISTRICT: Relation.AREA},
         ),
         # 督办: the command above the street presses the unit, with a note and a date.
-        Transition("supervise", _("督办"), WITH_UNIT, None, APPROVERS),
+        Transition("supervise", _("发起督办"), WITH_UNIT, None, APPROVERS),
     ]
 }

@@ -158,13 +158,13 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         serializer = s.CaseDetailOut if detail else s.CaseOut
         return serializer(data, many=many, context=ctx).data
 
-    def _case(self, pk: Any) -> Case:
+    def _case(self, pk: Any, queryset: QuerySet[Case] | None = None) -> Case:
         # An id is ASCII digits: int() would also read " 12", "1_2" or "١٢" as a number.
         text = str(pk)
         try:
             if not (text.isascii() and text.isdigit()):
                 raise ValueError(text)
-            return self.get_queryset().get(pk=int(text))
+            return (self.get_queryset() if queryset is None else queryset).get(pk=int(text))
         except (Case.DoesNotExist, ValueError):
             raise CaseNotFound(
                 _("没有编号为 %(id)s 的案件，或您无权查看。") % {"id": text[:40]}
@@ -207,10 +207,10 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         responses={200: s.CaseDetailOut, 404: ERROR},
     )
     def retrieve(self, request: Request, pk: str) -> Response:
-        case = self._case(pk)
-        case = (
-            _cases()
-            .prefetch_related(
+        # One lookup inside the user's cases, with everything the detail shows.
+        case = self._case(
+            pk,
+            self.get_queryset().prefetch_related(
                 Prefetch(
                     "history",
                     CaseEvent.objects.select_related("actor", "actor_unit", "unit")
@@ -219,8 +219,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
                 ),
                 Prefetch("assignments", Assignment.objects.select_related("unit", "rule")),
                 Prefetch("photos", CasePhoto.objects.select_related("event")),
-            )
-            .get(pk=case.pk)
+            ),
         )
         # What the user may do now: the one answer the services check with too.
         facts = facts_of(request.user, case)
