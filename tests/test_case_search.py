@@ -241,3 +241,25 @@ def test_a_saved_filter_must_be_a_valid_search(loop: dict[str, User]) -> None:
     blank = client.post("/api/saved-filters/", {"name": "  ", "query": ""})
     assert blank.status_code == 400 and list(blank.json()) == ["name"]
     assert client.get("/api/saved-filters/", HTTP_ACCEPT="application/json").status_code == 200
+
+
+# ---- the page -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["city", "street", "department", "hotline", "inspector"])
+def test_every_staff_post_opens_the_search_page(loop: dict[str, User], username: str) -> None:
+    client = client_for(loop[username])
+    page = client.get("/map/cases/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "案件查询" in text and 'name="q"' in text and "search.js" in text
+    assert 'href="/map/cases/" aria-current="page"' in text  # in the post's menu
+
+
+def test_a_user_without_a_post_may_not_open_the_search_page(loop: dict[str, User]) -> None:
+    assert client_for(loop["nobody"]).get("/map/cases/").status_code == 403
+
+
+def test_a_street_post_picks_only_its_own_street(loop: dict[str, User]) -> None:
+    text = client_for(loop["street"]).get("/map/cases/").content.decode()
+    assert 'value="440106001"' in text and 'value="440106002"' not in text

@@ -35,6 +35,8 @@ PAGES = (
         _("考核评价"),
         frozenset({Role.CITY, Role.DISTRICT, Role.STREET, Role.LEADER, Role.DEPARTMENT}),
     ),
+    # Last: no post lands on it (views.home opens a post's first page).
+    Page("search", _("案件查询"), frozenset(Role.values)),
 )
 
 

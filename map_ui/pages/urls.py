@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from map_ui.pages import command, intake, views
+from map_ui.pages import command, intake, search, views
 
 app_name = "map_ui"
 
@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("command/", command.command, name="command"),
     path("street/", command.street, name="street"),
     path("evaluation/", command.evaluation, name="evaluation"),
+    path("cases/", search.search, name="search"),
     path("hotline/", intake.hotline, name="hotline"),
     path("inspector/", intake.inspector, name="inspector"),
     path("inspector/sw.js", intake.inspector_worker, name="inspector-worker"),
