@@ -3,10 +3,20 @@ of connections exhausted, a connection broken under a request), answer 503 with
 Retry-After at once, in the shape the caller expects, instead of a 500 after a wait.
 
 Where the wait is bounded: settings.DATABASE_POOL_TIMEOUT (how long a request waits for
-a pooled connection) and DATABASE_CONNECT_TIMEOUT. Where the error is caught: here, as
-the first middleware, for errors raised by a view (process_exception) and for those
-raised by another middleware (got_request_exception, sent while Django turns them into a
-500). A connection that broke is not reused: the pool checks each connection before it
+a pooled connection), once per request: after a first failure, every later attempt of
+the same request (a middleware asking for the session again, the audit entry of a
+failed write) fails at once (the database backend, gridmgmt/database/base.py, asks
+found_unavailable()). Without that, a write waited its 0.5 s two or three times and,
+with 20 requests at once, answered after up to 5 s.
+
+Where the error is caught: here, as the first middleware, for errors raised by a view
+(process_exception) and for those raised by another middleware. Django turns the latter
+into a 500 in the middleware's own wrapper (logged as "Internal Server Error" with its
+traceback, the 500 handler run), and sends got_request_exception first: the receiver
+below raises the error again from there, so that it travels up to this middleware,
+which answers the 503 and logs one warning line ("database unavailable: 503 for ...").
+
+A connection that broke is not reused: the pool checks each connection before it
 hands it out (CONN_HEALTH_CHECKS) and drops those whose server went away, and its
 reconnection attempts give up after a few seconds so that the next request tries again
 at once (settings.py): service comes back by itself when the database does.
@@ -17,6 +27,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import psycopg
@@ -36,7 +47,34 @@ log = logging.getLogger(__name__)
 UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError)
 API_PREFIX = "/api/"
 OPEN311_PREFIX = "/open311/"
-_MARK = "_gridmgmt_database_unavailable"
+
+
+class _Request:
+    """What the request being served has met: the first error saying the database is
+    unavailable. Shared by the threads a request runs in (the context is copied into
+    each, the object is the same)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+
+
+_current: ContextVar[_Request | None] = ContextVar("gridmgmt_overload", default=None)
+
+
+def found_unavailable() -> BaseException | None:
+    """The error by which the request being served found the database unavailable, if
+    it did (None outside requests: workers and consumers wait and retry as they do)."""
+    state = _current.get()
+    return state.error if state is not None else None
+
+
+def note_unavailable(error: BaseException) -> None:
+    """Remember for the rest of the request that the database is unavailable."""
+    state = _current.get()
+    if state is not None and state.error is None and database_unavailable(error):
+        state.error = error
 
 
 def database_unavailable(error: BaseException | None) -> bool:
@@ -68,6 +106,9 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
         )
         response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
     response["Retry-After"] = str(settings.OVERLOAD_RETRY_AFTER)
+    # Logged by this module, as one warning line (_log): not again by Django's request
+    # logger, as an error.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
@@ -86,42 +127,70 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.async_mode:
             return self._acall(request)
-        return self._answer(request, self.get_response(request))
+        state = _Request()
+        token = _current.set(state)
+        try:
+            response = self.get_response(request)
+        except UNAVAILABLE as error:  # raised again by _raise_again, from a middleware
+            note_unavailable(error)
+            response = unavailable_response(request)
+        finally:
+            _current.reset(token)
+        return self._answer(request, response, state)
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        return self._answer(request, await self.get_response(request))
+        state = _Request()
+        token = _current.set(state)
+        try:
+            response = await self.get_response(request)
+        except UNAVAILABLE as error:
+            note_unavailable(error)
+            response = unavailable_response(request)
+        finally:
+            _current.reset(token)
+        return self._answer(request, response, state)
 
     def process_exception(self, request: HttpRequest, error: Exception) -> HttpResponse | None:
         """An error raised by the view (DRF's views re-raise what they do not know)."""
         if not database_unavailable(error):
             return None
-        _log(request, error)
+        note_unavailable(error)
         return unavailable_response(request)
 
-    def _answer(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if response.status_code == 500 and getattr(request, _MARK, False):
-            return unavailable_response(request)
+    def _answer(
+        self, request: HttpRequest, response: HttpResponse, state: _Request
+    ) -> HttpResponse:
+        if state.error is None:
+            return response
+        if response.status_code >= 500 and response.status_code != 503:
+            response = unavailable_response(request)  # a 500 of a later failure
+        if response.status_code == 503:
+            _log(request, state.error)
         return response
 
 
-def _mark(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
-    # Sent by Django while it turns an error raised outside the view (in a middleware)
-    # into a 500: the error is the one being handled.
+def _raise_again(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    # Sent by Django while it turns an error raised in a middleware into a 500, before it
+    # runs the 500 handler and logs "Internal Server Error": the error is the one being
+    # handled. Raised again, it leaves that middleware's wrapper and the next ones, up to
+    # DatabaseUnavailableMiddleware. Only within a request that middleware serves.
     error = sys.exc_info()[1]
-    if request is not None and database_unavailable(error):
-        setattr(request, _MARK, True)
-        _log(request, error)
+    if request is not None and _current.get() is not None and database_unavailable(error):
+        assert error is not None
+        note_unavailable(error)
+        raise error
 
 
-def _log(request: HttpRequest, error: BaseException | None) -> None:
-    cause = error.__cause__ if error is not None and error.__cause__ else error
+def _log(request: HttpRequest, error: BaseException) -> None:
+    cause = error.__cause__ or error
+    text = str(cause).strip()
     log.warning(
-        "database unavailable, 503 for %s %s: %s: %s",
+        "database unavailable: 503 for %s %s (%s: %s)",
         request.method,
         request.path,
         type(cause).__name__,
-        str(cause).strip().splitlines()[0] if str(cause).strip() else "",
+        text.splitlines()[0] if text else "",
     )
 
 
-got_request_exception.connect(_mark, dispatch_uid="gridmgmt.overload")
+got_request_exception.connect(_raise_again, dispatch_uid="gridmgmt.overload")

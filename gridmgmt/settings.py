@@ -107,6 +107,9 @@ DATABASES["default"]["OPTIONS"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
 # Each pooled connection is checked (one empty statement) before a request gets it, so
 # that a connection broken by a database restart is dropped, never handed out again.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostGIS, with a request that found the database unavailable failing at once on its
+# later queries instead of waiting again (gridmgmt/database/base.py, gridmgmt/overload.py).
+DATABASES["default"]["ENGINE"] = "gridmgmt.database"
 if _pool_size:
     pool = {
         "min_size": 1,

@@ -44,9 +44,18 @@ class Row:
     leaks: int = 0
     notes: list[str] = field(default_factory=list)
     live_promise: float = 5.0  # docs/websocket.md: the outage's events within 5 s
+    # Overload fails fast (gridmgmt/overload.py): with the database down, a 503 within
+    # this many seconds (scenario 6); None: not checked.
+    unavailable_within: float | None = None
+    longest_503: float = 0.0
 
     def failures(self) -> list[str]:
         found = []
+        if self.unavailable_within is not None and self.longest_503 > self.unavailable_within:
+            found.append(
+                f"a 503 took {self.longest_503:.2f} s (promised: within "
+                f"{self.unavailable_within:.0f} s)"
+            )
         if self.recover_live is not None and self.recover_live > self.live_promise:
             found.append(
                 f"the outage's live events reached every client {self.recover_live:.0f} s "
@@ -280,6 +289,8 @@ async def under_fault(
     await asyncio.gather(fault(), load())
     row = await finish(kit, name, batch, tally, start_seq, marks)
     row.recover_http = tally.recovered(marks["restored"])
+    row.longest_503 = max((a.seconds for a in tally.attempts if a.status == 503), default=0.0)
+    row.notes.insert(0, f"longest 503 {row.longest_503:.2f} s")
     row.notes.insert(0, f"fault {outage:.0f} s; {len(tally.attempts)} requests")
     return row
 
@@ -317,8 +328,10 @@ async def postgres_stopped(kit: Kit) -> Row:
     async def restoring() -> None:
         await asyncio.to_thread(postgres.start)
 
-    return await under_fault(kit, "6 PostgreSQL stopped -m immediate", "pgstop", breaking,
-                             restoring, events_during=False)  # fmt: skip
+    row = await under_fault(kit, "6 PostgreSQL stopped -m immediate", "pgstop", breaking,
+                            restoring, events_during=False)  # fmt: skip
+    row.unavailable_within = 1.0
+    return row
 
 
 # --- reading back --------------------------------------------------------------------------
