@@ -12,9 +12,9 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
 
 from dispatch import services
-from dispatch.models import Assignment, RoutingRule
+from dispatch.models import Assignment, ExtensionRequest, RoutingRule
 from incidents.errors import CaseError, Conflict
-from incidents.models import Case, CaseEvent, State
+from incidents.models import Case, CaseEvent, Outbox, State
 from layers.models import Area, Role, Unit
 from tests.loop import MONDAY_10, SHANGHAI, act, add_staff, client_for, photo, report, set_up_loop
 
@@ -199,3 +199,161 @@ def test_a_rule_may_file_and_dispatch_an_inspectors_report_at_once(
         format="json",
     ).json()  # fmt: skip
     assert ticket["case"]["state"] == State.REPORTED
+
+
+# ---- 改派, 督办 and the decision queues (issue 13) ------------------------------------------
+
+
+def _enforcement(loop: dict[str, User]) -> Unit:
+    return Unit.objects.get(staff__user=loop["enforcement"])
+
+
+@time_machine.travel(MONDAY_10, tick=False)
+def test_a_command_centre_redispatches_a_case_to_another_unit(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    case_id = _dispatched(loop, small_city)  # to the street office
+    street_office = Case.objects.get(pk=case_id).unit
+    enforcement = _enforcement(loop)
+    assert act(loop["street"], case_id, "sign").status_code == 200
+    # A street office cannot hand a case up to a district department; the district can.
+    up = act(loop["street"], case_id, "redispatch", unit=enforcement.pk, reason="执法事项")
+    assert up.status_code == 400 and up.json()["field"] == "unit"
+    no_reason = act(loop["district"], case_id, "redispatch", unit=enforcement.pk, reason="")
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()
+    same = act(loop["district"], case_id, "redispatch", unit=street_office.pk, reason="x")
+    assert same.status_code == 400 and same.json()["field"] == "unit"
+    stale = act(loop["district"], case_id, "redispatch", unit=enforcement.pk, reason="执法事项",
+                expected_state="dispatched")  # fmt: skip
+    assert stale.status_code == 409 and stale.json()["field"] == "expected_state"
+    # The department may not move cases between units.
+    assert act(loop["enforcement"], case_id, "redispatch", unit=enforcement.pk,
+               reason="x").status_code == 404  # fmt: skip
+
+    moved = act(loop["district"], case_id, "redispatch", unit=enforcement.pk,
+                reason="属于城管执法事项", expected_state="signed")  # fmt: skip
+    assert moved.status_code == 200, moved.json()
+    assert moved.json()["state"] == "dispatched"
+    assert moved.json()["unit"]["id"] == enforcement.pk
+    case = Case.objects.get(pk=case_id)
+    entry = case.history.order_by("at", "id").last()
+    assert entry is not None and entry.action == "redispatch"
+    assert entry.data["previous_unit"] == street_office.pk and entry.note == "属于城管执法事项"
+    assert Assignment.objects.filter(case=case).order_by("at", "id").last().unit == enforcement
+    assert case.due_at is not None and case.due_at > MONDAY_10  # the clock started again
+    # The new unit has it now, the street office no longer acts on it.
+    assert act(loop["street"], case_id, "sign").status_code == 403
+    assert act(loop["enforcement"], case_id, "sign").status_code == 200
+
+
+def test_supervision_reaches_the_unit_and_shows_until_its_feedback(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    case_id = _dispatched(loop, small_city)
+    unit_id = Case.objects.get(pk=case_id).unit_id
+    # 督办 is for the district and the city; the street office is the one pressed.
+    assert (
+        act(loop["street"], case_id, "supervise", note="快", due_at="2030-01-01").status_code == 403
+    )
+    empty = act(loop["district"], case_id, "supervise", note=" ", due_at="2030-01-01")
+    assert empty.status_code == 400 and "note" in empty.json()
+    past = act(loop["district"], case_id, "supervise", note="请处置", due_at="2020-01-01")
+    assert past.status_code == 400 and past.json()["field"] == "due_at"
+    garbled = act(loop["district"], case_id, "supervise", note="请处置", due_at="next week")
+    assert garbled.status_code == 400 and "due_at" in garbled.json()
+
+    pressed = act(loop["district"], case_id, "supervise", note="群众反映强烈，请今日处置",
+                  due_at="2030-01-02", expected_state="dispatched")  # fmt: skip
+    assert pressed.status_code == 200, pressed.json()
+    assert pressed.json()["state"] == "dispatched"  # unchanged
+    entry = CaseEvent.objects.filter(case_id=case_id).order_by("at", "id").last()
+    assert entry is not None and entry.action == "supervise"
+    assert entry.from_state == entry.to_state == "dispatched"
+    # Its live event goes to the unit's group, as every event of the unit's cases.
+    event = Outbox.objects.filter(case_id=case_id).order_by("seq").last()
+    assert event is not None and event.kind == "case.supervise" and unit_id in event.unit_ids
+
+    detail = client_for(loop["street"]).get(f"/api/cases/{case_id}/").json()
+    [open_one] = detail["supervisions"]
+    assert open_one["note"] == "群众反映强烈，请今日处置"
+    assert open_one["by"] == Unit.objects.get(staff__user=loop["district"]).name
+    assert open_one["due_at"].startswith("2030-01-02T23:59:59")
+    # The unit's feedback answers it.
+    act(loop["street"], case_id, "sign")
+    act(loop["street"], case_id, "handle", note="已清理", photos=[photo()])
+    after = client_for(loop["street"]).get(f"/api/cases/{case_id}/").json()
+    assert after["supervisions"] == []
+
+
+def test_a_returned_case_lets_its_pending_extension_lapse(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    case_id = _dispatched(loop, small_city)
+    street, district = loop["street"], loop["district"]
+    act(street, case_id, "sign")
+    act(street, case_id, "request_extension", kind="suspend", reason="等待产权人确认")
+    assert client_for(district).get(f"/api/cases/{case_id}/").json()["extension"] is not None
+    assert act(street, case_id, "return", reason="非本单位职责").status_code == 200
+    assert act(district, case_id, "approve_extension").status_code == 409
+    request = ExtensionRequest.objects.get(case_id=case_id)
+    assert request.approved is False and request.decided_by == street
+    assert client_for(district).get(f"/api/cases/{case_id}/").json()["extension"] is None
+
+
+def _ids(user: User, **params: str) -> list[int]:
+    answer = client_for(user).get("/api/cases/", params)
+    assert answer.status_code == 200, answer.json()
+    return sorted(c["id"] for c in answer.json()["results"])
+
+
+def test_awaiting_me_lists_the_decisions_each_user_has_to_take(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    street, district = loop["street"], loop["district"]
+    new = int(report(loop["inspector"], small_city).json()["case"]["id"])
+    in_hand = _dispatched(loop, small_city)
+    act(street, in_hand, "sign")
+    pending = _dispatched(loop, small_city)
+    act(street, pending, "sign")
+    act(street, pending, "request_extension", kind="suspend", reason="等待")
+    returned = _dispatched(loop, small_city)
+    act(street, returned, "return", reason="非本单位职责")
+    escalated = int(report(loop["inspector"], small_city).json()["case"]["id"])
+    act(street, escalated, "file")
+    assert act(street, escalated, "escalate", reason="超出街道职权").status_code == 200
+
+    assert _ids(street, awaiting="me") == sorted([new, returned])
+    assert _ids(district, awaiting="me") == sorted([new, pending, returned, escalated])
+    assert _ids(loop["enforcement"], awaiting="me") == []
+    assert _ids(loop["inspector"], awaiting="me") == []
+    # Each listed case offers the user a decision: the same answer as the detail's.
+    decisions = {"file", "dispatch", "close", "approve_extension", "sign"}
+    for user in (street, district):
+        for case_id in _ids(user, awaiting="me"):
+            offered = client_for(user).get(f"/api/cases/{case_id}/").json()["allowed_actions"]
+            assert decisions & {a["action"] for a in offered}, (user, case_id)
+    # Combined with the other filters.
+    assert _ids(district, awaiting="me", state="signed") == [pending]
+
+
+def test_assigned_me_lists_the_cases_of_the_users_unit(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    street = loop["street"]
+    mine = _dispatched(loop, small_city)
+    theirs = _dispatched(loop, small_city)
+    act(loop["district"], theirs, "redispatch", unit=_enforcement(loop).pk, reason="执法事项")
+    report(loop["inspector"], small_city)  # not dispatched: nobody's
+    assert _ids(street, assigned="me") == [mine]
+    assert _ids(loop["enforcement"], assigned="me") == [theirs]
+    assert _ids(loop["enforcement"], assigned="me", state="signed") == []
+    assert _ids(loop["nobody"], assigned="me") == []
+
+
+@pytest.mark.parametrize("param", ["awaiting", "assigned"])
+def test_the_me_filters_refuse_other_values(
+    param: str, loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    answer = client_for(loop["street"]).get("/api/cases/", {param: "street"})
+    assert answer.status_code == 400
+    assert param in answer.json()
