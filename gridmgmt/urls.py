@@ -1,7 +1,10 @@
+from pathlib import Path
+
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gridmgmt.health import HealthView
@@ -16,8 +19,13 @@ handler403 = "gridmgmt.api_errors.permission_denied"
 handler404 = "gridmgmt.api_errors.page_not_found"
 handler500 = "gridmgmt.api_errors.server_error"
 
+# The pages link their icon (map_ui/static/map_ui/favicon.svg); browsers and tools that
+# ask for /favicon.ico get the project's icon too, not a 404.
+ICONS = Path(__file__).resolve().parent.parent / "map_ui" / "static" / "map_ui"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/map/", permanent=False)),
+    path("favicon.ico", serve, {"path": "favicon.ico", "document_root": ICONS}),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

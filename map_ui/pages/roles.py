@@ -28,6 +28,12 @@ class Page(NamedTuple):
 PAGES = (
     Page("command", _("指挥中心"), frozenset({Role.CITY, Role.DISTRICT, Role.LEADER})),
     Page("street", _("街道调度台"), frozenset({Role.STREET})),
+    # Every unit a case may be assigned to: departments, and the offices as assignees.
+    Page(
+        "handler",
+        _("案件办理"),
+        frozenset({Role.DEPARTMENT, Role.STREET, Role.DISTRICT, Role.CITY}),
+    ),
     Page("hotline", _("热线受理"), frozenset({Role.HOTLINE})),
     Page("inspector", _("网格员"), frozenset({Role.INSPECTOR})),
     Page(
@@ -35,6 +41,7 @@ PAGES = (
         _("考核评价"),
         frozenset({Role.CITY, Role.DISTRICT, Role.STREET, Role.LEADER, Role.DEPARTMENT}),
     ),
+    Page("data", _("基础数据"), frozenset({Role.DATA_ADMIN})),
     # Last: no post lands on it (views.home opens a post's first page).
     Page("search", _("案件查询"), frozenset(Role.values)),
 )

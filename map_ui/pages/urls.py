@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from map_ui.pages import command, intake, search, views
+from map_ui.pages import command, data, handler, intake, search, views
 
 app_name = "map_ui"
 
@@ -8,6 +8,8 @@ urlpatterns: list[URLPattern] = [
     path("", views.home, name="home"),
     path("command/", command.command, name="command"),
     path("street/", command.street, name="street"),
+    path("handle/", handler.handler, name="handler"),
+    path("data/", data.data, name="data"),
     path("evaluation/", command.evaluation, name="evaluation"),
     path("cases/", search.search, name="search"),
     path("hotline/", intake.hotline, name="hotline"),
