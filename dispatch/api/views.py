@@ -449,8 +449,9 @@ CASE_ID = re.compile(r"#?\s*([0-9]{1,18})")
 
 def search_match(text: str) -> Q:
     """`q` of the case list: "123" or "#123" is that case; anything else is text in the
-    description or the address, case-insensitive. A plain ILIKE, no trigram index: on
-    the demo city it stays in the milliseconds (docs/api.md, "Finding cases")."""
+    description or the address, case-insensitive: a plain ILIKE (a sequential scan of
+    the cases in scope); docs/api.md, "Finding and exporting cases", has the timings
+    and why there is no trigram index yet."""
     text = text.strip()
     if found := CASE_ID.fullmatch(text):
         return Q(pk=int(found.group(1)))
