@@ -8,14 +8,15 @@ the database, not only on the page."""
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from dispatch.models import ExtensionRequest
 from incidents.models import Case, State
-from layers.models import Area
+from layers.models import Area, Unit, UnitKind
 from tests.browser import inspector_page, log_in, screenshot, servable_passwords
 from tests.loop import act, photo, report
 
@@ -37,6 +38,17 @@ def real_png(width: int = 40, height: int = 30) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+def drawn_width(image: Locator) -> int:
+    """The natural width of an image once the browser has loaded and decoded it (0 while
+    it has not; a photo the browser cannot draw stays 0)."""
+    deadline = time.monotonic() + 5
+    while True:
+        width = int(image.evaluate("img => img.complete ? img.naturalWidth : 0"))
+        if width or time.monotonic() > deadline:
+            return width
+        time.sleep(0.1)
 
 
 def board_page(browser: Browser, server: str, username: str, path: str) -> Page:
@@ -104,13 +116,11 @@ def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos
     stored = Case.objects.get(pk=first_id).photos.get()
     url = f"/api/cases/{first_id}/photos/{stored.pk}/"
     assert street.locator(".case-detail .photo-thumb").get_attribute("href") == url
-    street.wait_for_function(
-        "document.querySelector('.case-detail .photo-thumb img').naturalWidth > 0"
-    )
+    assert drawn_width(thumb) == 40
     thumb.click()
     full = street.locator(".photo-viewer img")
     expect(full).to_have_attribute("src", url)
-    street.wait_for_function("document.querySelector('.photo-viewer img').naturalWidth === 40")
+    assert drawn_width(full) == 40
     screenshot(street, "street-photo-viewer")
     street.locator(".photo-viewer").click()
     expect(street.locator(".photo-viewer")).to_have_count(0)
@@ -128,24 +138,29 @@ def test_the_district_approves_an_extension_and_its_supervision_reaches_the_unit
     # street is the handler here; it signs and asks for more time.
     case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
     assert act(loop["street"], case_id, "sign").status_code == 200
-    asked = act(
-        loop["street"],
-        case_id,
-        "request_extension",
-        kind="extend",
-        hours=16,
-        reason="需协调供电部门断电施工",
-    )
-    assert asked.status_code == 200, asked.json()
     servable_passwords()
+    district = board_page(browser, server, "district", "/map/command/")
 
+    # The street, the handler, asks for 16 more working hours on its board.
     street = board_page(browser, server, "street", "/map/street/")
     street.click("[data-queue='in_progress']")
     open_case(street, case_id)
+    street.click(".case-detail button[data-action='request_extension']")
+    form = street.locator("form.decide[data-action='request_extension']")
+    form.locator("select[name=kind]").select_option("extend")
+    form.locator("input[name=hours]").fill("16")
+    form.locator("textarea[name=reason]").fill("需协调供电部门断电施工")
+    form.locator("button.confirm").click()
+    expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    asked = ExtensionRequest.objects.get(case_id=case_id)
+    assert (asked.kind, asked.hours, asked.approved) == ("extend", 16, None)
+    due_before = Case.objects.get(pk=case_id).due_at
+    assert due_before is not None
     # The street does not decide its own request: no such button on its board.
+    expect(street.locator(".case-detail .pending-extension")).to_be_visible()
     expect(street.locator(".case-detail button[data-action='approve_extension']")).to_have_count(0)
 
-    district = board_page(browser, server, "district", "/map/command/")
+    # The district's 待我决定 shows the request live.
     waiting = district.locator(f".awaiting li[data-case='{case_id}']")
     expect(waiting.locator(".badge.extension")).to_be_visible()
     waiting.locator("a").click()
@@ -157,6 +172,8 @@ def test_the_district_approves_an_extension_and_its_supervision_reaches_the_unit
     expect(panel.locator(".pending-extension")).to_have_count(0)
     decided = ExtensionRequest.objects.get(case_id=case_id)
     assert (decided.approved, decided.decided_by) == (True, loop["district"])
+    due_after = Case.objects.get(pk=case_id).due_at
+    assert due_after is not None and due_after > due_before  # 16 working hours later
     expect(waiting).to_have_count(0)
 
     # 督办 with a note and a date: the case history and the unit's board, live.
@@ -204,7 +221,51 @@ def test_the_inspectors_verification_task_shows_what_the_handler_reported(
     stored = case.photos.get(event__action="handle")
     link = shown.locator(".photo-thumb")
     expect(link).to_have_attribute("href", f"/api/cases/{case_id}/photos/{stored.pk}/")
-    inspector.wait_for_function(
-        "document.querySelector('.handler-report .photo-thumb img').naturalWidth === 40"
-    )
+    assert drawn_width(link.locator("img")) == 40
     inspector.context.close()
+
+
+def test_the_district_redispatches_a_returned_case_to_a_district_department(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
+    department = Unit.objects.filter(area__code="440106", kind=UnitKind.DEPARTMENT).first()
+    assert department is not None
+    servable_passwords()
+    district = board_page(browser, server, "district", "/map/command/")
+    expect(district.locator(f".awaiting li[data-case='{case_id}']")).to_have_count(0)
+
+    # The street office returns it on its board (not its matter): the district has it to
+    # decide, live.
+    street = board_page(browser, server, "street", "/map/street/")
+    street.click("[data-queue='to_sign']")
+    open_case(street, case_id)
+    street.click(".case-detail button[data-action='return']")
+    street.locator("form.decide[data-action='return'] textarea[name=reason]").fill("需区级部门处置")
+    street.locator("form.decide[data-action='return'] button.confirm").click()
+    expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    assert Case.objects.get(pk=case_id).state == State.RETURNED
+    waiting = district.locator(f".awaiting li[data-case='{case_id}']")
+    expect(waiting).to_have_attribute("data-state", State.RETURNED)
+    waiting.locator("a").click()
+    panel = district.locator(f".case-detail[data-case='{case_id}']")
+    panel.locator("button[data-action='redispatch']").click()
+    form = district.locator("form.decide[data-action='redispatch']")
+    # The picker offers units whose area holds the case, not the street's own office.
+    offered = form.locator("select[name=unit] option")
+    assert department.name in offered.all_text_contents()
+    form.locator("select[name=unit]").select_option(str(department.pk))
+    form.locator("textarea[name=reason]").fill("属区市政部门职责")
+    form.locator("button.confirm").click()
+    expect(district.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    expect(panel).to_have_attribute("data-state", State.DISPATCHED)
+    case = Case.objects.get(pk=case_id)
+    assert (case.state, case.unit_id) == (State.DISPATCHED, department.pk)
+    assert case.history.filter(action="redispatch", note="属区市政部门职责").exists()
+    expect(waiting).to_have_count(0)
+    for page in (street, district):
+        page.context.close()

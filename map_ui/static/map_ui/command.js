@@ -121,6 +121,8 @@
     onStatus: g.liveStatus(document.querySelector(".live-status")),
     onEvent: function (event) {
       var item = event.case;
+      // Any change may add a decision of mine or settle one: ask again (debounced).
+      if (awaitingTimer === null) awaitingTimer = window.setTimeout(loadAwaiting, 400);
       if (newestSeq[item.id] > event.seq) return; // an older state than the one drawn
       newestSeq[item.id] = event.seq;
       if (g.isFinal(item.state)) live.remove(item.id);
@@ -132,7 +134,6 @@
       noteInFeed(event);
       counters.refresh();
       if (shown === item.id && !formOpen) g.showCase(detail, item.id, actionsFor);
-      if (awaitingTimer === null) awaitingTimer = window.setTimeout(loadAwaiting, 400);
       // Fetch fresh tiles now and then, not on every event of a busy hour.
       if (tilesTimer === null) {
         tilesTimer = window.setTimeout(function () {
