@@ -83,7 +83,11 @@ def test_the_configs_give_the_scripts_what_they_call(loop: dict[str, User]) -> N
         "geocode": "/api/geocode/",
         "tickets": "/api/cases/tickets/",
         "duplicates": "/api/cases/duplicates/",
+        "cases": "/api/cases/",
+        "locate": "/api/geocode/locate/",
+        "areas": "/api/geocode/areas/",
     }
+    assert hotline["uncertain_score"] == settings.HOTLINE_UNCERTAIN_SCORE
     assert [c["value"] for c in hotline["channels"]] == ["phone", "sms", "wechat", "weibo", "web"]
     assert hotline["tiles"]["areas"].startswith("/map/tiles/areas/{z}/{x}/{y}.pbf")
     codes = {c["code"] for c in hotline["categories"]}

@@ -36,7 +36,12 @@ def hotline(request: HttpRequest) -> HttpResponse:
             "geocode": reverse("geocode"),
             "tickets": reverse("cases-tickets"),
             "duplicates": reverse("cases-duplicates-near"),
+            "cases": reverse("cases-list"),
+            "locate": reverse("geocode-locate"),
+            "areas": reverse("geocode-areas"),
         },
+        # A candidate scored below this is uncertain: confirmed by hand before filing.
+        "uncertain_score": settings.HOTLINE_UNCERTAIN_SCORE,
         "categories": _categories(request),
         "channels": [
             {"value": v, "label": str(label)} for v, label in Channel.choices if v != "app"
@@ -129,6 +134,16 @@ def _hotline_labels() -> dict[str, str]:
         "sent": _("已受理，案件编号："),
         "network_error": _("网络错误，工单未提交，请重试。"),
         "case": _("案件"),
+        "uncertain": _("不确定"),
+        "confirm_needed": _("该地址匹配度低：请与来电人核实后点“确认此地址”。"),
+        "confirmed": _("已确认"),
+        "areas_none": _("没有名称相符的街道或社区。"),
+        "area_jumped": _("地图已移到%(name)s：请在地图上点选位置。"),
+        "locating_point": _("正在查询所在网格…"),
+        "point_areas": _("所在区域："),
+        "history_none": _("该号码没有以往工单。"),
+        "history_found": _("该号码以往的工单："),
+        "history_phone_needed": _("请先填写来电号码。"),
     }
 
 

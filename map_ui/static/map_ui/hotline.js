@@ -25,14 +25,22 @@
   var formError = document.getElementById("form-error");
   var submitButton = document.getElementById("submit-ticket");
   var result = document.getElementById("result");
+  var confirmButton = document.getElementById("confirm-place");
+  var areaInput = document.getElementById("area-text");
+  var areaStatus = document.getElementById("area-status");
+  var areaList = document.getElementById("areas");
+  var phoneInput = document.getElementById("caller-phone");
+  var historyBox = document.getElementById("caller-history");
 
   intake.outlines(map, config.tiles);
   var candidateLayer = L.layerGroup().addTo(map);
   var duplicateLayer = L.layerGroup().addTo(map);
   var pin = null; // the draggable marker of the ticket's place
 
-  // Where the ticket is: {kind: "address", id, text, lon, lat} for a standard address
-  // the operator confirmed, {kind: "point", lon, lat} for a point picked on the map.
+  // Where the ticket is: {kind: "address", id, text, lon, lat, uncertain, confirmed} for a
+  // standard address the operator chose (an uncertain one — scored below
+  // config.uncertain_score — must be confirmed by hand), {kind: "point", lon, lat, areas}
+  // for a point picked on the map (areas: its district…cell, looked up for the operator).
   // Coordinates are WGS 84 (the geocoder's default datum, and Leaflet's own).
   var place = null;
   var clientUuid = intake.uuid(); // one per ticket: a double click files it once
@@ -82,10 +90,13 @@
       var button = el("button", { type: "button", "data-address-id": candidate.id });
       button.appendChild(el("span", { class: "rank" }, rank));
       button.appendChild(el("span", { class: "text" }, candidate.text));
-      button.appendChild(
-        el("span", { class: "score" },
-          labels.candidate_score + " " + Math.round(candidate.score * 100) + "%")
-      );
+      var score = el("span", { class: "score" },
+        labels.candidate_score + " " + Math.round(candidate.score * 100) + "%");
+      if (isUncertain(candidate)) {
+        button.classList.add("uncertain");
+        score.appendChild(el("span", { class: "uncertain-badge" }, labels.uncertain));
+      }
+      button.appendChild(score);
       button.addEventListener("click", function () { pick(candidate); });
       var item = el("li", {});
       item.appendChild(button);
@@ -107,10 +118,15 @@
     }
   }
 
+  function isUncertain(candidate) {
+    return candidate.score < config.uncertain_score;
+  }
+
   function pick(candidate) {
     place = {
       kind: "address", id: candidate.id, text: candidate.text,
       lon: candidate.lon, lat: candidate.lat,
+      uncertain: isUncertain(candidate), confirmed: false,
     };
     candidateList.querySelectorAll("button").forEach(function (button) {
       var chosen = button.getAttribute("data-address-id") === String(candidate.id);
@@ -138,28 +154,184 @@
     }
   }
 
+  var locateSeq = 0;
+
   function pickPoint(lat, lon) {
-    place = { kind: "point", lon: lon, lat: lat };
+    place = { kind: "point", lon: lon, lat: lat, areas: null };
     candidateList.querySelectorAll("button").forEach(function (button) {
       button.setAttribute("aria-pressed", "false");
     });
     movePin(lat, lon);
     placeChanged();
+    locatePoint(place);
+  }
+
+  // The district, street, community and cell of a point placed by hand, shown before
+  // the ticket is filed; a point outside the city is said at once.
+  function locatePoint(point) {
+    var seq = ++locateSeq;
+    var params = { lon: point.lon, lat: point.lat, datum: "wgs84" };
+    page.request(config.api.locate + "?" + new URLSearchParams(params)).then(
+      function (answer) {
+        if (seq !== locateSeq || place !== point) return;
+        if (answer.status !== 200) {
+          point.error = page.errorText(answer.body);
+        } else {
+          point.areas = answer.body;
+        }
+        placeChanged(true);
+      },
+      function () {
+        if (seq === locateSeq && place === point) {
+          point.error = labels.network_error;
+          placeChanged(true);
+        }
+      }
+    );
+  }
+
+  function clearPlace() {
+    place = null;
+    locateSeq++;
+    if (pin) pin.remove();
+    pin = null;
+    candidateList.querySelectorAll("button").forEach(function (button) {
+      button.setAttribute("aria-pressed", "false");
+    });
+    placeChanged();
   }
 
   map.on("click", function (event) { pickPoint(event.latlng.lat, event.latlng.lng); });
 
-  function placeChanged() {
+  function placeChanged(areasOnly) {
+    placeLine.classList.remove("uncertain", "error");
+    confirmButton.hidden = true;
     if (!place) {
       placeLine.textContent = labels.no_place;
     } else if (place.kind === "address") {
       placeLine.textContent = labels.picked_address + place.text;
+      if (place.uncertain) {
+        placeLine.classList.add("uncertain");
+        placeLine.appendChild(el("span", { class: "uncertain-badge" },
+          place.confirmed ? labels.confirmed : labels.uncertain));
+        confirmButton.hidden = place.confirmed;
+      }
     } else {
       placeLine.textContent =
         labels.picked_point + place.lon.toFixed(6) + ", " + place.lat.toFixed(6);
+      var areasLine = el("span", { class: "point-areas" });
+      if (place.error) {
+        placeLine.classList.add("error");
+        areasLine.textContent = place.error;
+      } else if (place.areas) {
+        var a = place.areas;
+        areasLine.textContent = labels.point_areas + [a.district, a.street, a.community, a.cell]
+          .map(function (area) { return area.name; }).join(" / ");
+      } else {
+        areasLine.textContent = labels.locating_point;
+      }
+      placeLine.appendChild(areasLine);
     }
-    refreshDuplicates();
+    if (!areasOnly) refreshDuplicates();
   }
+
+  confirmButton.addEventListener("click", function () {
+    if (place && place.kind === "address") {
+      place.confirmed = true;
+      formError.textContent = "";
+      placeChanged(true);
+    }
+  });
+
+  // ---- nothing matches: move the map to a street or community by name ------------------
+
+  function searchAreas() {
+    var query = areaInput.value.trim();
+    if (!query) return;
+    areaStatus.textContent = labels.searching;
+    page.request(config.api.areas + "?" + new URLSearchParams({ q: query })).then(
+      function (answer) {
+        areaList.replaceChildren();
+        if (answer.status !== 200) {
+          areaStatus.textContent = page.errorText(answer.body);
+          return;
+        }
+        areaStatus.textContent = answer.body.length ? "" : labels.areas_none;
+        answer.body.forEach(function (area) {
+          var button = el("button", { type: "button", "data-area-code": area.code },
+            area.name + (area.within ? " · " + area.within : ""));
+          button.addEventListener("click", function () { jumpTo(area); });
+          var item = el("li", {});
+          item.appendChild(button);
+          areaList.appendChild(item);
+        });
+        if (answer.body.length === 1) jumpTo(answer.body[0]);
+      },
+      function () { areaStatus.textContent = labels.network_error; }
+    );
+  }
+
+  function jumpTo(area) {
+    var b = area.bounds;
+    intake.whenStill(map, function () {
+      map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [20, 20] });
+    });
+    areaStatus.textContent = labels.area_jumped.replace("%(name)s", area.name);
+  }
+
+  document.getElementById("area-search").addEventListener("click", searchAreas);
+  areaInput.addEventListener("keydown", function (event) {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      searchAreas();
+    }
+  });
+
+  // ---- the caller's earlier tickets ---------------------------------------------------
+
+  function searchHistory() {
+    historyBox.replaceChildren();
+    var phone = phoneInput.value.trim();
+    if (!phone) {
+      historyBox.textContent = labels.history_phone_needed;
+      return;
+    }
+    historyBox.textContent = labels.searching;
+    var params = new URLSearchParams({ caller_phone: phone, limit: "20" });
+    page.request(config.api.cases + "?" + params).then(
+      function (answer) {
+        historyBox.replaceChildren();
+        if (answer.status !== 200) {
+          historyBox.textContent = page.errorText(answer.body);
+          return;
+        }
+        var rows = answer.body.results || [];
+        if (!rows.length) {
+          historyBox.appendChild(el("p", { class: "hint" }, labels.history_none));
+          return;
+        }
+        historyBox.appendChild(el("p", {}, labels.history_found));
+        var list = el("ul", {});
+        rows.forEach(function (row) {
+          var line = labels.case + " #" + row.id + " · " +
+            (config.states[row.state] || row.state) + " · " +
+            String(row.created_at || "").slice(0, 10) + " · " +
+            (row.address_text || "") + " · " + (row.description || "");
+          list.appendChild(el("li", { "data-case-id": row.id }, line));
+        });
+        historyBox.appendChild(list);
+      },
+      function () { historyBox.textContent = labels.network_error; }
+    );
+  }
+
+  document.getElementById("caller-history-search").addEventListener("click", searchHistory);
+  phoneInput.addEventListener("keydown", function (event) {
+    if (event.key === "Enter") {
+      event.preventDefault(); // Enter looks the caller up; it does not file the ticket
+      searchHistory();
+    }
+  });
 
   // ---- likely duplicates ---------------------------------------------------------------
 
@@ -255,6 +427,11 @@
       field.focus();
       return;
     }
+    if (place.kind === "address" && place.uncertain && !place.confirmed) {
+      formError.textContent = labels.confirm_needed;
+      confirmButton.focus();
+      return;
+    }
     submitButton.disabled = true;
     result.textContent = labels.sending;
     page.request(config.api.tickets, { method: "POST", json: ticketBody() }).then(
@@ -290,12 +467,19 @@
     duplicatesBox.replaceChildren();
     duplicatesBox.classList.remove("warning");
     placeLine.textContent = "";
+    confirmButton.hidden = true;
     searchStatus.textContent = "";
+    areaList.replaceChildren();
+    areaStatus.textContent = "";
+    historyBox.replaceChildren();
   }
 
   // ---- wiring -------------------------------------------------------------------------
 
   addressInput.addEventListener("input", function () {
+    // A new address: the place chosen for the words before it no longer holds (it may be
+    // the previous caller's). The ticket cannot be filed until a place is chosen again.
+    if (place && place.kind === "address") clearPlace();
     clearTimeout(searchTimer);
     searchTimer = setTimeout(search, 400);
   });
