@@ -2,8 +2,10 @@
 junk report with a reason and merges a duplicate into the case it repeats (offered among
 the nearby likely duplicates); the district's command centre approves a handler's
 extension request from its 待我决定 queue and presses the unit (督办), which the unit's
-board shows live; photos are thumbnails that open full size. Every step is checked in
-the database, not only on the page."""
+board shows live, and re-dispatches a case the street returned; the street, as the
+handler, reports its handling with a photo, which the inspector's verification task
+shows; photos are thumbnails that open full size. Every step is checked in the
+database, not only on the page."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import time
 import zlib
 
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, FilePayload, Locator, Page, expect
 
 from dispatch.models import ExtensionRequest
 from incidents.models import Case, State
@@ -194,7 +196,7 @@ def test_the_district_approves_an_extension_and_its_supervision_reaches_the_unit
         page.context.close()
 
 
-def test_the_inspectors_verification_task_shows_what_the_handler_reported(
+def test_the_street_reports_handling_with_a_photo_that_the_verification_task_shows(
     transactional_db: None,
     loop: dict[str, User],
     small_city: dict[str, Area],
@@ -203,17 +205,22 @@ def test_the_inspectors_verification_task_shows_what_the_handler_reported(
 ) -> None:
     case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
     assert act(loop["street"], case_id, "sign").status_code == 200
-    handled = act(
-        loop["street"],
-        case_id,
-        "handle",
-        note="摊贩已劝离，路面已清理",
-        photos=[photo("after.png", real_png())],
-    )
-    assert handled.status_code == 200, handled.json()
+    servable_passwords()
+    # The street office is the handler: it reports the handling (反馈) with a photo on
+    # its own board.
+    street = board_page(browser, server, "street", "/map/street/")
+    street.click("[data-queue='in_progress']")
+    open_case(street, case_id)
+    street.click(".case-detail button[data-action='handle']")
+    form = street.locator("form.decide[data-action='handle']")
+    form.locator("textarea[name=note]").fill("摊贩已劝离，路面已清理")
+    after = FilePayload(name="after.png", mimeType="image/png", buffer=real_png())
+    form.locator("input[name=photos]").set_input_files(files=[after])
+    form.locator("button.confirm").click()
+    expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
     case = Case.objects.get(pk=case_id)
     assert (case.state, case.verifier) == (State.HANDLED, loop["inspector"])
-    servable_passwords()
+    street.context.close()
 
     inspector = inspector_page(browser, server, small_city)
     shown = inspector.locator(f"#tasks li[data-case-id='{case_id}'] .handler-report")
