@@ -79,7 +79,7 @@ def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos
     first = report(inspector, small_city, photos=[photo("a.png", real_png())])
     first_id = first.json()["case"]["id"]
     again = report(inspector, small_city).json()["case"]["id"]
-    assert Case.objects.get(pk=junk).state in {State.REPORTED, State.FILED}
+    assert Case.objects.get(pk=junk).state == State.REPORTED
     servable_passwords()
 
     street = board_page(browser, server, "street", "/map/street/")
@@ -98,8 +98,22 @@ def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos
     assert cancelled.state == State.CANCELLED
     assert cancelled.history.filter(action="cancel", note="无效上报：测试数据").exists()
 
+    # Every action carries the state the page showed: filed meanwhile (by someone else,
+    # behind the page's back), the case is not merged blindly; the page says why.
+    open_case(street, again)
+    expect(street.locator(".case-detail")).to_have_attribute("data-state", State.REPORTED)
+    other = User.objects.get(username="street")  # read again: its password changed above
+    assert act(other, again, "file").status_code == 200
+    street.click(".case-detail button[data-action='merge']")
+    street.locator("form.decide[data-action='merge'] input[name=into]").fill(str(first_id))
+    street.locator("form.decide[data-action='merge'] button.confirm").click()
+    # "已变为「已立案」（您看到的是「已上报」）…": the server compared expected_state.
+    expect(street.locator(".notice.error")).to_contain_text("已立案")
+    assert Case.objects.get(pk=again).state == State.FILED
+
     # 合并: the nearby likely duplicate is offered; picked and confirmed.
     open_case(street, again)
+    expect(street.locator(".case-detail")).to_have_attribute("data-state", State.FILED)
     street.click(".case-detail button[data-action='merge']")
     offered = street.locator(f".merge-targets li[data-case='{first_id}'] button.pick")
     expect(offered).to_be_visible()
