@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, transaction
 
 from dispatch import services
 from dispatch.models import Assignment, ExtensionRequest, RoutingRule
+from dispatch.sla import run_due
 from incidents.errors import CaseError, Conflict
 from incidents.models import Case, CaseEvent, Outbox, State
 from layers.models import Area, Role, Unit
@@ -359,3 +360,19 @@ def test_the_me_filters_refuse_other_values(
     answer = client_for(loop["street"]).get("/api/cases/", {param: "street"})
     assert answer.status_code == 400
     assert param in answer.json()
+
+
+def test_the_sla_workers_supervision_stands_in_the_detail_too(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    with time_machine.travel(MONDAY_10, tick=False):
+        case_id = _dispatched(loop, small_city)  # due Monday 16:00
+    for hour in (15, 17, 23):  # warning, overdue, then the city's 督办
+        with time_machine.travel(MONDAY_10.replace(hour=hour), tick=False):
+            run_due()
+    detail = client_for(loop["district"]).get(f"/api/cases/{case_id}/").json()
+    [standing] = detail["supervisions"]
+    assert standing["by"] is None
+    assert standing["due_at"] == detail["due_at"]
+    # The district may press once more, with its own note and date.
+    assert any(a["action"] == "supervise" for a in detail["allowed_actions"])

@@ -454,14 +454,15 @@ class CaseDetailOut(CaseOut):
 
 def open_supervisions(case: Case) -> list[dict[str, Any]]:
     """The 督办 entries of the case's history (prefetched) that still stand: made since
-    the unit's last feedback (反馈 answers them), on a case not finished."""
+    the unit's last feedback (反馈 answers them), on a case not finished. The SLA
+    worker's automatic 督办 (dispatch.sla, no actor) counts too, `by` empty."""
     if not case.is_open:
         return []
     standing: list[dict[str, Any]] = []
     for event in case.history.all():
         if event.action == "handle":
             standing = []
-        elif event.action == "supervise":
+        elif event.action == "supervise" and event.data.get("due_at"):
             by = event.actor_unit.name if event.actor_unit else None
             by = by or (event.actor.username if event.actor else None)
             due = dt.datetime.fromisoformat(event.data["due_at"])
