@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
+from gridmgmt.database.connections import WatchedConnection
 from gridmgmt.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -103,6 +104,10 @@ DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 0.5)
 # Seconds to open a new connection (libpq counts at least 2). With the pool, connections
 # are opened in the background, so a request never waits this long.
 DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+# For this many seconds after the pool failed to open a connection (PostgreSQL down), a
+# request that finds no connection ready answers 503 at once instead of waiting
+# DATABASE_POOL_TIMEOUT; after that, the next request waits and the pool tries again.
+DATABASE_KNOWN_DOWN_SECONDS = env_float("DATABASE_KNOWN_DOWN_SECONDS", 2.0)
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
 # Each pooled connection is checked (one empty statement) before a request gets it, so
 # that a connection broken by a database restart is dropped, never handed out again.
@@ -120,6 +125,8 @@ if _pool_size:
         # at once, so service returns within seconds of the database, however long the
         # outage was.
         "reconnect_timeout": 3.0,
+        # Notes when an attempt to connect failed (gridmgmt/database/connections.py).
+        "connection_class": WatchedConnection,
     }
     DATABASES["default"]["OPTIONS"]["pool"] = pool
 # Seconds a client is told to wait (Retry-After) when the database is unavailable.

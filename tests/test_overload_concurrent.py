@@ -113,13 +113,24 @@ def test_twenty_requests_at_once_while_postgres_is_down(cluster: Cluster) -> Non
         # While it is down, for longer than the pool's reconnection attempts last
         # (reconnect_timeout 3 s): 20 requests at once, round after round.
         answers: list[tuple[str, Answer]] = []
+        rounds: list[str] = []
         began = time.monotonic()
         while time.monotonic() - began < 8:
             calls = round_of(AT_ONCE)
-            answers += zip((c[2] for c in calls), at_once(url, calls), strict=True)
+            answered = at_once(url, calls)
+            answers += zip((c[2] for c in calls), answered, strict=True)
+            rounds.append(
+                f"{answered[0].done_at - began:.1f}:{max(a.seconds for a in answered):.2f}"
+            )
+        print("rounds (s since the stop: the longest answer):", " ".join(rounds))
         longest = max(a.seconds for _, a in answers)
-        print(f"{len(answers)} answers while down, the longest {longest:.2f} s")
-        slow = sorted((round(a.seconds, 2) for _, a in answers if a.seconds >= 1.0), reverse=True)
+        waited = sum(1 for _, a in answers if a.seconds >= 0.5)
+        print(f"{len(answers)} answers while down, {waited} after 0.5 s or more, the longest "
+              f"{longest:.2f} s")  # fmt: skip
+        slow = sorted(
+            ((round(a.seconds, 2), shape, a.status) for shape, a in answers if a.seconds >= 1.0),
+            reverse=True,
+        )
         assert not slow, f"{len(slow)} of {len(answers)} answers took a second or more: {slow}"
         for shape, answer in answers:
             assert_unavailable(answer, shape)

@@ -1,17 +1,40 @@
-"""PostGIS as Django ships it, with one change: a request that has already found the
-database unavailable (no pooled connection within DATABASE_POOL_TIMEOUT, or PostgreSQL
-refusing connections) does not wait again for each later query (the session looked up
-once more by a middleware, the audit entry of a failed write ...): it fails at once and
-answers its 503 within the bound (gridmgmt/overload.py)."""
+"""PostGIS as Django ships it, failing fast where waiting cannot help (gridmgmt/overload.py):
+
+- a request that has already found the database unavailable (no pooled connection
+  within DATABASE_POOL_TIMEOUT, PostgreSQL refusing) does not wait again for each later
+  query (the session looked up once more by a middleware, the audit entry of a failed
+  write ...);
+- while an attempt to connect failed (PostgreSQL down, starting up, shutting down, with
+  no room for another client) less than DATABASE_KNOWN_DOWN_SECONDS ago, a request does
+  not wait for a connection (nor check one of the pool's, broken by the crash).
+  Past half that time, one request starts a probe (a connection opened and closed in a
+  thread of its own): refused, the time is renewed; accepted, the next requests ask the
+  pool again, which connects at once. Service returns within about a second of
+  PostgreSQL, and during the outage no request waits for a connection that cannot come.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.contrib.gis.db.backends.postgis.base import DatabaseWrapper as PostGISWrapper
 
 from gridmgmt import overload
+from gridmgmt.database.connections import WatchedConnection, seconds_since_failure
+
+_probing = threading.Lock()  # one probe at a time per process
+
+
+def _probe(params: dict[str, Any]) -> None:
+    try:
+        WatchedConnection.connect(**params).close()  # notes the outcome
+    except psycopg.Error:
+        pass
+    finally:
+        _probing.release()
 
 
 class DatabaseWrapper(PostGISWrapper):
@@ -19,6 +42,20 @@ class DatabaseWrapper(PostGISWrapper):
         earlier = overload.found_unavailable()
         if earlier is not None:
             raise psycopg.OperationalError(f"unavailable earlier in this request: {earlier}")
+        if overload.in_request() and self.pool is not None:
+            since = seconds_since_failure()
+            window = settings.DATABASE_KNOWN_DOWN_SECONDS
+            # Not even a connection of the pool: those the crash broke fail its check,
+            # and the pool pauses between two failed checks (up to the timeout again).
+            if since < window:
+                if since > window / 2 and _probing.acquire(blocking=False):
+                    params = {**self.get_connection_params(), "autocommit": True}
+                    threading.Thread(target=_probe, args=(params,), daemon=True).start()
+                error = psycopg.OperationalError(
+                    f"PostgreSQL refused a connection {since:.1f} s ago"
+                )
+                overload.note_unavailable(error)
+                raise error
         try:
             return super().get_new_connection(conn_params)
         except psycopg.OperationalError as error:
