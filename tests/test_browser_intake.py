@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, FilePayload, Page, Route, expect
+from playwright.sync_api import Browser, Dialog, FilePayload, Page, Route, expect
 
 from incidents.models import Case, Source, State
 from layers.models import Address, Area
@@ -278,6 +278,28 @@ def test_the_inspector_verifies_on_site_from_the_phone(
     bad_task = page.locator(f"#tasks li[data-case-id='{bad}']")
     expect(bad_task).to_be_visible()
     screenshot(page, "inspector-tasks")
+    # Both decisions ask first: the first 不通过 is taken back, then each is confirmed.
+    dialogs: list[str] = []
+    answers = [False, True, True]
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        if answers.pop(0):
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    # Pass and fail look different: colour and sign.
+    pass_button = bad_task.locator("button.verify-pass")
+    fail_button = bad_task.locator("button.verify-fail")
+    expect(pass_button).to_contain_text("✓")
+    expect(fail_button).to_contain_text("✗")
+    colours = [
+        b.evaluate("b => getComputedStyle(b).backgroundColor + getComputedStyle(b).color")
+        for b in (pass_button, fail_button)
+    ]
+    assert colours[0] != colours[1]
     # The inspector starts on the good one: a note, and a photo as a phone camera takes
     # it (it goes shrunk to 1600 px on its long side).
     site: FilePayload = {
@@ -290,7 +312,12 @@ def test_the_inspector_verifies_on_site_from_the_phone(
     bad_task.get_by_role("button", name="核查不通过").click()
     expect(bad_task.locator(".error")).to_have_text("核查不通过时，请写明原因。")
     assert Case.objects.get(pk=bad).state == State.HANDLED
+    assert dialogs == []  # the reason is asked before the confirmation
     bad_task.locator("textarea").fill("井盖仍然松动")
+    bad_task.get_by_role("button", name="核查不通过").click()
+    page.wait_for_timeout(300)
+    assert dialogs == ["确认核查不通过？案件将退回返工。"]
+    assert Case.objects.get(pk=bad).state == State.HANDLED  # taken back: nothing sent
     bad_task.get_by_role("button", name="核查不通过").click()
     expect(page.locator("#task-status")).to_contain_text(f"#{bad} 核查不通过")
     expect(bad_task).to_have_count(0)
@@ -304,6 +331,7 @@ def test_the_inspector_verifies_on_site_from_the_phone(
     expect(good_task.locator("textarea")).to_have_value("井盖已更换")
     good_task.get_by_role("button", name="核查通过").click()
     expect(page.locator("#task-status")).to_contain_text(f"#{good} 核查通过")
+    assert dialogs[-1] == "确认核查通过？案件将等待结案。" and answers == []
     expect(good_task).to_have_count(0)
     passed = Case.objects.get(pk=good)
     assert passed.state == State.VERIFIED
@@ -435,4 +463,158 @@ def test_a_refused_report_stays_with_the_reason_until_discarded_and_a_5xx_is_ret
     expect(page.locator("#gps.ok")).to_be_visible()
     expect(page.locator("#reports li[data-state='failed']")).to_have_count(0)
     assert Case.objects.filter(reporter=loop["inspector"]).count() == 1
+    page.context.close()
+
+
+# ---- issue 13: the inspector's reports from the server, phone ergonomics, no GPS ---------
+
+# Every tap target on the phone page that is smaller than 44×44 CSS px: buttons, links,
+# inputs and labels that are shown (a file input is tapped through its label).
+SMALL_TARGETS = """() => Array.from(document.querySelectorAll('button, a, input, label, select'))
+  .filter(e => e.type !== 'file' && e.type !== 'hidden' && e.getClientRects().length > 0
+               && getComputedStyle(e).visibility !== 'hidden')
+  .map(e => { const r = e.getBoundingClientRect();
+              return {tag: e.tagName, id: e.id, text: (e.innerText || e.value || '').slice(0, 20),
+                      w: r.width, h: r.height}; })
+  .filter(t => t.w < 43.5 || t.h < 43.5)"""
+
+
+def test_the_inspectors_reports_are_listed_from_the_server_after_a_reload(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    earlier = report(loop["inspector"], small_city, category="0101", description="早上的上报")
+    earlier_id = earlier.json()["case"]["id"]
+    filed = handled_case_for(loop, small_city)  # reported by the inspector, now handled
+    theirs = report(loop["inspector2"], small_city, category="0101", description="别人的上报")
+    servable_passwords()
+    page = inspector_page(browser, server, small_city)
+    page.reload()
+    mine = page.locator(f"#reports li[data-case-id='{earlier_id}']")
+    expect(mine).to_contain_text("早上的上报")
+    expect(mine).to_contain_text("已上报")  # its state, in words
+    expect(page.locator(f"#reports li[data-case-id='{filed}']")).to_contain_text("井盖松动")
+    expect(page.locator(f"#reports li[data-case-id='{filed}']")).to_have_attribute(
+        "data-case-state", "handled"
+    )
+    if theirs.status_code == 201:
+        theirs_id = theirs.json()["case"]["id"]
+        expect(page.locator(f"#reports li[data-case-id='{theirs_id}']")).to_have_count(0)
+
+    # Offline, a new report waits in the outbox, listed above the server's.
+    page.context.set_offline(True)
+    fill_report(page, "离线时的上报")
+    page.click("#submit-report")
+    queued = page.locator("#reports li[data-state='queued']")
+    expect(queued).to_have_count(1)
+    expect(page.locator("#reports li").first).to_have_attribute("data-state", "queued")
+    expect(mine).to_be_visible()
+    page.context.set_offline(False)
+    sent = page.locator("#reports li[data-state='sent']", has_text="离线时的上报")
+    expect(sent).to_have_count(1)
+    new_id = int(sent.get_attribute("data-case-id") or 0)
+    page.reload()
+    expect(page.locator(f"#reports li[data-case-id='{new_id}']")).to_contain_text("离线时的上报")
+    expect(page.locator(f"#reports li[data-case-id='{earlier_id}']")).to_be_visible()
+    page.context.close()
+
+
+def test_the_phone_page_has_big_targets_a_guarded_logout_and_the_own_cells(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    handled_case_for(loop, small_city)  # a verification task: its form is measured too
+    servable_passwords()
+    page = inspector_page(browser, server, small_city)
+    expect(page.locator("#tasks .verify")).to_have_count(1)
+    site: FilePayload = {"name": "site.png", "mimeType": "image/png", "buffer": PNG}
+    page.set_input_files("#photos", files=[site])
+    expect(page.locator("#photos-clear")).to_be_visible()
+    assert page.evaluate(SMALL_TARGETS) == []
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+    # 紧急 is a large toggle.
+    toggle = page.locator("label.urgent-toggle").bounding_box()
+    assert toggle and toggle["height"] >= 56 and toggle["width"] >= 120
+    page.locator("label.urgent-toggle").click()
+    expect(page.locator("#urgent")).to_be_checked()
+
+    # The language switch is not beside 退出, and 退出 asks first.
+    logout = page.locator(".topbar .logout button").bounding_box()
+    assert logout
+    for language in page.locator(".topbar .language button").all():
+        box = language.bounding_box()
+        assert box
+        apart_x = (
+            box["x"] + box["width"] + 24 <= logout["x"]
+            or logout["x"] + logout["width"] + 24 <= box["x"]
+        )
+        apart_y = abs(box["y"] - logout["y"]) >= 44
+        assert apart_x or apart_y
+    asked: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.click(".topbar .logout button")
+    page.wait_for_timeout(300)
+    assert asked == ["确定退出登录？未发送的上报会保留在本机。"]
+    assert page.url.endswith("/map/inspector/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(".topbar .logout button")
+    page.wait_for_url("**/accounts/login/**")
+
+    # The own cell is drawn on the map (in the page before logging out: read again).
+    page = inspector_page(browser, server, small_city)
+    drawn = page.evaluate(
+        "() => { const codes = []; window.gridPage.map.eachLayer(l => {"
+        " if (l.feature && l.options.color === '#1570ef') codes.push(l.feature.properties.code);"
+        " }); return codes.sort(); }"
+    )
+    own = sorted(loop["inspector"].staff.cells.values_list("code", flat=True))
+    assert own and drawn == own
+    page.context.close()
+
+
+def test_without_gps_the_page_says_so_and_the_report_is_placed_by_tapping_the_map(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    servable_passwords()
+    # No geolocation permission: the browser refuses the position.
+    page = log_in(
+        browser, server, "inspector",
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+    )  # fmt: skip
+    page.goto("/map/inspector/")
+    expect(page.locator("#gps.bad")).to_contain_text("定位权限被拒绝。请在地图上点选问题所在位置。")
+    page.click("#submit-report")
+    expect(page.locator("#form-error")).to_contain_text("尚未取得定位")
+
+    target = centre(small_city[INSPECTOR_CELL])
+    page.wait_for_function("() => !window.gridPage.map._animatingZoom")
+    page.evaluate(
+        "([lat, lon]) => window.gridPage.map.setView([lat, lon], 17, {animate: false})",
+        [target.y, target.x],
+    )
+    page.locator(".folium-map").tap()
+    expect(page.locator("#gps.tapped")).to_contain_text("已在地图上选定位置")
+    fill_report(page, "定位不可用时点选的位置")
+    page.click("#submit-report")
+    sent = page.locator("#reports li[data-state='sent']", has_text="定位不可用时点选的位置")
+    expect(sent).to_have_count(1)
+    case = Case.objects.get(pk=int(sent.get_attribute("data-case-id") or 0))
+    assert abs(case.geom.x - target.x) < 0.0005 and abs(case.geom.y - target.y) < 0.0005
+    assert case.cell.code == INSPECTOR_CELL and case.accuracy_m is None
     page.context.close()

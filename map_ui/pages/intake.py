@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from incidents.models import Channel, State
-from layers.access import visible_categories
+from layers.access import staff_of, visible_categories
 from layers.models import Category
 from map_ui.pages.views import page
 from map_ui.tiles import tile_urls
@@ -61,10 +61,30 @@ def inspector(request: HttpRequest) -> HttpResponse:
         "categories": _categories(request),
         "tiles": tile_urls(request.user),
         "labels": _inspector_labels(),
+        "states": {value: str(label) for value, label in State.choices},
         "max_photos": settings.CASE_PHOTO_MAX_COUNT,  # what the report API accepts
         "service_worker": reverse("map_ui:inspector-worker"),
+        "cells": _own_cells(request),
     }
     return page(request, "inspector", "map_ui/inspector.html", config)
+
+
+def _own_cells(request: HttpRequest) -> dict[str, Any]:
+    """The inspector's own grid cells as GeoJSON (WGS 84, the map's datum): drawn on the
+    map so that the inspector sees where their beat ends."""
+    staff = staff_of(request.user)
+    cells = list(staff.cells.all()) if staff else []
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": json.loads(cell.geom.geojson),
+                "properties": {"code": cell.code, "name": cell.display_name},
+            }
+            for cell in cells
+        ],
+    }
 
 
 # The worker's cache: the number is bumped when its caching changes, and caches of the
@@ -181,4 +201,13 @@ def _inspector_labels() -> dict[str, str]:
         "case": _("案件"),
         "offline": _("离线"),
         "online": _("在线"),
+        "gps_denied": _("定位权限被拒绝。请在地图上点选问题所在位置。"),
+        "gps_unavailable": _("暂时无法定位。请在地图上点选问题所在位置。"),
+        "tapped": _("已在地图上选定位置"),
+        "verify_pass_confirm": _("确认核查通过？案件将等待结案。"),
+        "verify_fail_confirm": _("确认核查不通过？案件将退回返工。"),
+        "logout_confirm": _("确定退出登录？未发送的上报会保留在本机。"),
+        "reports_error": _("我的上报加载失败。"),
+        "no_reports": _("暂无上报。"),
+        "own_cells": _("我的网格"),
     }

@@ -30,6 +30,13 @@
   var net = document.getElementById("net");
 
   intake.outlines(map, config.tiles);
+  // The inspector's own cells: where their beat is (reports far outside are refused).
+  if (config.cells && config.cells.features.length) {
+    L.geoJSON(config.cells, {
+      style: { color: "#1570ef", weight: 3, fillColor: "#1570ef", fillOpacity: 0.08 },
+      interactive: false,
+    }).addTo(map);
+  }
   var taskLayer = L.layerGroup().addTo(map);
 
   // ---- position -------------------------------------------------------------------------
@@ -39,13 +46,13 @@
   // datum: converting here would make a second, untested copy of that code. Leaflet
   // draws the point as it is, which is right on a WGS 84 base map or on the outlines.
 
-  var position = null; // {lon, lat, accuracy}
+  var position = null; // {lon, lat, accuracy} from the GPS, or {lon, lat, tapped: true}
   var positionMarker = null;
   var accuracyCircle = null;
   var watch = null;
 
   function located(fix) {
-    var first = position === null;
+    var first = position === null || position.tapped;
     position = {
       lon: fix.coords.longitude,
       lat: fix.coords.latitude,
@@ -62,16 +69,37 @@
       }).addTo(map);
     } else {
       positionMarker.setLatLng(at);
-      accuracyCircle.setLatLng(at).setRadius(position.accuracy);
+      accuracyCircle.setLatLng(at).setRadius(position.accuracy).addTo(map);
     }
     if (first) intake.whenStill(map, function () { map.setView(at, 17); });
   }
 
+  // No position: said in the user's language (the browser's own message is English),
+  // and the report is placed by tapping the map instead.
   function notLocated(error) {
-    if (position) return; // keep the last fix; the watch goes on
+    if (position) return; // keep the last fix (or the tapped point); the watch goes on
     gpsBox.className = "gps bad";
-    gpsStatus.textContent = labels.position_denied + error.message;
+    gpsStatus.textContent = error && error.code === 1 ? labels.gps_denied : labels.gps_unavailable;
   }
+
+  function tapped(event) {
+    if (position && !position.tapped) return; // the GPS fix stands
+    position = { lon: event.latlng.lng, lat: event.latlng.lat, tapped: true };
+    var at = [position.lat, position.lon];
+    if (!positionMarker) {
+      positionMarker = L.circleMarker(at, {
+        radius: 9, color: "#fff", weight: 2, fillColor: "#b54708", fillOpacity: 1,
+      }).addTo(map);
+    } else {
+      positionMarker.setLatLng(at);
+    }
+    if (accuracyCircle) accuracyCircle.remove();
+    gpsBox.className = "gps tapped";
+    gpsStatus.textContent = labels.tapped + " · " + position.lon.toFixed(6) + ", " +
+      position.lat.toFixed(6);
+  }
+
+  map.on("click", tapped);
 
   function locate() {
     if (!navigator.geolocation) {
@@ -184,9 +212,9 @@
       lon: position.lon,
       lat: position.lat,
       datum: "wgs84", // see "position" above
-      accuracy_m: position.accuracy,
       urgent: urgentBox.checked,
     };
+    if (!position.tapped) fields.accuracy_m = position.accuracy;
     // One tap, one report: a second tap while this one is being stored would make a
     // second record with its own UUID, hence a second case.
     submitButton.disabled = true;
@@ -206,6 +234,7 @@
   // ---- the outbox -------------------------------------------------------------------------
 
   var sent = []; // this page's sent reports, newest first: {client_uuid, body}
+  var served = null; // my reports as the server lists them (?reported_by=me), or null
 
   var queue = window.gridQueue.create({
     url: config.api.reports,
@@ -216,6 +245,7 @@
       sent = sent.slice(0, 10);
       render();
       loadTasks();
+      loadReports();
     },
   });
 
@@ -282,10 +312,45 @@
     // Renders one after the other, so a late one never overwrites a newer list.
     rendering = rendering.then(function () {
       return queue.list().then(function (records) {
-        var items = records.map(waitingItem).concat(sent.map(sentItem));
+        // The outbox first (not yet sent), then what was sent: this page's answers
+        // (with their likely duplicates), then the server's list of my reports (after a
+        // reload, all there is), each case once.
+        var shown = {};
+        var items = records.map(waitingItem).concat(sent.map(function (entry) {
+          shown[entry.body.case.id] = true;
+          return sentItem(entry);
+        }));
+        (served || []).forEach(function (row) {
+          if (!shown[row.id]) items.push(servedItem(row));
+        });
+        if (!items.length && served) {
+          items.push(el("li", { class: "hint" }, labels.no_reports));
+        }
         reportList.replaceChildren.apply(reportList, items);
       });
     });
+  }
+
+  function servedItem(row) {
+    var item = el("li", { "data-case-id": row.id, "data-state": "sent",
+      "data-case-state": row.state });
+    item.appendChild(el("div", {},
+      time(row.created_at) + " · " + categoryName(row.category.id) + " · " + row.description));
+    item.appendChild(el("div", { class: "state-sent" }, labels.case + " #" + row.id + " · " +
+      (config.states[row.state] || row.state_label || row.state)));
+    return item;
+  }
+
+  function loadReports() {
+    var url = config.api.cases + "?" + new URLSearchParams({ reported_by: "me", limit: "20" });
+    page.request(url).then(function (answer) {
+      if (answer.status !== 200) {
+        taskStatus.textContent = labels.reports_error;
+        return;
+      }
+      served = answer.body.results;
+      render();
+    }, function () { /* offline: the outbox is still listed */ });
   }
 
   // A refused report back in the form, to be corrected and sent as a new report (with a
@@ -387,13 +452,18 @@
       photoCount.textContent = n ? n + " " + labels.photos : "";
     });
     var error = el("p", { class: "error", role: "alert" });
-    var pass = button(labels.verify_pass, function () { send(true); });
-    var fail = button(labels.verify_fail, function () { send(false); });
+    var pass = button("✓ " + labels.verify_pass, function () { send(true); });
+    var fail = button("✗ " + labels.verify_fail, function () { send(false); });
+    pass.classList.add("verify-pass");
+    fail.classList.add("verify-fail");
 
     function send(passed) {
       if (!passed && !note.value.trim()) {
         error.textContent = labels.verify_fail_needs_note;
         note.focus();
+        return;
+      }
+      if (!window.confirm(passed ? labels.verify_pass_confirm : labels.verify_fail_confirm)) {
         return;
       }
       pass.disabled = fail.disabled = true;
@@ -430,8 +500,13 @@
   // the page works without it (the list loads on open and after each report).
   if (window.gridLive) {
     var pending = null;
+    var pendingReports = null;
     window.gridLive.connect({
       onEvent: function (event) {
+        if (event.case && served && served.some(function (r) { return r.id === event.case.id; })) {
+          clearTimeout(pendingReports);
+          pendingReports = setTimeout(loadReports, 300);
+        }
         if (!event.case || event.case.state !== "handled" && !taskList.querySelector(
           '[data-case-id="' + event.case.id + '"]')) return;
         clearTimeout(pending);
@@ -463,9 +538,18 @@
     }).catch(function () { /* no offline opening; everything else works */ });
   }
 
+  // Signing out on a phone is one stray tap away from the page's controls: asked first.
+  var logout = document.querySelector(".topbar form.logout");
+  if (logout) {
+    logout.addEventListener("submit", function (event) {
+      if (!window.confirm(labels.logout_confirm)) event.preventDefault();
+    });
+  }
+
   locate();
   render();
   queue.flush();
   loadTasks();
+  loadReports();
   keepForOffline();
 })();
