@@ -28,6 +28,11 @@ NOT_KEPT = ("limit", "offset", "format")
 
 
 class SavedFilterSerializer(serializers.ModelSerializer[SavedFilter]):
+    query = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=1000,
+        help_text="The query string of GET /api/cases/ (without limit and offset).",
+    )  # fmt: skip
+
     class Meta:
         model = SavedFilter
         fields = ["id", "name", "query", "created"]
@@ -75,7 +80,7 @@ class SavedFilterViewSet(
     def create(self, request: Request) -> Response:
         data = SavedFilterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        name, query = data.validated_data["name"], data.validated_data["query"]
+        name, query = data.validated_data["name"], data.validated_data.get("query", "")
         mine = self.get_queryset()
         if not mine.filter(name=name).exists() and mine.count() >= MAX_PER_USER:
             raise InvalidInput(
