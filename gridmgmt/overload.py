@@ -70,6 +70,11 @@ def found_unavailable() -> BaseException | None:
     return state.error if state is not None else None
 
 
+def in_request() -> bool:
+    """Whether a request served through DatabaseUnavailableMiddleware is running."""
+    return _current.get() is not None
+
+
 def note_unavailable(error: BaseException) -> None:
     """Remember for the rest of the request that the database is unavailable."""
     state = _current.get()
