@@ -36,7 +36,7 @@ def test_a_department_lands_on_its_workbench_with_its_unit_and_queues(
     assert status == 200
     config = config_of(html)
     assert config["unit"] == cast["department"].staff.unit_id
-    assert config["unit_name"] == "广州市水务局"
+    assert config["area_name"] == cast["department"].staff.unit.area.display_name
     assert [q["key"] for q in config["queues"]] == [
         "to_sign", "in_progress", "warned", "overdue", "rework",
     ]  # fmt: skip

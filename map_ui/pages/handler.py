@@ -49,7 +49,9 @@ def handler(request: HttpRequest) -> HttpResponse:
         "queues": [{"key": key, "title": title} for key, title in QUEUES],
         "live": {"url": "/ws/live/", "since": last_seq()},
         "unit": staff.unit_id if staff is not None else None,
-        "unit_name": staff.unit.name if staff is not None else "",
+        # The heading names the unit's area (in the user's language; unit names are data
+        # in one language only): the queues below are the unit's own.
+        "area_name": staff.unit.area.display_name if staff is not None else "",
         "work_day_hours": work_day_hours(),
         "labels": {**_case_labels(), "live": _command_labels()["live"], **panel_labels()},
     }
@@ -103,5 +105,4 @@ def panel_labels() -> dict[str, Any]:
         },
         "queue_empty": _("此队列没有案件。"),
         "choose": _("在队列中选择一件案件。"),
-        "my_unit": _("本单位"),
     }
