@@ -124,6 +124,10 @@ def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos
     expect(street.locator(".notice.done")).to_contain_text(f"#{again}")
     merged = Case.objects.get(pk=again)
     assert (merged.state, merged.merged_into_id) == (State.MERGED, first_id)
+    # The case it went into says so in its history.
+    open_case(street, first_id)
+    history = street.locator(".case-detail .history")
+    expect(history).to_contain_text(f"并入重复案件 → 已上报 #{again}")
 
     # The reporter's photo: a thumbnail in the history that opens full size.
     open_case(street, first_id)

@@ -184,6 +184,7 @@ def _case_labels() -> dict[str, Any]:
         "actions": {
             "report": _("网格员上报"),
             "ticket": _("热线受理"),
+            "merge_in": _("并入重复案件"),
             **{name: t.label for name, t in TRANSITIONS.items()},
         },
         "deadline": {

@@ -263,6 +263,7 @@
           el("time", { text: when(event.at) }), " ",
           (labels.actions && labels.actions[event.action] ? labels.actions[event.action] + " → " : ""),
           el("strong", { text: stateLabel(event.to_state) }),
+          event.data && event.data.merged ? " #" + event.data.merged : "",
           who ? " — " + who : "",
           event.unit ? " → " + event.unit.name : "",
           event.note ? el("div", { class: "note", text: event.note }) : null,
