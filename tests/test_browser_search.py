@@ -58,6 +58,8 @@ def test_search_save_reapply_after_reload_and_download_csv(
     expect(detail).to_be_visible()
     expect(detail.locator("h3")).to_contain_text(f"#{wanted}")
     expect(detail.locator(".history li").first).to_contain_text("网格员上报")
+    # The shared case panel: the street may file, cancel or merge a new report here too.
+    expect(detail.locator(".actions button.action-file")).to_be_visible()
     screenshot(page, "search-desktop")
 
     with page.expect_download() as download:

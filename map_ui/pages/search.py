@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from incidents.models import Source, State
 from layers.models import Area, Tier
 from map_ui.pages.command import _case_labels
+from map_ui.pages.handler import panel_labels, work_day_hours
 from map_ui.pages.intake import _categories
 from map_ui.pages.roles import may_open, pages_for
 from map_ui.pages.views import own_area
@@ -40,7 +41,8 @@ def search(request: HttpRequest) -> HttpResponse:
             "saved": "/api/saved-filters/",
         },
         "page_size": PAGE_SIZE,
-        "labels": {**_case_labels(), **_search_labels()},
+        "work_day_hours": work_day_hours(),
+        "labels": {**_case_labels(), **panel_labels(), **_search_labels()},
     }
     context = {
         "map": None,
@@ -73,14 +75,6 @@ def _areas(request: HttpRequest) -> list[dict[str, Any]]:
 
 def _search_labels() -> dict[str, Any]:
     return {
-        "id": _("编号"),
-        "state": _("状态"),
-        "address": _("地址"),
-        "area": _("区域"),
-        "created": _("上报时间"),
-        "description": _("问题描述"),
-        "source": _("来源"),
-        "sources": dict(Source.choices),
         "results": _("共 %(count)s 件"),
         "no_results": _("没有符合条件的案件。"),
         "previous": _("上一页"),
@@ -92,7 +86,4 @@ def _search_labels() -> dict[str, Any]:
         "delete": _("删除"),
         "delete_confirm": _("删除保存的查询「%(name)s」？"),
         "back": _("返回列表"),
-        "open_photo": _("查看原图"),
-        "reporter": _("上报人"),
-        "caller": _("来电人"),
     }

@@ -117,62 +117,28 @@
     return tr;
   }
 
-  // ---- one case: details, history, photos -------------------------------------------
+  // ---- one case: the shared case panel (casepanel.js): details, history, photos and
+  // exactly the actions the server allows this user now.
 
-  function photos(list) {
-    if (!list || !list.length) return null;
-    return el("p", { class: "photos" }, ...list.map(function (photo) {
-      return el(
-        "a",
-        { href: photo.url, target: "_blank", rel: "noopener", title: labels.open_photo },
-        el("img", { src: photo.url, alt: labels.photo, loading: "lazy" })
-      );
-    }));
-  }
-
-  function fact(term, value) {
-    if (value === null || value === undefined || value === "") return [];
-    return [el("dt", {}, term), el("dd", {}, value)];
-  }
+  var notice = el("p", { class: "notice", role: "status" });
+  var panelNode = el("div", { class: "case-panel" });
+  var back = el("button", { type: "button", class: "back" }, labels.back);
+  back.addEventListener("click", function () { detail.hidden = true; });
+  detail.replaceChildren(back, notice, panelNode);
+  var panel = window.gridCasePanel.create(panelNode, {
+    workDayHours: config.work_day_hours,
+    onDone: function () {
+      notice.textContent = labels.panel.done;
+      search(offset);
+    },
+    onError: function (message) { notice.textContent = message; },
+  });
 
   function show(id) {
     detail.hidden = false;
-    detail.replaceChildren(el("p", { class: "muted" }, labels.loading));
-    return page.api(config.api.cases + id + "/").then(function (item) {
-      var back = el("button", { type: "button", class: "back" }, labels.back);
-      back.addEventListener("click", function () { detail.hidden = true; });
-      var facts = el(
-        "dl",
-        {},
-        ...fact(labels.state, item.state_label),
-        ...fact(labels.category, item.category.name),
-        ...fact(labels.source, (labels.sources && labels.sources[item.source]) || item.source),
-        ...fact(labels.description, item.description),
-        ...fact(labels.address, item.address_text),
-        ...fact(labels.area, areaName(item)),
-        ...fact(labels.unit, item.unit ? item.unit.name : ""),
-        ...fact(labels.reporter, item.reporter),
-        ...fact(labels.caller, [item.caller_name, item.caller_phone].filter(Boolean).join(" ")),
-        ...fact(labels.created, when(item.created_at)),
-        ...fact(labels.due, when(item.due_at))
-      );
-      var history = el("ol", { class: "history" }, ...item.history.map(function (event) {
-        return el(
-          "li",
-          {},
-          el("strong", {}, (labels.actions && labels.actions[event.action]) || event.action),
-          " ",
-          el("span", { class: "muted" }, when(event.at) + " " + (event.actor_unit || event.actor || "")),
-          event.note ? el("p", {}, event.note) : null,
-          photos(event.photos)
-        );
-      }));
-      var parts = [back, el("h3", {}, labels.case + " #" + item.id), facts, photos(item.photos),
-        el("h4", {}, labels.history), history];
-      detail.replaceChildren.apply(detail, parts.filter(Boolean));
+    notice.textContent = "";
+    return panel.show(id).then(function () {
       detail.scrollIntoView({ block: "nearest" });
-    }).catch(function (error) {
-      detail.replaceChildren(el("p", { class: "error" }, labels.load_error + " " + error.message));
     });
   }
 
