@@ -12,6 +12,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from dispatch.sla import OVERDUE, SUPERVISE, WARNING
+from dispatch.transitions import TRANSITIONS
 from incidents.models import Case, State
 from layers.access import staff_of
 from layers.models import Area
@@ -180,3 +182,13 @@ def test_the_board_counts_a_case_closed_on_time_today(
 
 def test_the_board_needs_a_login(db: None) -> None:
     assert Client().get("/api/cases/board/").status_code in {401, 403}
+
+
+def test_every_history_entry_has_a_name_on_the_case_pages(loop: dict[str, User]) -> None:
+    # Beyond the workflow's actions: the two intakes, a merge into the case, and the
+    # deadline worker's warnings and reminders (dispatch.sla).
+    for username, url in [("street", "/map/street/"), ("district", "/map/command/")]:
+        names = config_of(page(loop[username], url)[1])["labels"]["actions"]
+        wanted = {"report", "ticket", "merge_in", WARNING, OVERDUE, SUPERVISE, *TRANSITIONS}
+        assert wanted <= set(names), wanted - set(names)
+        assert all(isinstance(label, str) and label for label in names.values())

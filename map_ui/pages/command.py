@@ -185,6 +185,9 @@ def _case_labels() -> dict[str, Any]:
             "report": _("网格员上报"),
             "ticket": _("热线受理"),
             "merge_in": _("并入重复案件"),
+            # The deadline worker's entries (dispatch.sla); its 督办 is the table's.
+            "warning": _("超期预警"),
+            "overdue": _("超期催办"),
             **{name: t.label for name, t in TRANSITIONS.items()},
         },
         "deadline": {
