@@ -294,3 +294,38 @@ def test_the_district_redispatches_a_returned_case_to_a_district_department(
     expect(waiting).to_have_count(0)
     for page in (street, district):
         page.context.close()
+
+
+def test_the_street_escalates_a_case_which_awaits_the_district_live(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
+    servable_passwords()
+    district = board_page(browser, server, "district", "/map/command/")
+    waiting = district.locator(f".awaiting li[data-case='{case_id}']")
+    expect(waiting).to_have_count(0)
+
+    street = board_page(browser, server, "street", "/map/street/")
+    street.click("[data-queue='to_sign']")
+    open_case(street, case_id)
+    street.click(".case-detail button[data-action='escalate']")
+    form = street.locator("form.decide[data-action='escalate']")
+    form.locator("textarea[name=reason]").fill("涉及多个街道，需区级协调")
+    form.locator("button.confirm").click()
+    expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    case = Case.objects.select_related("unit").get(pk=case_id)
+    assert case.state == State.DISPATCHED and case.unit is not None
+    assert case.unit.area.code == "440106"  # the district's command centre has it now
+
+    # The district's 待我决定 shows it without a reload; its panel offers its tier's actions.
+    expect(waiting).to_have_attribute("data-state", State.DISPATCHED)
+    waiting.locator("a").click()
+    panel = district.locator(f".case-detail[data-case='{case_id}']")
+    expect(panel.locator("button[data-action='sign']")).to_be_visible()
+    expect(panel.locator("button[data-action='redispatch']")).to_be_visible()
+    for page in (street, district):
+        page.context.close()
