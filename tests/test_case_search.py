@@ -264,3 +264,9 @@ def test_a_user_without_a_post_may_not_open_the_search_page(loop: dict[str, User
 def test_a_street_post_picks_only_its_own_street(loop: dict[str, User]) -> None:
     text = client_for(loop["street"]).get("/map/cases/").content.decode()
     assert 'value="440106001"' in text and 'value="440106002"' not in text
+
+
+def test_the_page_knows_the_export_cap(loop: dict[str, User], settings: Any) -> None:
+    settings.CASE_EXPORT_MAX_ROWS = 1234
+    text = client_for(loop["street"]).get("/map/cases/").content.decode()
+    assert '"export_max_rows": 1234' in text

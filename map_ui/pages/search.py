@@ -17,6 +17,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
+from dispatch.api.export import max_rows
 from incidents.models import Source, State
 from layers.models import Area, Tier
 from map_ui.pages.command import _case_labels
@@ -41,6 +42,7 @@ def search(request: HttpRequest) -> HttpResponse:
             "saved": "/api/saved-filters/",
         },
         "page_size": PAGE_SIZE,
+        "export_max_rows": max_rows(),
         "work_day_hours": work_day_hours(),
         "labels": {**_case_labels(), **panel_labels(), **_search_labels()},
     }
@@ -86,4 +88,5 @@ def _search_labels() -> dict[str, Any]:
         "delete": _("删除"),
         "delete_confirm": _("删除保存的查询「%(name)s」？"),
         "back": _("返回列表"),
+        "too_many": _("共 %(count)s 件，超过一次导出的上限 %(limit)s 件；请缩小查询范围。"),
     }

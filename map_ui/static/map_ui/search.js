@@ -18,6 +18,7 @@
   var saveButton = document.querySelector("button.save-filter");
   var nameInput = document.querySelector("input.filter-name");
   var offset = 0;
+  var shownCount = 0;
   var requests = 0;
 
   function fill(template, values) {
@@ -81,6 +82,7 @@
   }
 
   function draw(answer) {
+    shownCount = answer.count;
     status.textContent = answer.count ? fill(labels.results, { count: answer.count }) : labels.no_results;
     body.replaceChildren.apply(body, answer.results.map(row));
     var pages = Math.max(1, Math.ceil(answer.count / config.page_size));
@@ -199,7 +201,17 @@
   form.addEventListener("reset", function () {
     window.setTimeout(function () { search(0); }, 0);
   });
-  form.addEventListener("change", function () { updateExports(query()); });
+  // The exports are of the list shown (the filters of the last search): beyond the
+  // server's cap, say so here rather than download an error.
+  document.querySelectorAll("a.export").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      if (shownCount > config.export_max_rows) {
+        event.preventDefault();
+        status.textContent = fill(labels.too_many, { count: shownCount, limit: config.export_max_rows });
+        status.classList.add("error");
+      }
+    });
+  });
 
   loadSaved();
   search(0);
