@@ -159,6 +159,8 @@ def allowed_actions(user: AnyUser, case: Case, facts: Facts | None = None) -> li
 # The command side's decisions that `?awaiting=me` lists: a new report to file, a filed
 # or returned case to dispatch, a verified case to close, an extension to decide.
 DECISIONS = ("file", "dispatch", "close", "approve_extension")
+# Command centres that cases are escalated to (上报上级) and that then sign or re-dispatch.
+ESCALATED_TO = frozenset({Role.DISTRICT, Role.CITY})
 
 
 def awaiting_decision(user: AnyUser) -> Q | bool:
@@ -192,7 +194,3 @@ def awaiting_decision(user: AnyUser) -> Q | bool:
     if staff is not None and role in ESCALATED_TO:
         wanted |= Q(state=State.DISPATCHED, unit_id=staff.unit_id)
     return wanted
-
-
-# Command centres that cases are escalated to (上报上级) and that then sign or re-dispatch.
-ESCALATED_TO = frozenset({Role.DISTRICT, Role.CITY})
