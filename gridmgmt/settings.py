@@ -356,6 +356,8 @@ INSPECTOR_CELL_TOLERANCE_M = env_int("INSPECTOR_CELL_TOLERANCE_M", 100)
 # A hotline address candidate scored below this (0-1) is marked uncertain (不确定) and must
 # be confirmed before a ticket is filed on it (docs/api.md, "Intake look-ups").
 HOTLINE_UNCERTAIN_SCORE = env_float("HOTLINE_UNCERTAIN_SCORE", 0.6)
+# Rows of one case export (CSV/XLSX); a larger list is refused with export_too_large.
+CASE_EXPORT_MAX_ROWS = env_int("CASE_EXPORT_MAX_ROWS", 10_000)
 # Share of the time limit after which an open case is flagged as close to its deadline.
 SLA_WARNING_SHARE = env_float("SLA_WARNING_SHARE", 0.8)
 # A case whose deadline step fails in the SLA worker is set aside this many seconds; the

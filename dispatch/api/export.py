@@ -41,7 +41,6 @@ from incidents.models import Case
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = ("csv", "xlsx")
-DEFAULT_MAX_ROWS = 10_000
 
 
 class ExportTooLarge(InvalidInput):
@@ -49,7 +48,7 @@ class ExportTooLarge(InvalidInput):
 
 
 def max_rows() -> int:
-    return int(getattr(settings, "CASE_EXPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
+    return int(settings.CASE_EXPORT_MAX_ROWS)
 
 
 def _name(area: Model | None) -> str:
