@@ -9,7 +9,7 @@
   not wait for a connection (nor check one of the pool's, broken by the crash).
   Past half that time, one request starts a probe (a connection opened and closed in a
   thread of its own): refused, the time is renewed; accepted, the next requests ask the
-  pool again, which connects at once. Service returns within about a second of
+  pool again, which connects at once. Service returns within one or two seconds of
   PostgreSQL, and during the outage no request waits for a connection that cannot come.
 """
 
