@@ -104,9 +104,9 @@ DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 0.5)
 # Seconds to open a new connection (libpq counts at least 2). With the pool, connections
 # are opened in the background, so a request never waits this long.
 DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
-# For this many seconds after the pool failed to open a connection (PostgreSQL down), a
-# request that finds no connection ready answers 503 at once instead of waiting
-# DATABASE_POOL_TIMEOUT; after that, the next request waits and the pool tries again.
+# For this many seconds after an attempt to connect failed (PostgreSQL down), a request
+# answers 503 at once instead of waiting DATABASE_POOL_TIMEOUT; past half of it, one
+# request probes PostgreSQL in the background (gridmgmt/database/base.py).
 DATABASE_KNOWN_DOWN_SECONDS = env_float("DATABASE_KNOWN_DOWN_SECONDS", 2.0)
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
 # Each pooled connection is checked (one empty statement) before a request gets it, so
