@@ -234,7 +234,7 @@ def _category(category_id: int) -> Category:
         )
     if category.is_major:
         raise InvalidInput(
-            _("“%(name)s”是大类，请选择其下的小类。") % {"name": category.name},
+            _("“%(name)s”是大类，请选择其下的小类。") % {"name": category.display_name},
             field="category",
         )
     return category

@@ -17,10 +17,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from layers.models import Area
+from layers.models import Area, Unit
 from map_ui.pages.roles import PAGES
 from tests.cast import opener
-from tests.loop import client_for, event_category
+from tests.loop import client_for, event_category, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import translations
@@ -87,7 +87,9 @@ def strings(value: Any) -> list[str]:
 def test_role_pages_in_english_hold_no_chinese(
     loop: dict[str, User], username: str, name: str
 ) -> None:
-    Area.objects.update(name_en="Area")  # the city's data, named in English by its loader
+    # The city's data, named in English by its loader.
+    Area.objects.update(name_en="Area")
+    Unit.objects.update(name_en="Unit")
     client = Client()
     client.force_login(loop[username])
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
@@ -118,3 +120,16 @@ def test_an_error_built_from_parts_is_in_one_language(
         assert response.status_code == 400, response.content
         detail = response.json()["detail"]
         assert other.findall(detail) == [], detail
+
+
+def test_a_case_names_its_category_in_the_users_language(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    case_id = report(loop["inspector"], small_city).json()["case"]["id"]
+    category = event_category("0101")
+    for language, expected in (("en", category.name_en), ("zh-hans", category.name)):
+        client = client_for(loop["street"])
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        detail = client.get(f"/api/cases/{case_id}/").json()
+        assert detail["category"]["name"] == expected
+    assert category.name_en and category.name_en != category.name

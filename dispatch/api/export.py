@@ -77,7 +77,7 @@ COLUMNS: list[Column] = [
     (lambda: _field("street"), lambda c, p: _name(c.street)),
     (lambda: _field("community"), lambda c, p: _name(c.community)),
     (lambda: _field("cell"), lambda c, p: _name(c.cell)),
-    (lambda: _field("unit"), lambda c, p: c.unit.name if c.unit else ""),
+    (lambda: _field("unit"), lambda c, p: c.unit.display_name if c.unit else ""),
     (lambda: _field("created_at"), lambda c, p: _local(c.created_at)),
     (lambda: _field("due_at"), lambda c, p: _local(c.due_at)),
     (lambda: _field("closed_at"), lambda c, p: _local(c.closed_at)),

@@ -283,7 +283,7 @@ class AreaRef(serializers.Serializer[Any]):
 
 class UnitRef(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = serializers.CharField(source="display_name")
 
 
 @extend_schema_field({"type": "array", "items": {"type": "number"}, "minItems": 2})
@@ -339,7 +339,8 @@ class CaseOut(serializers.ModelSerializer[Case]):
                                           "name": {"type": "string"}}}
     )  # fmt: skip
     def get_category(self, case: Case) -> dict[str, Any]:
-        return {"id": case.category_id, "code": case.category.code, "name": case.category.name}
+        category = case.category
+        return {"id": category.pk, "code": category.code, "name": category.display_name}
 
     def _caller(self, case: Case) -> dict[str, str]:
         return caller_fields(case, unmasked=bool(self.context.get("unmasked")))
@@ -353,7 +354,9 @@ class CaseOut(serializers.ModelSerializer[Case]):
 
 class EventOut(serializers.ModelSerializer[CaseEvent]):
     actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
-    actor_unit = serializers.CharField(source="actor_unit.name", allow_null=True, default=None)
+    actor_unit = serializers.CharField(
+        source="actor_unit.display_name", allow_null=True, default=None
+    )
     unit = UnitRef(allow_null=True)
     photos = PhotoOut(many=True)
 
@@ -463,7 +466,7 @@ def open_supervisions(case: Case) -> list[dict[str, Any]]:
         if event.action == "handle":
             standing = []
         elif event.action == "supervise" and event.data.get("due_at"):
-            by = event.actor_unit.name if event.actor_unit else None
+            by = event.actor_unit.display_name if event.actor_unit else None
             by = by or (event.actor.username if event.actor else None)
             due = dt.datetime.fromisoformat(event.data["due_at"])
             standing.append({"by": by, "note": event.note, "due_at": due, "at": event.at})

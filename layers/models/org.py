@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from layers.models.areas import in_language
+
 
 class Role(models.TextChoices):
     INSPECTOR = "inspector", _("网格员")
@@ -32,6 +34,7 @@ class Unit(models.Model):
     territory it answers for (the whole city for city-level units)."""
 
     name = models.CharField(_("名称"), max_length=100, unique=True)
+    name_en = models.CharField(_("英文名"), max_length=150, blank=True)
     tier = models.CharField(_("层级"), max_length=10)  # layers.models.areas.Tier values
     kind = models.CharField(
         _("单位类型"), max_length=12, choices=UnitKind.choices, default=UnitKind.DEPARTMENT
@@ -49,6 +52,11 @@ class Unit(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """Its name in the interface's language (layers.models.areas.in_language)."""
+        return in_language(self.name, self.name_en)
 
 
 class Staff(models.Model):

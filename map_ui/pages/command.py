@@ -119,7 +119,7 @@ def _units(request: HttpRequest) -> list[dict[str, Any]]:
     return [
         {
             "id": unit.pk,
-            "name": unit.name,
+            "name": unit.display_name,
             "area": unit.area_id,
             "citywide": unit.area.tier == Tier.CITY,
         }

@@ -18,7 +18,6 @@ from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -115,23 +114,22 @@ def inspector_worker(request: HttpRequest) -> HttpResponse:
 def _categories(request: HttpRequest) -> list[dict[str, Any]]:
     """The active subcategories, in catalogue order, each with its major class's name:
     the picker groups them by class. Names in English when the page is."""
-    english = (get_language() or "").startswith("en")
     rows = visible_categories(request.user, Category.objects.filter(active=True)).order_by(
         "kind", "major_code", "minor_code"
     )
     majors = {(c.kind, c.major_code): c for c in rows if c.is_major}  # one query: rows is cached
-
-    def name(category: Category) -> str:
-        return category.name_en if english and category.name_en else category.name
-
     return [
         {
             "id": c.pk,
             "code": c.code,
-            "name": name(c),
+            "name": c.display_name,
             "urgent": c.urgent_by_default,
             "group": f"{c.get_kind_display()} {c.major_code} "
-            + (name(majors[c.kind, c.major_code]) if (c.kind, c.major_code) in majors else ""),
+            + (
+                majors[c.kind, c.major_code].display_name
+                if (c.kind, c.major_code) in majors
+                else ""
+            ),
         }
         for c in rows
         if not c.is_major

@@ -68,6 +68,22 @@ DISTRICT_DEPARTMENTS = {
 }
 
 
+# The English of the demo units' names: their area's English name and this suffix.
+ENGLISH_SUFFIXES = {
+    "指挥中心": "Command Centre",
+    "办事处": "Office",
+    "12345热线中心": "12345 Hotline Centre",
+    "水务局": "Water Authority",
+    "人民政府": "People's Government",
+    "政务服务数据管理局": "Government Services and Data Administration",
+    "城市管理和综合执法局": "Urban Management and Law Enforcement Bureau",
+    "环境卫生管理中心": "Sanitation Centre",
+    "住房和建设局": "Housing and Construction Bureau",
+    "交通运输局": "Transport Bureau",
+    "林业和园林局": "Forestry and Gardens Bureau",
+}
+
+
 @dataclass(frozen=True)
 class DemoUnit:
     key: str
@@ -126,6 +142,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = _territorial_units(city)
             unit_rows = {unit.key: _ensure_unit(unit) for unit in units}
+            _english_names()
             for n, demo in enumerate(DEMO_USERS):
                 unit = unit_rows[demo.unit_key]
                 shown = self._ensure_user(
@@ -251,6 +268,19 @@ def _territorial_units(city: Area) -> int:
     missing = [unit for unit in wanted if unit.name not in existing]
     Unit.objects.bulk_create(missing)
     return len(missing)
+
+
+def _english_names() -> int:
+    """Name in English the demo units that have no English name yet, where their area
+    has one. Returns how many were named."""
+    named = []
+    for unit in Unit.objects.filter(name_en="").select_related("area").defer("area__geom"):
+        suffix = unit.name.removeprefix(unit.area.name)
+        if unit.area.name_en and suffix in ENGLISH_SUFFIXES:
+            unit.name_en = f"{unit.area.name_en} {ENGLISH_SUFFIXES[suffix]}"
+            named.append(unit)
+    Unit.objects.bulk_update(named, ["name_en"])
+    return len(named)
 
 
 def _ensure_unit(demo: DemoUnit) -> Unit:
