@@ -42,7 +42,8 @@ def extract() -> None:
     for language in LANGUAGES:
         found = HEADER_DATE.search(catalogue(language).read_text(encoding="utf-8"))
         dates[language] = found.group(0) if found else None
-    manage("makemessages", "--no-obsolete", "--verbosity", "0", *_each("-l"))
+    # Files, not lines: a message's place is kept without a change at every edit above it.
+    manage("makemessages", "--no-obsolete", "--add-location=file", "--verbosity", "0", *_each("-l"))
     for language, date in dates.items():
         path = catalogue(language)
         text = path.read_text(encoding="utf-8")
@@ -62,7 +63,7 @@ def problems(language: str, path: Path | None = None) -> list[str]:
     for entry in polib.pofile(str(path or catalogue(language))):
         if entry.obsolete:
             continue
-        where = entry.occurrences[0][0] + ":" + entry.occurrences[0][1] if entry.occurrences else ""
+        where = ":".join(part for part in entry.occurrences[0] if part) if entry.occurrences else ""
         texts = [entry.msgstr] if not entry.msgid_plural else list(entry.msgstr_plural.values())
         if "fuzzy" in entry.flags:
             found.append(
