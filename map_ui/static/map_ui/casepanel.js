@@ -341,6 +341,10 @@
       }
       return page.api(caseUrl(id)).then(function (detail) {
         if (request !== requests) return detail;
+        // A form opened on this case while the answer was on its way (a live redraw):
+        // keep it. Its action carries the state it was opened on (expected_state), and
+        // the server refuses it with a 409 if that no longer holds.
+        if (formOpen && shown && shown.id === id) return detail;
         if (formOpen) setForm(false);
         draw(detail);
         return detail;
