@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.gis import forms as gis_forms
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.db import models as gis_models
+from django.contrib.gis.db.models.functions import Centroid
 from django.contrib.gis.forms import OSMWidget
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.exceptions import ValidationError
@@ -75,6 +76,16 @@ class GridMapWidget(OSMWidget):
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         context["map_tile_url"] = settings.MAP_TILE_URL
+        # An empty map opens over the city in the data (storage is WGS 84 degrees).
+        centre = (
+            Area.objects.current()
+            .filter(tier=Tier.CITY)
+            .annotate(centre=Centroid("geom"))
+            .values_list("centre", flat=True)
+            .first()
+        )
+        if centre is not None:
+            context["default_lon"], context["default_lat"] = centre.x, centre.y
         return context
 
     def deserialize(self, value: Any) -> GEOSGeometry | None:
@@ -106,10 +117,8 @@ class CheckedGeometryField(gis_forms.GeometryField):
 
 class MapAdmin(GISModelAdmin):
     gis_widget = GridMapWidget
-    # Where an empty map opens: Guangzhou.
-    gis_widget_kwargs = {
-        "attrs": {"default_lon": 113.264, "default_lat": 23.129, "default_zoom": 11}
-    }
+    # An empty map opens over the city (GridMapWidget), at a city's zoom.
+    gis_widget_kwargs = {"attrs": {"default_zoom": 11}}
 
     def formfield_for_dbfield(
         self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any

@@ -39,7 +39,7 @@ from django.utils.translation import gettext_noop
 from layers.datum import DATUM_BOUNDS, Bounds, Datum, parse_datum, point_to_storage
 from layers.placement import OutsideCity, Placement, place_point
 
-# "-113.26438000000000000000001" is 28 characters; nobody types more for a coordinate.
+# "-179.12345678901234567890123" is 28 characters; nobody types more for a coordinate.
 COORDINATE_MAX_CHARS: Final = 40
 # EPSG:3857 (the admin's map widgets): its projected bounds.
 MERCATOR_BOUNDS: Final = Bounds(

@@ -2,7 +2,7 @@
 
 
 def mask_id_number(value: str) -> str:
-    """440106199001011234 → 440106********1234 (region and last four kept)."""
+    """123456199001011234 → 123456********1234 (region and last four kept)."""
     if len(value) <= 10:
         return "*" * len(value)
     return value[:6] + "*" * (len(value) - 10) + value[-4:]

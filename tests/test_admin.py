@@ -27,6 +27,7 @@ from layers.models import (
     Person,
     Role,
     Staff,
+    Tier,
     Unit,
 )
 from tests.cast import CELLS, centre
@@ -255,3 +256,11 @@ def test_it_keeps_area_boundaries_out_of_the_form(
     saved = Area.objects.get(pk=area.pk)
     assert saved.name == "改名网格"
     assert saved.geom.equals(area.geom)
+
+
+def test_an_empty_map_opens_over_the_city_in_the_data(small_city: dict[str, Area]) -> None:
+    city = Area.objects.current().get(tier=Tier.CITY)
+    context = GridMapWidget(attrs={"geom_type": "POINT"}).get_context("geom", None, None)
+    assert (context["default_lon"], context["default_lat"]) == pytest.approx(
+        (city.geom.centroid.x, city.geom.centroid.y), abs=1e-6
+    )

@@ -66,7 +66,7 @@ class DatumField(serializers.CharField):
     {
         "type": "string",
         "pattern": r"^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$",
-        "example": "113.30,23.10,113.34,23.14",
+        "example": "100.00,20.00,100.04,20.04",
     }
 )
 class BBoxField(serializers.Field):

@@ -26,6 +26,7 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from fixtures.city import CITY_CODE, DEMO_DISTRICT_CODE
 from layers.models import Area, Role, Staff, Tier, Unit, UnitKind
 
 if TYPE_CHECKING:
@@ -33,8 +34,9 @@ if TYPE_CHECKING:
 
 DEFAULT_PASSWORD = "gridmgmt-demo"  # noqa: S105 - a documented demo default, not a secret
 PASSWORD_ENV = "GRIDMGMT_DEMO_PASSWORD"  # noqa: S105 - the name of a variable
-DEFAULT_CITY = "440100"  # 广州市
-DEFAULT_DISTRICT = "440106"  # 天河区
+# The demo city's, when it is loaded; any other city: its first city and district.
+DEFAULT_CITY = CITY_CODE
+DEFAULT_DISTRICT = DEMO_DISTRICT_CODE
 INSPECTOR_CELLS = 3
 
 BASE_LAYERS = ("person", "legalentity", "component", "address", "building")
