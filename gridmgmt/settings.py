@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "open311",
     "map_ui",
     "audit",  # the audit trail and the database roles (audit/roles.py)
+    "analysis",  # decision analysis: hot spots, trends, recurring spots (docs/analysis.md)
 ]
 
 # Django's ModelBackend, loading the user's post in the same query (layers/auth.py).

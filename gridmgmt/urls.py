@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/layers/", include("layers.api.urls")),
     path("api/geocode/", include("incidents.api.geocode")),
     path("api/evaluation/", include("dispatch.api.evaluation")),
+    path("api/analysis/", include("analysis.api")),
     path("api/", include("dispatch.api.urls")),
     path("map/", include("map_ui.urls")),
     path("open311/v2/", include("open311.urls")),

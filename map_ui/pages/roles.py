@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from analysis.access import ANALYSTS
 from layers.access import is_superuser, staff_of
 from layers.models import Role
 
@@ -41,6 +42,7 @@ PAGES = (
         _("考核评价"),
         frozenset({Role.CITY, Role.DISTRICT, Role.STREET, Role.LEADER, Role.DEPARTMENT}),
     ),
+    Page("analysis", _("决策分析"), ANALYSTS),
     Page("data", _("基础数据"), frozenset({Role.DATA_ADMIN})),
     # Last: no post lands on it (views.home opens a post's first page).
     Page("search", _("案件查询"), frozenset(Role.values)),

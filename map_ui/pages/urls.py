@@ -1,5 +1,6 @@
 from django.urls import URLPattern, path
 
+from analysis.views import analysis
 from map_ui.pages import command, data, handler, intake, search, views
 
 app_name = "map_ui"
@@ -11,6 +12,7 @@ urlpatterns: list[URLPattern] = [
     path("handle/", handler.handler, name="handler"),
     path("data/", data.data, name="data"),
     path("evaluation/", command.evaluation, name="evaluation"),
+    path("analysis/", analysis, name="analysis"),
     path("cases/", search.search, name="search"),
     path("hotline/", intake.hotline, name="hotline"),
     path("inspector/", intake.inspector, name="inspector"),
