@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "open311",
     "map_ui",
     "audit",  # the audit trail and the database roles (audit/roles.py)
+    "notifications",  # inbox, e-mail and SMS messages (docs/notifications.md)
+    "exchange",  # provincial 12345 exchange, outbound webhooks (docs/exchange.md)
     "analysis",  # decision analysis: hot spots, trends, recurring spots (docs/analysis.md)
 ]
 
@@ -372,6 +374,25 @@ SLA_WORKER_STALE_AFTER = env_int("SLA_WORKER_STALE_AFTER", 60)
 # points rounded to this many decimals (3 ≈ 100 m). A key reads its scope, full precision.
 OPEN311_PUBLIC_SOURCES = env_list("OPEN311_PUBLIC_SOURCES", ["inspector", "open311"])
 OPEN311_PUBLIC_DECIMALS = env_int("OPEN311_PUBLIC_DECIMALS", 3)
+# Notifications (docs/notifications.md): e-mail through Django's mail backend, SMS through
+# a transport class; a failed message is retried after NOTIFY_RETRY_BASE seconds, doubling
+# up to NOTIFY_RETRY_MAX, and given up after NOTIFY_MAX_ATTEMPTS attempts.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "gridmgmt@localhost")
+NOTIFY_SMS_TRANSPORT = env_str("NOTIFY_SMS_TRANSPORT", "notifications.transports.FileSms")
+NOTIFY_SMS_FILE = env_str("NOTIFY_SMS_FILE", str(BASE_DIR / "var" / "sms.jsonl"))
+NOTIFY_RETRY_BASE = env_int("NOTIFY_RETRY_BASE", 30)
+NOTIFY_RETRY_MAX = env_int("NOTIFY_RETRY_MAX", 3600)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8)
+# Outbound webhooks (docs/exchange.md): seconds to wait for a receiver, attempts.
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 # Office hours on a working day (local time), for limits counted in working hours.
 WORKING_HOURS = [("09:00", "12:00"), ("14:00", "18:00")]
 

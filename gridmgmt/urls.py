@@ -33,6 +33,8 @@ urlpatterns = [
     path("api/geocode/", include("incidents.api.geocode")),
     path("api/evaluation/", include("dispatch.api.evaluation")),
     path("api/analysis/", include("analysis.api")),
+    path("api/notifications/", include("notifications.urls")),
+    path("api/exchange/", include("exchange.urls")),
     path("api/", include("dispatch.api.urls")),
     path("map/", include("map_ui.urls")),
     path("open311/v2/", include("open311.urls")),

@@ -45,6 +45,7 @@ from map_ui.live.checks import (
 )
 from map_ui.live.hub import hub
 from map_ui.live.tokens import PROTOCOL
+from notifications.collect import inbox_group
 
 __all__ = [
     "CLOSE_BAD_MESSAGE",
@@ -188,6 +189,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         else:
             await self.recheck()
 
+    async def inbox_new(self, message: dict[str, Any]) -> None:
+        """The user's inbox changed (notifications.collect): its unread count."""
+        await self.say({"type": "inbox", "unread": int(message["unread"])})
+
     # --- what the hub calls -----------------------------------------------------------
 
     async def offer(self, event: EventPayload) -> None:
@@ -237,7 +242,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.audience, self.audience_groups = audience, frozenset(audience.groups())
 
     def _groups(self) -> list[str]:
-        return [*self.audience.groups(), control_group(self.user_id)]
+        return [*self.audience.groups(), control_group(self.user_id), inbox_group(self.user_id)]
 
     async def _refuse(self, code: int) -> None:
         # Accepted first, so that the client sees the close code (a refused handshake

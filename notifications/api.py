@@ -1,0 +1,74 @@
+"""The inbox over the API: the user's latest items and unread count, marking read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications.collect import unread_count
+from notifications.models import Kind, Notification
+
+INBOX_SIZE = 50
+
+
+class ItemSerializer(serializers.ModelSerializer[Notification]):
+    title = serializers.SerializerMethodField()
+    read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "case", "seq", "at", "read"]
+
+    def get_title(self, item: Notification) -> str:
+        return f"{Kind(item.kind).label} #{item.case_id}"
+
+    def get_read(self, item: Notification) -> bool:
+        return item.read_at is not None
+
+
+class InboxSerializer(serializers.Serializer[dict[str, Any]]):
+    unread = serializers.IntegerField()
+    items = ItemSerializer(many=True)
+
+
+def _mine(request: Request) -> QuerySet[Notification]:
+    return Notification.objects.filter(user_id=_user_id(request))
+
+
+def _user_id(request: Request) -> int:
+    return int(request.user.pk or 0)  # IsAuthenticated: a signed-in user has one
+
+
+class InboxView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=InboxSerializer, summary="站内消息：最近的消息与未读数")
+    def get(self, request: Request) -> Response:
+        items = _mine(request).order_by("-seq", "-id")[:INBOX_SIZE]
+        body = {"unread": unread_count(_user_id(request)), "items": items}
+        return Response(InboxSerializer(body).data)
+
+
+class ReadView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=InboxSerializer, summary="站内消息：标记已读")
+    def post(self, request: Request, pk: int | None = None) -> Response:
+        """One item (its id in the path) or, without one, all of the user's items."""
+        items = _mine(request).filter(read_at__isnull=True)
+        if pk is not None:
+            if not _mine(request).filter(pk=pk).exists():
+                raise NotFound(_("没有这条消息。"))
+            items = items.filter(pk=pk)
+        items.update(read_at=timezone.now())
+        return InboxView().get(request)
