@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
-from incidents.models import Case, Channel
+from incidents.models import Case, Channel, ReplyTerm, TicketType
+from layers.models import LimitUnit
 
 
 class TargetTier(models.TextChoices):
@@ -118,6 +119,53 @@ class ExtensionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.case_id} {self.get_kind_display()}"
+
+
+class HotlineTerm(models.Model):
+    """The time limits of a class of 12345 tickets (答复时限), edited in the admin: the
+    reply to the caller counted from the ticket's intake (and from a 重办), and the
+    call-back (回访) counted from the reply; after `callback_tries` unanswered calls the
+    call-back is recorded as not reached."""
+
+    term = models.CharField(
+        _("答复时限类别"), max_length=12, choices=ReplyTerm.choices, unique=True
+    )
+    reply_limit = models.PositiveIntegerField(_("答复时限"))
+    reply_unit = models.CharField(_("答复时限单位"), max_length=16, choices=LimitUnit.choices)
+    callback_limit = models.PositiveIntegerField(_("回访时限"))
+    callback_unit = models.CharField(_("回访时限单位"), max_length=16, choices=LimitUnit.choices)
+    callback_tries = models.PositiveSmallIntegerField(_("回访最多拨打次数"), default=3)
+
+    class Meta:
+        verbose_name = _("热线答复时限")
+        verbose_name_plural = _("热线答复时限")
+        ordering = ["reply_unit", "reply_limit"]
+
+    def __str__(self) -> str:
+        return str(self.get_term_display())
+
+
+class TicketKind(models.Model):
+    """A 12345 ticket type (咨询, 投诉 …): the reply term it gets unless the operator picks
+    another (an urgent ticket is always 紧急), and whether the hotline may close it on the
+    phone without dispatch (直接办结)."""
+
+    ticket_type = models.CharField(
+        _("工单类型"), max_length=12, choices=TicketType.choices, unique=True
+    )
+    default_term = models.CharField(
+        _("默认答复时限类别"), max_length=12, choices=ReplyTerm.choices,
+        default=ReplyTerm.GENERAL,
+    )  # fmt: skip
+    direct_close = models.BooleanField(_("可直接办结"), default=False)
+
+    class Meta:
+        verbose_name = _("热线工单类型")
+        verbose_name_plural = _("热线工单类型")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return str(self.get_ticket_type_display())
 
 
 class CalendarDay(models.Model):

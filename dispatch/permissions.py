@@ -28,6 +28,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from dispatch import hotline
 from dispatch.models import ExtensionRequest
 from dispatch.transitions import TRANSITIONS, Relation, Transition
 from incidents.errors import Conflict, NotPermitted
@@ -52,6 +53,8 @@ class Facts:
     staff: Staff | None
     in_area: bool
     pending: ExtensionRequest | None
+    # A 12345 ticket just received whose type the hotline may close on the phone.
+    direct_close: bool = False
 
 
 def facts_of(user: AnyUser, case: Case) -> Facts:
@@ -60,11 +63,16 @@ def facts_of(user: AnyUser, case: Case) -> Facts:
     if case.state == State.SIGNED:
         requests = ExtensionRequest.objects.select_related("requested_by")
         pending = requests.filter(case_id=case.pk, approved__isnull=True).first()
+    direct_close = False
+    if case.state == State.REPORTED and case.ticket_type:
+        # One query, only for a new 12345 ticket (the types are data: dispatch.models).
+        direct_close = case.ticket_type in hotline.direct_close_types()
     return Facts(
         superuser=is_superuser(user),
         staff=staff,
         in_area=staff is not None and _in_area(case, staff),
         pending=pending,
+        direct_close=direct_close,
     )
 
 
@@ -142,6 +150,28 @@ def _check_case(case: Case, user: AnyUser, facts: Facts, transition: Transition)
         raise Conflict(message)
     if action in {"verify_pass", "verify_fail"} and case.handled_by_id == user.pk:
         raise NotPermitted(_("处置人不能核查自己处置的案件。"))
+    if action in TICKET_ACTIONS:
+        _check_ticket(case, facts, action)
+
+
+# Actions on 12345 work orders only.
+TICKET_ACTIONS = frozenset({"close_direct", "reply", "callback"})
+
+
+def _check_ticket(case: Case, facts: Facts, action: str) -> None:
+    if not hotline.is_ticket(case):
+        raise Conflict(_("案件 #%(id)s 不是12345热线工单。") % {"id": case.pk})
+    if action == "close_direct" and not facts.direct_close:
+        raise Conflict(
+            _("「%(type)s」工单不能直接办结，请立案派遣。")
+            % {"type": case.get_ticket_type_display()}
+        )
+    if action == "reply" and case.replied_at is not None:
+        raise Conflict(_("案件 #%(id)s 已答复，等待热线回访。") % {"id": case.pk})
+    if action == "callback" and case.replied_at is None:
+        raise Conflict(_("案件 #%(id)s 尚未答复，不能回访。") % {"id": case.pk})
+    if action == "callback" and case.callback_at is not None:
+        raise Conflict(_("案件 #%(id)s 已回访。") % {"id": case.pk})
 
 
 def allowed_actions(user: AnyUser, case: Case, facts: Facts | None = None) -> list[Transition]:

@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dispatch import deadlines
+from dispatch import deadlines, hotline
 from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
 from dispatch.permissions import Facts, check_action, facts_of
 from dispatch.routing import NoUnit, Route, escalation_route, places_of, route
@@ -29,7 +29,7 @@ from dispatch.transitions import TRANSITIONS, Transition
 from incidents.access import visible_cases
 from incidents.errors import CaseNotFound, Conflict, InvalidInput
 from incidents.history import record
-from incidents.models import Case, CaseEvent, State
+from incidents.models import Case, CaseEvent, Satisfaction, State
 from incidents.photos import attach, check_photos
 from incidents.services import Intake, Report, Ticket, case_report, case_ticket
 from layers.models import Role, Staff, Tier, Unit
@@ -260,6 +260,12 @@ def case_take_ticket(*, user: User, ticket: Ticket) -> Intake:
 
 
 def _taken(result: Intake) -> Intake:
+    if result.created and hotline.is_ticket(result.case):
+        # A 12345 work order: its reply is due from its intake (dispatch.hotline).
+        case = result.case
+        hotline.start_reply_clock(case, case.created_at)
+        with transaction.atomic():
+            case.save(update_fields=["reply_term", "reply_due_at", "hotline_check_at"])
     if result.created:
         # Intake has committed: the report stands whatever routing finds. A dispatch
         # updates result.case in place.
@@ -511,12 +517,21 @@ def case_handle(
 
 def pick_verifier(case: Case, *, handler_id: int | None) -> int | None:
     """The inspector who checks on site: the reporter if an inspector other than the
-    handler, else an inspector of the case's cell, else the nearest one (by the distance
-    from the case to their cells, in metres)."""
+    handler, else the nearest inspector of the case's community on duty (patrol), else an
+    inspector of the case's cell, else the nearest one (by the distance from the case to
+    their cells, in metres)."""
     if case.reporter_id and case.reporter_id != handler_id:
         reporter = Staff.objects.filter(user_id=case.reporter_id, role=Role.INSPECTOR).first()
         if reporter is not None and reporter.user.is_active:
             return case.reporter_id
+    # 巡查: an inspector of the case's community on duty now, nearest by their last fix.
+    from patrol.services import nearest_on_duty  # here: patrol reads the case models
+
+    on_duty = nearest_on_duty(
+        community_id=case.community_id, lon=case.geom.x, lat=case.geom.y, exclude=handler_id
+    )
+    if on_duty is not None:
+        return on_duty
     cells = Staff.cells.through._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -576,6 +591,96 @@ def case_close(
     deadlines.stop(case)
     _finish(case, user, staff, transition, note=note, data={"on_time": case.closed_on_time})
     return case
+
+
+# ---- 12345 work orders: 直接办结, 答复, 回访 and 重办 (dispatch.hotline) -------------
+
+
+@transaction.atomic
+def case_close_direct(
+    *, user: User, case_id: int, reply: str, expected_state: str | None = None
+) -> Case:
+    """直接办结: a consultation the hotline answered on the phone is closed at once, with
+    the answer given as its reply; nothing is dispatched and no call-back is due."""
+    reply = _required(reply, "reply", _("答复内容"))
+    case, staff, transition = _begin(user, case_id, "close_direct", expected_state)
+    now = timezone.now()
+    case.reply, case.replied_at = reply, now
+    case.closed_at, case.closed_on_time = now, True
+    case.hotline_check_at = None
+    _finish(case, user, staff, transition, note=reply, data={"on_time": True})
+    return case
+
+
+@transaction.atomic
+def case_reply(*, user: User, case_id: int, reply: str, expected_state: str | None = None) -> Case:
+    """答复: the unit's answer to the caller, which the hotline reads out at the call-back."""
+    reply = _required(reply, "reply", _("答复内容"))
+    case, staff, transition = _begin(user, case_id, "reply", expected_state)
+    now = timezone.now()
+    on_time = case.reply_due_at is None or now <= case.reply_due_at
+    hotline.replied(case, reply, now)
+    data = {"on_time": on_time, "unit": case.unit_id, "round": case.reopens,
+            "callback_due_at": _iso(case.callback_due_at)}  # fmt: skip
+    _finish(case, user, staff, transition, note=reply, data=data)
+    return case
+
+
+@transaction.atomic
+def case_callback(
+    *,
+    user: User,
+    case_id: int,
+    reached: bool,
+    satisfaction: str = "",
+    note: str = "",
+    expected_state: str | None = None,
+) -> Case:
+    """回访: the hotline calls the caller back and reads the reply. Reached: the caller's
+    satisfaction is recorded, and 不满意 reopens the case (重办). Not reached: one more
+    try is counted; after the term's number of tries the call-back is recorded as not
+    reached. Every call is a history entry."""
+    if reached and satisfaction not in Satisfaction.values:
+        raise InvalidInput(_("接通后请选择满意度。"), field="satisfaction")
+    if not reached and satisfaction:
+        raise InvalidInput(_("未接通时不能填写满意度。"), field="satisfaction")
+    case, staff, transition = _begin(user, case_id, "callback", expected_state)
+    now = timezone.now()
+    case.callback_tries += 1
+    allowed = hotline.callback_tries_allowed(case)
+    done = reached or case.callback_tries >= allowed
+    if done:
+        case.callback_at, case.callback_reached = now, reached
+        case.satisfaction = satisfaction
+        case.hotline_check_at = None
+    data = {
+        "reached": reached, "tries": case.callback_tries, "done": done,
+        "satisfaction": satisfaction, "unit": case.unit_id, "round": case.reopens,
+        "on_time": case.callback_due_at is None or now <= case.callback_due_at,
+    }  # fmt: skip
+    _finish(case, user, staff, transition, note=note, data=data)
+    if reached and satisfaction == Satisfaction.DISSATISFIED:
+        _reopen(case, user, staff, note)
+    return case
+
+
+def _reopen(case: Case, user: User, staff: Staff | None, note: str) -> None:
+    """重办: the caller is not satisfied. The case goes back to the unit that replied,
+    dispatched anew: a new disposal deadline and a new reply deadline from now; the
+    case's 重办 count goes up (the evaluation's 重办率)."""
+    from_state = case.state
+    now = timezone.now()
+    case.state = State.DISPATCHED
+    case.reopens += 1
+    case.closed_at = case.closed_on_time = case.handled_at = None
+    case.verifier = None
+    case.dispatched_at = now
+    deadlines.start(case, now)
+    hotline.start_reply_clock(case, now)
+    data = {"unit": case.unit_id, "round": case.reopens, "due_at": _iso(case.due_at),
+            "reply_due_at": _iso(case.reply_due_at)}  # fmt: skip
+    record(case, action="reopen", from_state=from_state, actor=user, staff=staff,
+           note=note or _("回访不满意，重办"), data=data)  # fmt: skip
 
 
 def _iso(value: Any) -> str | None:

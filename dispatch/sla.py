@@ -1,4 +1,5 @@
 """The SLA worker's step: look at every case whose timer is due (house style principle 5).
+The 12345 reply and call-back deadlines are chased in the same pass (dispatch.hotline).
 
 A case's `sla_check_at` says when it must be looked at next (dispatch.deadlines). Each
 case is claimed with SELECT … FOR UPDATE SKIP LOCKED in its own short transaction, so
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from dispatch import deadlines
+from dispatch import deadlines, hotline
 from dispatch.routing import territorial_unit, tier_above
 from incidents.history import record
 from incidents.models import CLOCK_STATES, Case
@@ -54,6 +55,9 @@ def run_due(*, now: dt.datetime | None = None, limit: int = 1000) -> list[tuple[
             failed.add(claimed[0])
             _set_aside(claimed[0], now or timezone.now())
             done.append((claimed[0], FAILED))
+    # The 12345 reply and call-back deadlines (their own timer column), same pass.
+    if len(done) < limit:
+        done += hotline.run_due(now=now or timezone.now(), limit=limit - len(done))
     return done
 
 

@@ -18,6 +18,11 @@ A superuser may take any action the state allows (administrators repair data).
 
     dispatched/signed/returned/rework ─redispatch→ dispatched (改派, to another unit)
     dispatched/signed/suspended/rework: supervise (督办, a note and a date; state kept)
+
+12345 work orders (dispatch.hotline) add: reported ─close_direct→ closed (直接办结, a
+consultation answered on the phone); the unit's reply (答复) and the hotline's call-back
+(回访) once the unit has the case in hand or later (state kept); a 不满意 call-back
+reopens the case (重办): back to its unit, dispatched, with new deadlines.
 """
 
 from __future__ import annotations
@@ -64,6 +69,9 @@ VERIFIER = {Role.INSPECTOR: Relation.VERIFIER}
 OPEN_BEFORE_DISPATCH = frozenset({State.REPORTED, State.FILED})
 WORKING = frozenset({State.DISPATCHED, State.SIGNED, State.RETURNED, State.REWORK})
 REDISPATCHABLE = WORKING
+# A 12345 ticket can be answered (答复) and called back (回访) once its unit signed for it.
+ANSWERABLE = frozenset({State.SIGNED, State.HANDLED, State.VERIFIED, State.CLOSED})
+HOTLINE = {Role.HOTLINE: Relation.AREA}
 # A unit has the case in hand (it can be pressed, 督办).
 WITH_UNIT = frozenset({State.DISPATCHED, State.SIGNED, State.SUSPENDED, State.REWORK})
 
@@ -132,5 +140,12 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         # 督办: the command above the street presses the unit, with a note and a date.
         Transition("supervise", _("发起督办"), WITH_UNIT, None, APPROVERS),
+        # 12345 tickets (dispatch.permissions checks that the case is one).
+        Transition(
+            "close_direct", _("直接办结"), frozenset({State.REPORTED}), State.CLOSED, HOTLINE
+        ),
+        Transition("reply", _("答复"), ANSWERABLE, None, ASSIGNEE),
+        # State kept, unless 不满意: then the service reopens the case (重办, dispatched).
+        Transition("callback", _("回访"), ANSWERABLE, None, HOTLINE),
     ]
 }

@@ -50,6 +50,34 @@ class State(models.TextChoices):
     CLOSED = "closed", _("已结案")
 
 
+class TicketType(models.TextChoices):
+    """What a 12345 caller wants (工单类型)."""
+
+    CONSULT = "consult", _("咨询")
+    HELP = "help", _("求助")
+    COMPLAINT = "complaint", _("投诉")
+    TIPOFF = "tipoff", _("举报")
+    SUGGESTION = "suggestion", _("建议")
+    PRAISE = "praise", _("表扬")
+    OTHER = "other", _("其他")
+
+
+class ReplyTerm(models.TextChoices):
+    """How soon a 12345 ticket must be answered (答复时限类别); the limits themselves are
+    data (dispatch.models.HotlineTerm)."""
+
+    URGENT = "urgent", _("紧急")
+    UTILITIES = "utilities", _("水电气")
+    GENERAL = "general", _("一般")
+    COMPLEX = "complex", _("复杂")
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("满意")
+    BASIC = "basic", _("基本满意")
+    DISSATISFIED = "dissatisfied", _("不满意")
+
+
 # States in which nothing more happens to a case.
 FINAL_STATES = frozenset({State.CANCELLED, State.MERGED, State.CLOSED})
 # States in which the disposal clock runs (it starts at dispatch, stops at feedback).
@@ -154,6 +182,33 @@ class Case(models.Model):
     extensions = models.PositiveSmallIntegerField(_("延期次数"), default=0)
     reworks = models.PositiveSmallIntegerField(_("返工次数"), default=0)
 
+    # 12345 work orders (dispatch.hotline). ticket_no is what the caller is told: given
+    # once at intake, never changed. The reply (答复) and the call-back (回访) fields hold
+    # the current round: a 不满意 call-back reopens the case (重办) and starts a new round;
+    # earlier rounds are in the history. hotline_check_at is the SLA worker's next look
+    # at the reply or call-back deadline (NULL: no hotline timer runs).
+    ticket_no = models.CharField(_("工单编号"), max_length=20, unique=True, null=True, blank=True)
+    ticket_type = models.CharField(
+        _("工单类型"), max_length=12, choices=TicketType.choices, blank=True
+    )
+    reply_term = models.CharField(
+        _("答复时限类别"), max_length=12, choices=ReplyTerm.choices, blank=True
+    )
+    reply_due_at = models.DateTimeField(_("答复时限"), null=True, blank=True)
+    reply = models.TextField(_("答复内容"), blank=True)
+    replied_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
+    reply_overdue = models.BooleanField(_("答复超期"), default=False)
+    callback_due_at = models.DateTimeField(_("回访时限"), null=True, blank=True)
+    callback_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
+    callback_reached = models.BooleanField(_("回访接通"), null=True, blank=True)
+    callback_tries = models.PositiveSmallIntegerField(_("回访拨打次数"), default=0)
+    callback_overdue = models.BooleanField(_("回访超期"), default=False)
+    satisfaction = models.CharField(
+        _("满意度"), max_length=12, choices=Satisfaction.choices, blank=True
+    )
+    reopens = models.PositiveSmallIntegerField(_("重办次数"), default=0)
+    hotline_check_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         verbose_name = _("案件")
         verbose_name_plural = _("案件")
@@ -172,6 +227,12 @@ class Case(models.Model):
                 fields=["sla_check_at"],
                 name="case_sla_due",
                 condition=models.Q(sla_check_at__isnull=False),
+            ),
+            # The hotline's reply and call-back deadlines, chased by the same worker.
+            models.Index(
+                fields=["hotline_check_at"],
+                name="case_hotline_due",
+                condition=models.Q(hotline_check_at__isnull=False),
             ),
         ]
 

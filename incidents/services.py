@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from incidents.access import visible_cases
 from incidents.errors import Conflict, InvalidInput, NotPermitted
 from incidents.history import record
-from incidents.models import Case, Channel, Source, State
+from incidents.models import Case, Channel, ReplyTerm, Source, State, TicketType
 from incidents.photos import CheckedPhoto, attach, check_photos
 from layers.access import is_superuser, staff_of
 from layers.datum import Datum, point_to_storage
@@ -86,6 +86,10 @@ class Ticket:
     attributes: dict[str, list[str]] = field(default_factory=dict)
     source: Source = Source.HOTLINE
     media_url: str = ""  # a checked http(s) URL (Open311 clients link a photo this way)
+    # 12345 work orders: the type (咨询, 投诉 …) and, if the operator picks one, the reply
+    # term; empty: the type's default (dispatch.hotline starts the reply clock).
+    ticket_type: str = ""
+    reply_term: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,30 @@ def case_ticket(*, user: User, ticket: Ticket) -> Intake:
     case.media_url = ticket.media_url
     case.caller_name = ticket.caller_name.strip()
     case.caller_phone = _phone(ticket.caller_phone)
+    case.ticket_type = _choice(ticket.ticket_type, TicketType, "ticket_type")
+    case.reply_term = _choice(ticket.reply_term, ReplyTerm, "reply_term")
+    if case.reply_term and not case.ticket_type:
+        raise InvalidInput(_("选择答复时限类别前请先选择工单类型。"), field="ticket_type")
     return _save_new(case, user, staff, [])
+
+
+def _choice(value: str, choices: type[TicketType] | type[ReplyTerm], field: str) -> str:
+    value = value.strip()
+    if value and value not in choices.values:
+        allowed = "、".join(f"{v}({label})" for v, label in choices.choices)
+        raise InvalidInput(
+            _("%(value)s 不是可选的值（可选：%(allowed)s）。")
+            % {"value": value[:20], "allowed": allowed},
+            field=field,
+        )
+    return value
+
+
+def ticket_number(case: Case) -> str:
+    """The number a 12345 caller is given: the intake's local date and the case id
+    (e.g. 20261204-0000123). Unique because the id is; never changes afterwards."""
+    day = timezone.localtime(case.created_at).strftime("%Y%m%d")
+    return f"{day}-{case.pk:07d}"
 
 
 def _staff_with_role(user: User, role: Role) -> Staff | None:
@@ -377,6 +404,12 @@ def _new_case(
 def _save_new(case: Case, user: User, staff: Staff | None, photos: list[CheckedPhoto]) -> Intake:
     try:
         with transaction.atomic():
+            if case.source == Source.HOTLINE:
+                # The number needs the id: saved first, numbered, then the history entry
+                # (which saves the case again) carries the number in its live event.
+                case.updated_at = timezone.now()
+                case.save()
+                case.ticket_no = ticket_number(case)
             event = record(case, action="report", from_state="", actor=user, staff=staff)
             attach(case, photos, event)
     except IntegrityError:

@@ -21,7 +21,8 @@ from incidents.errors import CaseNotFound, Conflict, NotPermitted
 from incidents.models import Case, State
 from layers.access import staff_of
 from layers.models import Area, Role, Tier, Unit, UnitKind
-from tests.loop import client_for, photo, report
+from tests.cast import centre
+from tests.loop import INSPECTOR_CELL, client_for, event_category, photo, report
 
 USERS = [
     "admin", "city", "district", "street", "hotline", "inspector", "inspector2",
@@ -51,6 +52,17 @@ def _new(loop: dict[str, User], city: dict[str, Area]) -> int:
     return int(report(loop["inspector"], city).json()["case"]["id"])
 
 
+def _ticket(loop: dict[str, User], city: dict[str, Area], ticket_type: str) -> int:
+    """A 12345 work order of `ticket_type` taken by the hotline, by id."""
+    point = centre(city[INSPECTOR_CELL])
+    body = {
+        "channel": "phone", "category": event_category("0101").pk, "address_text": "华景路",
+        "description": "垃圾堆积", "lon": point.x, "lat": point.y, "ticket_type": ticket_type,
+    }  # fmt: skip
+    answer = client_for(loop["hotline"]).post("/api/cases/tickets/", body, format="json")
+    return int(answer.json()["case"]["id"])
+
+
 def _steps(admin: User, case_id: int, unit: Unit) -> dict[str, Callable[[], Any]]:
     """The administrator's way through the loop, one step per state."""
     kw: dict[str, Any] = {"user": admin, "case_id": case_id}
@@ -63,6 +75,7 @@ def _steps(admin: User, case_id: int, unit: Unit) -> dict[str, Callable[[], Any]
         "return": lambda: services.case_return(**kw, reason="非本单位职责"),
         "handle": lambda: services.case_handle(**kw, note="已处置", photos=[photo()]),
         "cancel": lambda: services.case_cancel(**kw, reason="无效上报"),
+        "reply": lambda: services.case_reply(**kw, reply="已清理，欢迎监督"),
     }
 
 
@@ -83,7 +96,14 @@ STATES: dict[str, tuple[str, list[str], str]] = {
     "rework": ("enforcement", ["file", "dispatch", "sign", "handle"], "fail"),
     "verified": ("street", ["file", "dispatch", "sign", "handle"], "pass"),
     "closed": ("street", ["file", "dispatch", "sign", "handle"], "close"),
+    # 12345 work orders (the name after the state: the ticket's type, or its reply).
+    "reported_consult": ("street", [], ""),
+    "signed_complaint": ("enforcement", ["file", "dispatch", "sign"], ""),
+    "signed_replied": ("enforcement", ["file", "dispatch", "sign", "reply"], ""),
+    "closed_replied": ("street", ["file", "dispatch", "sign", "handle", "reply"], "close"),
 }
+# The ticket type of the 12345 states (the others are inspector reports).
+TICKETS = {"reported_consult": "consult"}
 
 
 def _case_in(
@@ -91,7 +111,10 @@ def _case_in(
 ) -> tuple[int, int]:
     """A case in `state` and another open case (a merge target), by id."""
     target = _new(loop, city)
-    case_id = _new(loop, city)
+    if state in TICKETS or state.endswith(("_complaint", "_replied")):
+        case_id = _ticket(loop, city, TICKETS.get(state, "complaint"))
+    else:
+        case_id = _new(loop, city)
     unit, steps, verdict = STATES[state]
     admin = loop["admin"]
     if state == "merged":
@@ -137,6 +160,9 @@ def _take(
         "close": lambda: services.case_close(**kw),
         "escalate": lambda: services.case_escalate(**kw, reason="超出街道职权"),
         "supervise": lambda: services.case_supervise(**kw, note="请尽快处置", due_at=due),
+        "close_direct": lambda: services.case_close_direct(**kw, reply="已电话解答"),
+        "reply": lambda: services.case_reply(**kw, reply="已清理"),
+        "callback": lambda: services.case_callback(**kw, reached=True, satisfaction="satisfied"),
     }
     assert set(calls) == set(TRANSITIONS)
     return calls[action]
@@ -198,6 +224,15 @@ EXPECTED: dict[str, set[str]] = {
     "rework": {"redispatch", "sign", "escalate", "supervise"},
     "verified": {"close"},
     "closed": set(),
+    "reported_consult": {"file", "cancel", "merge", "close_direct"},
+    "signed_complaint": {
+        "redispatch", "return", "request_extension", "handle", "escalate", "supervise", "reply",
+    },
+    "signed_replied": {
+        "redispatch", "return", "request_extension", "handle", "escalate", "supervise",
+        "callback",
+    },
+    "closed_replied": {"callback"},
 }  # fmt: skip
 
 
@@ -257,6 +292,9 @@ QUERIES = {
     "close": 10,
     "escalate": 12,
     "supervise": 10,
+    "close_direct": 11,
+    "reply": 13,
+    "callback": 12,
 }
 
 # Where each action is taken from, and by whom.
@@ -278,6 +316,9 @@ FROM = {
     "close": ("verified", "street"),
     "escalate": ("dispatched", "street"),
     "supervise": ("dispatched", "district"),
+    "close_direct": ("reported_consult", "hotline"),
+    "reply": ("signed_complaint", "enforcement"),
+    "callback": ("signed_replied", "hotline"),
 }
 
 

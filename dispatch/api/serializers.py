@@ -14,7 +14,16 @@ from rest_framework import serializers
 from dispatch.calendar import office_hours
 from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
 from incidents.access import caller_fields
-from incidents.models import Case, CaseEvent, CasePhoto, Channel, Source
+from incidents.models import (
+    Case,
+    CaseEvent,
+    CasePhoto,
+    Channel,
+    ReplyTerm,
+    Satisfaction,
+    Source,
+    TicketType,
+)
 from layers.api.filters import CoordinateField, DatumField, city_point, location_point
 from layers.datum import DEFAULT_DATUM, Datum, point_from_storage
 from layers.models import Area, Category, Unit
@@ -66,6 +75,15 @@ class TicketIn(serializers.Serializer[Any]):
     caller_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
     caller_phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
     urgent = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ticket_type = serializers.ChoiceField(
+        choices=TicketType.choices, required=False, allow_blank=True, default="",
+        help_text="咨询 consult, 求助 help, 投诉 complaint, 举报 tipoff, 建议 suggestion, "
+        "表扬 praise, 其他 other. A typed ticket gets a ticket number and a reply deadline.",
+    )  # fmt: skip
+    reply_term = serializers.ChoiceField(
+        choices=ReplyTerm.choices, required=False, allow_blank=True, default="",
+        help_text="The reply deadline's class; empty: the type's default (urgent: 紧急).",
+    )  # fmt: skip
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (attrs["lon"] is None) != (attrs["lat"] is None):
@@ -128,6 +146,24 @@ class VerifyAsIn(NoteIn):
     photos = serializers.ListField(
         child=serializers.FileField(), required=False, default=list, allow_empty=True
     )
+
+
+class ReplyIn(ActionIn):
+    """答复 (the unit), or 直接办结 (the hotline: the answer given on the phone)."""
+
+    reply = serializers.CharField(max_length=4000, help_text="The answer to the caller.")
+
+
+class CallbackIn(NoteIn):
+    """回访: one call to the caller. Not reached: counted as a try; after the term's number
+    of tries the call-back is recorded as not reached."""
+
+    reached = serializers.BooleanField()
+    satisfaction = serializers.ChoiceField(
+        choices=Satisfaction.choices, required=False, allow_blank=True, default="",
+        help_text="When reached: satisfied (满意), basic (基本满意) or dissatisfied (不满意, "
+        "reopens the case: 重办).",
+    )  # fmt: skip
 
 
 class RedispatchIn(ReasonIn):
@@ -321,6 +357,8 @@ class CaseOut(serializers.ModelSerializer[Case]):
     verifier = serializers.CharField(source="verifier.username", allow_null=True, default=None)
     caller_name = serializers.SerializerMethodField()
     caller_phone = serializers.SerializerMethodField()
+    ticket_type_label = serializers.CharField(source="get_ticket_type_display")
+    satisfaction_label = serializers.CharField(source="get_satisfaction_display")
 
     class Meta:
         model = Case
@@ -332,6 +370,10 @@ class CaseOut(serializers.ModelSerializer[Case]):
             "merged_into", "created_at", "updated_at", "filed_at", "dispatched_at",
             "handled_at", "closed_at", "due_at", "warn_at", "warned", "overdue",
             "escalation_level", "closed_on_time", "extensions", "reworks", "suspended",
+            "ticket_no", "ticket_type", "ticket_type_label", "reply_term", "reply_due_at",
+            "reply", "replied_at", "reply_overdue", "callback_due_at", "callback_at",
+            "callback_reached", "callback_tries", "callback_overdue", "satisfaction",
+            "satisfaction_label", "reopens",
         ]  # fmt: skip
 
     @extend_schema_field(

@@ -127,6 +127,12 @@ ACTIONS: dict[str, tuple[type[Serializer[Any]], ActionCall]] = {
         s.SuperviseIn,
         lambda u, i, d: services.case_supervise(user=u, case_id=i, **d),
     ),
+    "close_direct": (
+        s.ReplyIn,
+        lambda u, i, d: services.case_close_direct(user=u, case_id=i, **d),
+    ),
+    "reply": (s.ReplyIn, lambda u, i, d: services.case_reply(user=u, case_id=i, **d)),
+    "callback": (s.CallbackIn, lambda u, i, d: services.case_callback(user=u, case_id=i, **d)),
 }
 
 
@@ -267,6 +273,8 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             location=_location(data) if data["lon"] is not None else None,
             urgent=data["urgent"],
             client_uuid=data["client_uuid"],
+            ticket_type=data["ticket_type"],
+            reply_term=data["reply_term"],
         )
         return self._intake(services.case_take_ticket(user=_user(request), ticket=ticket))
 
@@ -445,16 +453,21 @@ def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) ->
 
 
 CASE_ID = re.compile(r"#?\s*([0-9]{1,18})")
+# A 12345 ticket number as the caller was given it (incidents.services.ticket_number).
+TICKET_NO = re.compile(r"[0-9]{8}-[0-9]{7,}")
 
 
 def search_match(text: str) -> Q:
-    """`q` of the case list: "123" or "#123" is that case; anything else is text in the
+    """`q` of the case list: "123" or "#123" is that case, "20261204-0000123" the 12345
+    ticket of that number; anything else is text in the
     description or the address, case-insensitive: a plain ILIKE (a sequential scan of
     the cases in scope); docs/api.md, "Finding and exporting cases", has the timings
     and why there is no trigram index yet."""
     text = text.strip()
     if found := CASE_ID.fullmatch(text):
         return Q(pk=int(found.group(1)))
+    if TICKET_NO.fullmatch(text):
+        return Q(ticket_no=text)
     return Q(description__icontains=text) | Q(address_text__icontains=text)
 
 
