@@ -44,6 +44,7 @@ APP_OWNED_TABLES = (
     "layers_areapiece",
     "map_ui_tilelabel",
     "map_ui_tilecount",
+    "patrol_position",  # partitions made at ingest, dropped at purge (patrol.partitions)
 )
 
 

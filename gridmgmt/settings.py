@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "notifications",  # inbox, e-mail and SMS messages (docs/notifications.md)
     "exchange",  # provincial 12345 exchange, outbound webhooks (docs/exchange.md)
     "analysis",  # decision analysis: hot spots, trends, recurring spots (docs/analysis.md)
+    "patrol",  # 巡查: duty, positions partitioned by day, coverage (patrol/models.py)
 ]
 
 # Django's ModelBackend, loading the user's post in the same query (layers/auth.py).
@@ -164,6 +165,7 @@ DATABASE_ROUTERS = ["audit.routers.MigrationRouter"]
 # Audit entries are kept this many days; `manage.py purge_audit` removes older ones.
 # MLPS level 3 asks for six months: fewer than 183 is refused (audit.E001).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 183)
+PATROL_RETENTION_DAYS = env_int("PATROL_RETENTION_DAYS", 30)  # patrol tracks (PIPL)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 

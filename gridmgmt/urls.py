@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/layers/", include("layers.api.urls")),
     path("api/geocode/", include("incidents.api.geocode")),
     path("api/evaluation/", include("dispatch.api.evaluation")),
+    path("api/patrol/", include("patrol.urls")),
     path("api/analysis/", include("analysis.api")),
     path("api/notifications/", include("notifications.urls")),
     path("api/exchange/", include("exchange.urls")),
