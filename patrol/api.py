@@ -164,8 +164,8 @@ class CoverageView(APIView):
     def get(self, request: Request) -> Response:
         today = local_day(timezone.now())
         day = _day(request, "day", today)
-        if day == today or not CellCoverage.objects.filter(day=day).exists():
-            services.coverage_compute(day=day)  # today's grows; a past day's is kept
+        if day <= today:
+            services.coverage_current(day=day)
         cells = coverage_cells(request.user).order_by("code").values_list("pk", "code", "name")
         covered = {
             c.cell_id: c

@@ -188,7 +188,6 @@ ON CONFLICT DO NOTHING
 """
 
 
-@transaction.atomic
 def positions_ingest(*, user_id: int, data: Any) -> IngestResult:
     """Check a batch from `user_id`'s phone and store its good positions."""
     datum, positions = batch_positions(data)
@@ -235,8 +234,12 @@ def positions_ingest(*, user_id: int, data: Any) -> IngestResult:
     rejected.sort(key=lambda r: r.index)
     if not out["a"]:
         return IngestResult(len(positions), 0, rejected)
-    ensure_partitions(local_day(at) for at in out["a"])
-    with connection.cursor() as cursor:
+    # Partitions first, each committed at once: creating one locks the whole table, which
+    # must not last as long as this request's insert. The next day's is made ahead, so
+    # that midnight does not stop every phone's batch at once.
+    days = {local_day(at) for at in out["a"]}
+    ensure_partitions(days | {max(days) + dt.timedelta(days=1)})
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(INSERT, [user_id, out["s"], out["a"], out["x"], out["y"], out["acc"]])
         stored = max(cursor.rowcount, 0)
         assert newest is not None

@@ -88,3 +88,17 @@ class CellCoverage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cell_id} {self.day}"
+
+
+class CoverageDay(models.Model):
+    """When a day's coverage was last computed: a past day once, today again when stale."""
+
+    day = models.DateField(_("日期"), primary_key=True)
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("覆盖计算记录")
+        verbose_name_plural = _("覆盖计算记录")
+
+    def __str__(self) -> str:
+        return f"{self.day}"

@@ -15,12 +15,15 @@ from incidents.errors import Conflict, InvalidInput, NotPermitted
 from layers.access import staff_of
 from layers.models import Role, Staff
 from patrol.ingest import parse_time
-from patrol.models import CellCoverage, Shift
+from patrol.models import CellCoverage, CoverageDay, Shift
 from patrol.partitions import day_bounds
 
 # Two fixes further apart than this are a gap (no signal, phone asleep): the time and
 # distance between them are not counted as patrolled.
 MAX_GAP: Final = dt.timedelta(minutes=5)
+# Today's coverage is computed again on a read when older than this.
+COVERAGE_STALE: Final = dt.timedelta(minutes=5)
+_COVERAGE_LOCK: Final = 0x70617472  # "patr": the first key of the advisory lock
 # An on-duty inspector whose last fix is older than this is not offered for verification.
 FRESH: Final = dt.timedelta(minutes=15)
 
@@ -111,11 +114,25 @@ def coverage_compute(*, day: dt.date) -> int:
     number of cells visited. A step between two fixes counts for the cell of its later
     fix; steps longer than MAX_GAP count as not patrolled."""
     start, end = day_bounds(day)
+    with connection.cursor() as cursor:
+        # Two computations of one day at once would both insert its rows: one waits.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_COVERAGE_LOCK, day.toordinal()])
     CellCoverage.objects.filter(day=day).delete()
+    CoverageDay.objects.update_or_create(day=day, defaults={"computed_at": timezone.now()})
     with connection.cursor() as cursor:
         params: dict[str, Any] = {"start": start, "end": end, "gap": MAX_GAP, "day": day}
         cursor.execute(COVERAGE, params)
         return max(cursor.rowcount, 0)
+
+
+def coverage_current(*, day: dt.date) -> None:
+    """Make sure `day`'s coverage is there: a past day computed once (after the day),
+    today's no older than COVERAGE_STALE."""
+    now = timezone.now()
+    done = CoverageDay.objects.filter(day=day).values_list("computed_at", flat=True).first()
+    _, end = day_bounds(day)
+    if done is None or (done < end and done < now - COVERAGE_STALE):
+        coverage_compute(day=day)
 
 
 # --- Verification hook ----------------------------------------------------------------
