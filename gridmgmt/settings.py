@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "notifications",  # inbox, e-mail and SMS messages (docs/notifications.md)
     "exchange",  # provincial 12345 exchange, outbound webhooks (docs/exchange.md)
     "analysis",  # decision analysis: hot spots, trends, recurring spots (docs/analysis.md)
+    "stewardship",  # 一数一源, 一级采集, data quality (docs/stewardship.md)
     "patrol",  # 巡查: duty, positions partitioned by day, coverage (patrol/models.py)
 ]
 

@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/evaluation/", include("dispatch.api.evaluation")),
     path("api/patrol/", include("patrol.urls")),
     path("api/analysis/", include("analysis.api")),
+    path("", include("stewardship.urls")),  # /api/stewardship/, /map/data/review/, …
     path("api/notifications/", include("notifications.urls")),
     path("api/exchange/", include("exchange.urls")),
     path("api/", include("dispatch.api.urls")),

@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 from layers.importing.specs import LayerSpec
 
@@ -95,7 +94,10 @@ class LayerWriter:
         if self.direct:
             self.columns = [*data_columns(spec), "geom", "updated_at"]
             target = self.table
-            self.now = timezone.now().isoformat()
+            # The transaction's now(), as the merge path writes: the batch's rows are
+            # those with this updated_at (layers.importing.core.rows_written).
+            self.cursor.execute("SELECT now()")
+            self.now = self.cursor.fetchone()[0].isoformat()
             # Whole numbers go in as numbers (an empty one is NULL), text as text.
             force_not_null = f"FORCE_NOT_NULL ({_quoted(text)})"
         else:

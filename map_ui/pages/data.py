@@ -1,6 +1,8 @@
 """The data administrator's landing page (基础数据): each layer with the records the
 user may see, how many of them lie in no grid cell (outside every current cell, or
-imported without placement), and where to maintain and import them."""
+imported without placement), the layer's owning department (一数一源), where to maintain
+and import them, and the way to the review queue of proposals and the quality report
+(stewardship)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from django.urls import NoReverseMatch, reverse
 from layers.access import visible_records
 from layers.models import Address, Building, Component, LegalEntity, Person, Placed
 from map_ui.pages.roles import may_open, pages_for
+from stewardship.services import owner_unit as layer_owner
+from stewardship.services import pending_count
 
 LAYERS: list[type[Placed]] = [Person, LegalEntity, Component, Address, Building]
 
@@ -34,6 +38,7 @@ def data(request: HttpRequest) -> HttpResponse:
         "page_config": {"csrf": get_token(request)},
         "layers": rows,
         "unplaced": sum(row["unplaced"] for row in rows),
+        "pending": pending_count(request.user),
     }
     return render(request, "map_ui/data.html", context)
 
@@ -53,4 +58,5 @@ def _layer_row(request: HttpRequest, model: type[Placed]) -> dict[str, Any]:
         "total": counts["total"],
         "unplaced": counts["unplaced"],
         "admin_url": admin_url,
+        "owner": layer_owner(model),
     }

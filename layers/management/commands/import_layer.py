@@ -26,6 +26,26 @@ def parse_mapping(text: str) -> dict[str, str]:
     return mapping
 
 
+def _provenance(options: dict[str, Any]) -> dict[str, Any]:
+    """Where the batch comes from, for its provenance (layers.importing.core.rows_written)."""
+    from django.contrib.auth import get_user_model
+
+    from layers.models import Unit
+
+    source: dict[str, Any] = {"system": options["source_system"]}
+    if options["source_unit"]:
+        unit = Unit.objects.filter(name=options["source_unit"]).first()
+        if unit is None:
+            raise CommandError(f"--source-unit: no unit named {options['source_unit']!r}")
+        source["unit_id"] = unit.pk
+    if options["source_user"]:
+        user = get_user_model()._default_manager.filter(username=options["source_user"]).first()
+        if user is None:
+            raise CommandError(f"--source-user: no user {options['source_user']!r}")
+        source["user_id"] = user.pk
+    return source
+
+
 class Command(BaseCommand):
     help = (
         "Import a base layer from GeoJSON, GeoPackage, Shapefile or CSV (lon/lat columns): "
@@ -57,6 +77,13 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per batch"
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--source-unit", help="name of the unit (department) the data comes from"
+        )
+        parser.add_argument("--source-user", help="username of who imports it")
+        parser.add_argument(
+            "--source-system", default="import_layer", help="system the data comes from"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -72,6 +99,7 @@ class Command(BaseCommand):
                 lon_field=options["lon_field"],
                 lat_field=options["lat_field"],
                 progress=not options["no_progress"],
+                provenance=_provenance(options),
             )
         except (SourceError, UnknownDatum) as exc:
             raise CommandError(str(exc)) from exc

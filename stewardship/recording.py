@@ -1,0 +1,85 @@
+"""Writing down where data came from: one Source per import batch (its rows linked in
+one statement), one Source per interactive change with a FieldChange per changed field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+
+from layers.importing.core import ImportResult
+from layers.importing.specs import LayerSpec
+from layers.models import Placed
+from stewardship.layers import content_type
+from stewardship.models import FieldChange, ImportedRow, Source, SourceKind
+
+
+def record_import(
+    sender: type[Placed],
+    *,
+    spec: LayerSpec,
+    result: ImportResult,
+    provenance: dict[str, Any],
+    **kwargs: Any,
+) -> Source:
+    """Receiver of layers.importing.core.rows_written: the batch's Source, and its rows
+    (those the import wrote, updated_at = the transaction's now()) linked by one INSERT."""
+    batch = Source.objects.create(
+        kind=SourceKind.IMPORT,
+        layer=content_type(spec.model),
+        unit_id=provenance.get("unit_id"),
+        user_id=provenance.get("user_id"),
+        system=str(provenance.get("system") or "import_layer")[:60],
+        file_name=str(provenance.get("file_name") or "")[:255],
+        inserted=result.inserted,
+        updated=result.updated,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ImportedRow._meta.db_table} (object_id, source_id) "
+            f"SELECT id, %s FROM {spec.table} WHERE updated_at = now()",
+            [batch.pk],
+        )
+    return batch
+
+
+def record_changes(
+    *,
+    record: Placed,
+    old: dict[str, str],
+    new: dict[str, str],
+    kind: str,
+    user: Any,
+    unit_id: int | None,
+    system: str,
+    note: str = "",
+    proposal_id: int | None = None,
+    always: bool = False,
+) -> Source | None:
+    """A Source and the FieldChanges between `old` and `new` (None if nothing changed,
+    unless `always`)."""
+    changed = [f for f in new if old.get(f, "") != new[f]]
+    if not changed and not always:
+        return None
+    ct = content_type(type(record))
+    source = Source.objects.create(
+        kind=kind,
+        layer=ct,
+        unit_id=unit_id,
+        user=user,
+        system=system,
+        note=note[:500],
+        proposal_id=proposal_id,
+    )
+    FieldChange.objects.bulk_create(
+        FieldChange(
+            source=source,
+            layer=ct,
+            object_id=record.pk,
+            field=f,
+            old=old.get(f, ""),
+            new=new[f],
+        )
+        for f in changed
+    )
+    return source
