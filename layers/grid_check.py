@@ -28,6 +28,7 @@ from django.db.backends.utils import CursorWrapper
 from layers.models import (
     CODE_LENGTH,
     PARENT_TIER,
+    PARENT_TIERS,
     Address,
     Area,
     Building,
@@ -40,6 +41,13 @@ from layers.models import (
 
 DEFAULT_TOLERANCE_M2 = 1.0
 EXAMPLE_IDS = 5
+# In a city without districts a record's "district" placement is the city itself.
+PLACEMENT_TIERS: dict[str, tuple[Tier, ...]] = {
+    "cell": (Tier.CELL,),
+    "community": (Tier.COMMUNITY,),
+    "street": (Tier.STREET,),
+    "district": (Tier.DISTRICT, Tier.CITY),
+}
 PLACEMENT_FIELDS: dict[str, Tier] = {
     "cell": Tier.CELL,
     "community": Tier.COMMUNITY,
@@ -227,27 +235,41 @@ def _find_gaps(cursor: CursorWrapper, tiers: Sequence[str], tolerance_m2: float)
     finding per gap polygon above the tolerance; a parent without children is one gap)."""
     findings: list[Finding] = []
     for child_tier in tiers:
-        parent_tier = PARENT_TIER.get(Tier(child_tier))
-        if parent_tier is None:
+        parent_tiers = PARENT_TIERS.get(Tier(child_tier))
+        if parent_tiers is None:
             continue
+        # A city is covered either by districts or, without districts (不设区的市), by
+        # streets: it is checked against streets when it has any, else against districts.
         cursor.execute(
             f"""
-            WITH gaps AS MATERIALIZED (
+            WITH parents AS (
+                SELECT p.* FROM {_SCRATCH} p
+                CROSS JOIN LATERAL (
+                    SELECT EXISTS (SELECT 1 FROM {_SCRATCH} c
+                                   WHERE c.parent_id = p.id AND c.tier = 'street') AS streets
+                ) k
+                WHERE (p.tier = %(parent)s AND NOT (%(child)s = 'district' AND k.streets))
+                   OR (p.tier = ANY(%(other)s) AND k.streets)
+            ), gaps AS MATERIALIZED (
                 SELECT p.code, (ST_Dump(ST_CollectionExtract(
                            CASE WHEN k.covered IS NULL THEN p.geom
                                 ELSE ST_Difference(p.geom, k.covered) END, 3))).geom AS gap
-                FROM {_SCRATCH} p
+                FROM parents p
                 CROSS JOIN LATERAL (
                     SELECT ST_Union(c.geom) AS covered FROM {_SCRATCH} c
-                    WHERE c.parent_id = p.id AND c.tier = %s
+                    WHERE c.parent_id = p.id AND c.tier = %(child)s
                 ) k
-                WHERE p.tier = %s
             )
             SELECT code, {_m2("gap")}, {_lonlat("ST_PointOnSurface(gap)")}
-            FROM gaps WHERE {_m2("gap")} > %s
+            FROM gaps WHERE {_m2("gap")} > %(tolerance)s
             ORDER BY code
             """,
-            [child_tier, parent_tier.value, tolerance_m2],
+            {
+                "parent": parent_tiers[0].value,
+                "other": [t.value for t in parent_tiers[1:]],
+                "child": child_tier,
+                "tolerance": tolerance_m2,
+            },
         )
         findings += [
             Finding(
@@ -298,16 +320,22 @@ def _find_outside_parent(
 def _find_orphan_codes(cursor: CursorWrapper, tiers: Sequence[str]) -> list[Finding]:
     """Areas whose parent link or code breaks the hierarchy (layers.models.areas rules)."""
     rules = [
-        (tier.value, CODE_LENGTH[tier], PARENT_TIER[tier].value if tier in PARENT_TIER else None)
+        (
+            tier.value,
+            CODE_LENGTH[tier],
+            PARENT_TIER[tier].value if tier in PARENT_TIER else None,
+            [t.value for t in PARENT_TIERS.get(tier, ())],
+        )
         for tier in Tier
     ]
-    values = ", ".join(["(%s, %s, %s)"] * len(rules))
+    values = ", ".join(["(%s, %s, %s, %s::text[])"] * len(rules))
     params: list[Any] = [value for rule in rules for value in rule]
     # A city's division code ends in 00 (440100) and its districts share only the first
-    # four digits (440106); below a district every code extends its parent's code.
+    # four digits (440106); streets directly under a city without districts extend its
+    # full code (441900003); below that every code extends its parent's code.
     cursor.execute(
         f"""
-        WITH rules (tier, code_length, parent_tier) AS (VALUES {values})
+        WITH rules (tier, code_length, parent_tier, parent_tiers) AS (VALUES {values})
         SELECT tier, code, parent_code, reasons, {_lonlat("ST_PointOnSurface(geom)")}
         FROM (
             SELECT a.tier, a.code, p.code AS parent_code, a.geom, array_remove(ARRAY[
@@ -321,11 +349,12 @@ def _find_orphan_codes(cursor: CursorWrapper, tiers: Sequence[str]) -> list[Find
                      THEN 'no parent' END,
                 CASE WHEN p.valid_to IS NOT NULL
                      THEN format('parent %%s was retired on %%s', p.code, p.valid_to) END,
-                CASE WHEN p.tier <> r.parent_tier
+                CASE WHEN r.parent_tier IS NOT NULL AND p.tier <> ALL(r.parent_tiers)
                      THEN format('parent %%s is a %%s, not a %%s', p.code, p.tier, r.parent_tier)
                      END,
-                CASE WHEN p.tier = r.parent_tier AND NOT starts_with(
-                         a.code, CASE WHEN p.tier = 'city' THEN left(p.code, 4) ELSE p.code END)
+                CASE WHEN p.tier = ANY(r.parent_tiers) AND NOT starts_with(a.code,
+                         CASE WHEN p.tier = 'city' AND a.tier = 'district' THEN left(p.code, 4)
+                              ELSE p.code END)
                      THEN format('code does not extend parent code %%s', p.code) END
             ], NULL) AS reasons
             FROM {_SCRATCH} a
@@ -353,25 +382,29 @@ def _find_orphan_codes(cursor: CursorWrapper, tiers: Sequence[str]) -> list[Find
 def _find_orphan_placements(cursor: CursorWrapper, tiers: Sequence[str]) -> list[Finding]:
     """Base-layer records whose placement field is NULL or names no current area of the
     field's tier; one finding per layer, field and reason."""
-    fields = [(name, tier.value) for name, tier in PLACEMENT_FIELDS.items() if tier in tiers]
+    fields = [
+        (name, [t.value for t in PLACEMENT_TIERS[name]])
+        for name, tier in PLACEMENT_FIELDS.items()
+        if tier in tiers
+    ]
     if not fields:
         return []
     findings: list[Finding] = []
     for model in BASE_LAYERS:
         # One scan of the layer for all its placement fields.
-        values = ", ".join(f"('{name}', t.{name}_id, %s)" for name, _ in fields)
+        values = ", ".join(f"('{name}', t.{name}_id, %s::text[])" for name, _ in fields)
         cursor.execute(
             f"""
             SELECT f.field, CASE
                        WHEN f.area_id IS NULL THEN 'not placed (NULL)'
                        WHEN a.id IS NULL THEN 'placed in a missing area'
-                       WHEN a.tier <> f.tier THEN 'placed in an area of the wrong tier'
+                       WHEN a.tier <> ALL(f.tiers) THEN 'placed in an area of the wrong tier'
                        ELSE 'placed in a retired area' END AS reason,
                    count(*), (array_agg(t.id ORDER BY t.id))[1:%s]
             FROM {model._meta.db_table} t
-            CROSS JOIN LATERAL (VALUES {values}) f (field, area_id, tier)
+            CROSS JOIN LATERAL (VALUES {values}) f (field, area_id, tiers)
             LEFT JOIN {Area._meta.db_table} a ON a.id = f.area_id
-            WHERE f.area_id IS NULL OR a.id IS NULL OR a.tier <> f.tier
+            WHERE f.area_id IS NULL OR a.id IS NULL OR a.tier <> ALL(f.tiers)
                OR a.valid_to IS NOT NULL
             GROUP BY 1, 2
             ORDER BY 1, 2

@@ -1,9 +1,10 @@
-"""Redrawing grid cells (网格调整) and placing again what the change touched.
+"""Redrawing areas (网格调整, 区划调整) and placing again what the change touched.
 
-A cell is never edited in place: cases point at the cell they were filed in. Redrawing
-retires the old row (valid_to) and creates a successor with the same code, name and
-parent and the new boundary, valid from the given day. Then every base record inside the
-old or the new boundary is placed again, with the same rules as an import.
+An area is never edited in place: cases point at the area they were filed in. Redrawing
+retires the old row (valid_to) and creates a successor with the same code and the new
+boundary, valid from the given day. The successor takes over what was assigned to the old
+row (children, inspectors' cells, units' areas); then every base record inside the old or
+the new boundary is placed again, with the same rules as an import.
 """
 
 from __future__ import annotations
@@ -17,8 +18,19 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from layers.importing.cells import CellIndex
-from layers.models import Address, Area, Building, Component, LegalEntity, Person, Placed, Tier
-from layers.placement import rebuild_pieces
+from layers.models import (
+    Address,
+    Area,
+    Building,
+    Component,
+    LegalEntity,
+    Person,
+    Placed,
+    Staff,
+    Tier,
+    Unit,
+)
+from layers.signals import announce_access_change
 
 BASE_LAYERS: tuple[type[Placed], ...] = (Person, LegalEntity, Component, Address, Building)
 
@@ -32,22 +44,57 @@ class RedrawResult:
     retired: list[Area] = field(default_factory=list)
     created: list[Area] = field(default_factory=list)
     replaced: dict[str, int] = field(default_factory=dict)  # layer → records re-placed
+    followed: dict[str, int] = field(default_factory=dict)  # what followed the successors
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a redraw gives the successor of a current area: a new boundary, and, where
+    given, a new name, English name or parent (the rest is the old row's)."""
+
+    geom: GEOSGeometry
+    name: str | None = None
+    name_en: str | None = None
+    parent: Area | None = None
 
 
 @transaction.atomic
 def redraw_cells(boundaries: dict[str, GEOSGeometry], *, valid_from: dt.date) -> RedrawResult:
     """Give the current cells named by code their new (multi)polygons from `valid_from`,
     which may not be in the future: placements follow the new boundaries at once."""
+    cells = set(
+        Area.objects.current()
+        .filter(tier=Tier.CELL, code__in=boundaries)
+        .values_list("code", flat=True)
+    )
+    unknown = sorted(set(boundaries) - cells)
+    if unknown:
+        raise RedrawError(f"no current grid cell with code {', '.join(unknown)}")
+    return redraw_areas({code: Change(geom) for code, geom in boundaries.items()}, valid_from)
+
+
+@transaction.atomic
+def redraw_areas(changes: dict[str, Change], valid_from: dt.date) -> RedrawResult:
+    """Redraw current areas of any tier, named by code (a dated redraw, 区划调整): each old
+    row is retired on `valid_from` and a successor with the same code takes the change.
+
+    What follows (docs/areas.md): the successor gets the old area's pieces' place at once
+    (layers.placement), the current children of the old area hang under the successor,
+    inspectors' cells and units' areas that named the old area name the successor, and
+    every base record inside the old or the new boundary is placed again. Cases keep the
+    areas they were filed in (the retired rows stay, with their valid_to)."""
     if valid_from > timezone.localdate():
         raise RedrawError(f"a redraw takes effect when it is made; {valid_from} is in the future")
     result = RedrawResult()
-    cells = {a.code: a for a in Area.objects.current().filter(tier=Tier.CELL, code__in=boundaries)}
-    unknown = sorted(set(boundaries) - set(cells))
+    current = {a.code: a for a in Area.objects.current().filter(code__in=changes)}
+    unknown = sorted(set(changes) - set(current))
     if unknown:
-        raise RedrawError(f"no current grid cell with code {', '.join(unknown)}")
+        raise RedrawError(f"no current area with code {', '.join(unknown)}")
     region: GEOSGeometry | None = None
-    for code, geom in sorted(boundaries.items()):
-        old = cells[code]
+    pairs: list[tuple[Area, Area]] = []
+    for code, change in sorted(changes.items()):
+        old = current[code]
+        geom = change.geom
         if not geom.valid:
             raise RedrawError(f"new boundary of {code} is not valid: {geom.valid_reason}")
         if valid_from <= old.valid_from:
@@ -55,24 +102,54 @@ def redraw_cells(boundaries: dict[str, GEOSGeometry], *, valid_from: dt.date) ->
         old.valid_to = valid_from
         old.save(update_fields=["valid_to"])
         new = Area.objects.create(
-            tier=Tier.CELL,
+            tier=old.tier,
             code=code,
-            name=old.name,
-            name_en=old.name_en,
-            parent=old.parent,
+            name=change.name if change.name is not None else old.name,
+            name_en=change.name_en if change.name_en is not None else old.name_en,
+            parent=change.parent if change.parent is not None else old.parent,
             geom=geom if isinstance(geom, MultiPolygon) else MultiPolygon(geom, srid=geom.srid),
             valid_from=valid_from,
         )
         result.retired.append(old)
         result.created.append(new)
+        pairs.append((old, new))
         changed = old.geom.union(new.geom)
         region = changed if region is None else region.union(changed)
-    rebuild_pieces()
+    result.followed = follow_successors(pairs)
     if region is not None:
-        index = CellIndex()
-        for model in BASE_LAYERS:
-            result.replaced[model._meta.model_name or ""] = _replace(model, region, index)
+        result.replaced = place_again(region)
     return result
+
+
+def place_again(region: GEOSGeometry) -> dict[str, int]:
+    """Place again every base record inside `region` (storage SRID) on the current
+    pieces; returns, per layer, how many records changed placement."""
+    index = CellIndex()
+    return {model._meta.model_name or "": _replace(model, region, index) for model in BASE_LAYERS}
+
+
+def follow_successors(pairs: list[tuple[Area, Area]]) -> dict[str, int]:
+    """Move what is assigned to each retired area to its successor: current child areas,
+    inspectors' cells (Staff.cells) and units' areas (Unit.area). Counts per kind."""
+    through = Staff.cells.through
+    counts = {"children": 0, "inspectors": 0, "units": 0}
+    users: set[int] = set()
+    for old, new in pairs:
+        counts["children"] += Area.objects.current().filter(parent=old).update(parent=new)
+        staff_ids = list(through.objects.filter(area_id=old.pk).values_list("staff_id", flat=True))
+        if staff_ids:
+            through.objects.bulk_create(
+                [through(staff_id=s, area_id=new.pk) for s in staff_ids], ignore_conflicts=True
+            )
+            through.objects.filter(area_id=old.pk).delete()
+            users.update(Staff.objects.filter(pk__in=staff_ids).values_list("user_id", flat=True))
+            counts["inspectors"] += len(staff_ids)
+        unit_users = Staff.objects.filter(unit__area=old).values_list("user_id", flat=True)
+        users.update(unit_users)
+        counts["units"] += Unit.objects.filter(area=old).update(area=new)
+    # Their access changed (a live map scoped to the old cell ends, layers.signals).
+    announce_access_change(sorted(users))
+    return counts
 
 
 def _replace(model: type[Placed], region: GEOSGeometry, index: CellIndex) -> int:

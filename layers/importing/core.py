@@ -248,6 +248,14 @@ class _Preparer:
         self.cells = CellIndex()
         if not len(self.cells):
             raise SourceError("the city has no grid cells yet: load or import the grid first")
+        # Without placement pieces no point can be placed: say that the areas are missing
+        # rather than blame the coordinates (layers.placement keeps pieces in step).
+        self.outside_reason = (
+            "point lies outside every grid cell of the city (check the coordinates and --datum)"
+            if len(self.cells.pieces)
+            else "no grid cell areas to place into (their placement pieces are missing): "
+            "import the areas first with import_areas"
+        )
         self.categories: dict[str, int] = {}
         # Keys accepted from earlier batches, as a set and, with their rows, as arrays.
         self.seen: set[str] = set()
@@ -281,10 +289,7 @@ class _Preparer:
         located = self.cells.locate(x[ok], y[ok])
         outside = np.zeros(n, dtype=bool)
         outside[ok[located.outside]] = True
-        reasons.add(
-            outside,
-            "point lies outside every grid cell of the city (check the coordinates and --datum)",
-        )
+        reasons.add(outside, self.outside_reason)
         columns: dict[str, pa.Array] = {"row": pa.array(batch.row)}
         columns.update((name, values[name]) for name in self.spec.fields)
         if self.spec.name == "components":

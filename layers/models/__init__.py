@@ -1,4 +1,4 @@
-from layers.models.areas import CODE_LENGTH, PARENT_TIER, Area, AreaPiece, Tier
+from layers.models.areas import CODE_LENGTH, PARENT_TIER, PARENT_TIERS, Area, AreaPiece, Tier
 from layers.models.base import (
     Address,
     Building,
@@ -16,6 +16,7 @@ from layers.models.org import Role, Staff, Unit, UnitKind
 __all__ = [
     "CODE_LENGTH",
     "PARENT_TIER",
+    "PARENT_TIERS",
     "Address",
     "Area",
     "AreaPiece",

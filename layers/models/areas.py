@@ -38,6 +38,13 @@ PARENT_TIER = {
     Tier.COMMUNITY: Tier.STREET,
     Tier.CELL: Tier.COMMUNITY,
 }
+# The tiers an area's parent may have. A city without districts (不设区的市: 东莞, 中山,
+# 嘉峪关, 儋州) has its streets and towns directly under the city; their codes extend the
+# city's full code (441900003), and a placement's "district" is then the city itself.
+PARENT_TIERS: dict[Tier, tuple[Tier, ...]] = {
+    **{tier: (parent,) for tier, parent in PARENT_TIER.items()},
+    Tier.STREET: (Tier.DISTRICT, Tier.CITY),
+}
 
 
 class AreaQuerySet(models.QuerySet["Area"]):
@@ -92,7 +99,9 @@ class Area(models.Model):
 
 class AreaPiece(models.Model):
     """ST_Subdivide pieces of current areas: small polygons make point-in-polygon fast.
-    Rebuilt by layers.placement.rebuild_pieces() whenever boundaries change."""
+    An area owns its pieces: every save keeps them in step (layers.placement.sync_pieces,
+    connected in LayersConfig.ready); a retired area has none. Bulk writers rebuild them
+    all at once (layers.placement.rebuild_pieces)."""
 
     area = models.ForeignKey(Area, models.CASCADE, related_name="pieces")
     tier = models.CharField(max_length=10, choices=Tier.choices)

@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = (
         "Check the current grid: invalid geometries, overlaps between siblings, gaps in a "
         "parent, areas outside their parent, orphan codes and orphan base-layer placements. "
-        "Exits with status 1 when a problem is found."
+        "Exits with status 1 when a problem is found, 2 when there are no areas to check."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -39,10 +39,17 @@ class Command(BaseCommand):
         tolerance: float = options["tolerance"]
         if tolerance < 0:
             raise CommandError("--tolerance must be zero or more square metres")
+        areas = Area.objects.current().count()
+        if not areas:
+            # An empty grid has no problems only in the sense that it has nothing at all.
+            raise CommandError(
+                "nothing to check: the database has no current areas (import them with "
+                "import_areas)",
+                returncode=2,
+            )
         start = time.perf_counter()
         findings = check_grid(tiers=options["tier"], tolerance_m2=tolerance)
         elapsed = time.perf_counter() - start
-        areas = Area.objects.current().count()
         tiers = ", ".join(options["tier"] or ["all tiers"])
         self.stdout.write(
             f"check_grid: {areas:,} current areas ({tiers}), tolerance {tolerance:g} m², "
