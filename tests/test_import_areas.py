@@ -165,7 +165,8 @@ def import_dongguan(tmp: Path) -> dict[str, Area]:
     communities and cells (CSV with WKT, parents by code), all through import_areas."""
     out = io.StringIO()
     common = ["--datum", "gcj02", "--effective", EFFECTIVE, "--no-progress"]
-    call_command("import_areas", str(CITY_FILE), *common, stdout=out)
+    report = ["--report", str(tmp / "city.rejected.csv")]  # not next to the fixture
+    call_command("import_areas", str(CITY_FILE), *common, *report, stdout=out)
     tiers = made_up_hierarchy()
     streets = gpd.GeoDataFrame(
         {"CODE": [r[0] for r in tiers[Tier.STREET]], "NAME": [r[1] for r in tiers[Tier.STREET]]},
