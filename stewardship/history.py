@@ -78,9 +78,11 @@ def record_history(user: AnyUser, record: Placed) -> list[Entry]:
         )
     imported = ImportedRow.objects.filter(object_id=record.pk, source__layer=ct)
     merged = MergedRecord.objects.filter(layer=ct, kept_id=record.pk)
+    inserted = Source.objects.filter(layer=ct, first_id__lte=record.pk, last_id__gte=record.pk)
     ids = {
         *changes,
         *imported.values_list("source_id", flat=True),
+        *inserted.values_list("pk", flat=True),
         *merged.values_list("source_id", flat=True),
     }
     sources = Source.objects.filter(pk__in=ids).select_related("unit", "user")

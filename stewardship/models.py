@@ -3,8 +3,9 @@ changed in it field by field, which unit owns each layer, and the changes inspec
 propose.
 
 Generic tables keyed by layer (content type) and record id, rather than columns on every
-layers model: one migration here, none in the shared app, and a bulk import writes one
-Source row per batch plus one narrow ImportedRow per written record (set-based).
+layers model: migrations here, none in the shared app. A bulk import writes one Source
+row per batch, naming the range of ids it inserted, plus one narrow ImportedRow per
+existing record it changed (set-based).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class Source(models.Model):
     at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
     file_name = models.CharField(_("文件"), max_length=255, blank=True)
     inserted = models.PositiveIntegerField(_("新增"), default=0)
+    # An import batch's inserted rows: the ids from first_id to last_id. The layer is
+    # locked for the import, so every id in that range that exists is one of them.
+    first_id = models.BigIntegerField(null=True, blank=True)
+    last_id = models.BigIntegerField(null=True, blank=True)
     updated = models.PositiveIntegerField(_("更新"), default=0)
     note = models.CharField(_("说明"), max_length=500, blank=True)
     # An accepted proposal: `user` proposed it, the proposal names who accepted it.
@@ -64,8 +69,8 @@ class Source(models.Model):
 
 
 class ImportedRow(models.Model):
-    """A record written (inserted or changed) by an import batch. Keyed by record id first:
-    'which batches wrote record X' reads the primary key's index."""
+    """A record an import batch changed (its inserted rows are Source.first_id..last_id).
+    Keyed by record id first: 'which batches wrote record X' reads the key's index."""
 
     pk = models.CompositePrimaryKey("object_id", "source")
     object_id = models.BigIntegerField()

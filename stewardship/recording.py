@@ -22,8 +22,10 @@ def record_import(
     provenance: dict[str, Any],
     **kwargs: Any,
 ) -> Source:
-    """Receiver of layers.importing.core.rows_written: the batch's Source, and its rows
-    (those the import wrote, updated_at = the transaction's now()) linked by one INSERT."""
+    """Receiver of layers.importing.core.rows_written: the batch's Source with the range of
+    ids it inserted, and the existing rows it changed linked by one INSERT. The rows an
+    import writes carry updated_at = the transaction's now(); the inserted ones have the
+    highest ids (the layer is locked, ids come from its sequence)."""
     batch = Source.objects.create(
         kind=SourceKind.IMPORT,
         layer=content_type(spec.model),
@@ -34,12 +36,23 @@ def record_import(
         inserted=result.inserted,
         updated=result.updated,
     )
+    written = f"FROM {spec.table} WHERE updated_at = now()"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ImportedRow._meta.db_table} (object_id, source_id) "
-            f"SELECT id, %s FROM {spec.table} WHERE updated_at = now()",
-            [batch.pk],
-        )
+        below = ""
+        if result.inserted:
+            cursor.execute(
+                f"SELECT min(id), max(id) FROM (SELECT id {written} ORDER BY id DESC LIMIT %s) s",
+                [result.inserted],
+            )
+            batch.first_id, batch.last_id = cursor.fetchone()
+            batch.save(update_fields=["first_id", "last_id"])
+            below = f" AND id < {int(batch.first_id)}"
+        if result.updated:
+            cursor.execute(
+                f"INSERT INTO {ImportedRow._meta.db_table} (object_id, source_id) "
+                f"SELECT id, %s {written}{below}",
+                [batch.pk],
+            )
     return batch
 
 
