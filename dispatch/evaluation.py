@@ -37,6 +37,19 @@ Case figures (tables by district, street, community, cell and unit)
                            Rates are None (empty in exports) when the denominator is 0.
     urgent_*               the same figures and rates over urgent cases only.
 
+    12345 figures (each 答复 of a unit to a caller is one reply; a case reopened after
+    a 不满意 call-back has one reply per round). Counted on the history (CaseEvent):
+    答复数 replies         "reply" events in the period, of the group's cases.
+    回访数 called_back     of those replies, the ones whose call-back (the "callback"
+                           event of the same case and round that finished it: reached, or
+                           not reached after the term's tries) came before the as-of moment.
+    回访接通数 reached     of those, the call-backs that reached the caller.
+    满意数 satisfied       of those, the ones the caller rated 满意 or 基本满意.
+    重办数 reopened        of those, the ones rated 不满意 (each reopened the case: 重办).
+    回访率 callback_rate   called_back / replies
+    满意率 satisfaction_rate  satisfied / reached
+    重办率 reopen_rate     reopened / replies
+
     Areas are the case's placement as filed (Case.cell/community/street/district), keyed
     by code: the versions of a redrawn area share its code and make one row. A post
     evaluated by its territory (street, district, city, leader; a superuser: the city)
@@ -78,13 +91,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from dispatch.models import Assignment
 from incidents.access import visible_cases
-from incidents.models import Case, CaseEvent, Source, State
+from incidents.models import Case, CaseEvent, Satisfaction, Source, State
 from layers.access import is_superuser, staff_of
 from layers.models import Area, Role
 
@@ -138,6 +151,17 @@ DEFINITIONS: Final[list[tuple[StrPromise, StrPromise]]] = [
     (_("结案率"), _("结案数 ÷ (应结案数 − 缓办数)；分母为0时为空。")),
     (_("按期结案率"), _("按期结案数 ÷ (应结案数 − 缓办数)；分母为0时为空。")),
     (_("紧急案件"), _("以“紧急”开头的各项只统计紧急案件，口径同上。")),
+    (_("答复数"), _("统计周期内承办单位向12345来电人答复的次数（重办后再次答复另计）。")),
+    (
+        _("回访数"),
+        _("上述答复中，热线已完成回访（接通，或按规定次数拨打仍未接通）的答复数。"),
+    ),
+    (_("回访率"), _("回访数 ÷ 答复数；分母为0时为空。")),
+    (
+        _("满意率"),
+        _("(满意数 + 基本满意数) ÷ 回访接通数；分母为0时为空。"),
+    ),
+    (_("重办率"), _("回访不满意而重办的答复数 ÷ 答复数；分母为0时为空。")),
     (_("区域"), _("按案件立案时所在的区、街道、社区、网格统计。")),
     (
         _("责任单位"),
@@ -210,6 +234,23 @@ class CaseFigures:
     urgent_closed: int = 0
     urgent_closed_on_time: int = 0
     urgent_overdue: int = 0
+    replies: int = 0
+    called_back: int = 0
+    reached: int = 0
+    satisfied: int = 0
+    reopened: int = 0
+
+    @property
+    def callback_rate(self) -> float | None:
+        return _rate(self.called_back, self.replies)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return _rate(self.satisfied, self.reached)
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return _rate(self.reopened, self.replies)
 
     @property
     def close_rate(self) -> float | None:
@@ -386,15 +427,26 @@ def _cases_in(audience: Audience, period: Period) -> QuerySet[Case]:
 
 def area_rows(audience: Audience, *, tier: By, period: Period, as_of: dt.datetime) -> list[AreaRow]:
     """One row per area of `tier` (district, street, community, cell) with cases, and
-    per area of the audience's territory (cells excepted) without: two queries."""
+    per area of the audience's territory (cells excepted) without: three queries (cases,
+    the 12345 replies of the history, the territory's areas)."""
     groups = (
         _cases_in(audience, period)
         .values(key=F(f"{tier}__code"))
         .annotate(area_name=Max(f"{tier}__name"), **case_counts(period, as_of))
     )
+    hotline = _hotline_groups(
+        audience, f"case__{tier}__code", ("area_name", f"case__{tier}__name"), period, as_of
+    )
+    names = {group["key"]: group["area_name"] for group in groups}
+    names.update((key, group["area_name"]) for key, group in hotline.items() if key not in names)
+    by_cases = {group["key"]: group for group in groups}
     rows = {
-        group["key"]: AreaRow(code=group["key"], name=group["area_name"], **_case_figures(group))
-        for group in groups
+        key: AreaRow(
+            code=key,
+            name=name,
+            **_case_figures({**by_cases.get(key, {}), **hotline.get(key, {})}),
+        )
+        for key, name in names.items()
     }
     if audience.territory is not None and tier != By.CELL:
         areas = Area.objects.current().filter(tier=tier, code__startswith=audience.territory)
@@ -404,7 +456,8 @@ def area_rows(audience: Audience, *, tier: By, period: Period, as_of: dt.datetim
 
 
 def unit_rows(audience: Audience, *, period: Period, as_of: dt.datetime) -> list[UnitRow]:
-    """One row per current responsible unit: one query on cases, one on assignments."""
+    """One row per current responsible unit: one query on cases, one on assignments, one
+    on the 12345 replies of the history."""
     groups = (
         _cases_in(audience, period)
         .filter(unit__isnull=False)
@@ -420,20 +473,67 @@ def unit_rows(audience: Audience, *, period: Period, as_of: dt.datetime) -> list
             unit_name=Max("unit__name"), assigned=Count("pk")
         )
     }
+    hotline = _hotline_groups(
+        audience, "case__unit_id", ("unit_name", "case__unit__name"), period, as_of
+    )
     by_cases = {group["key"]: group for group in groups}
     rows = []
-    for unit_id in by_cases.keys() | assigned.keys():
-        cases: Mapping[str, Any] = by_cases.get(unit_id, {})
+    for unit_id in by_cases.keys() | assigned.keys() | hotline.keys():
+        cases: Mapping[str, Any] = {**by_cases.get(unit_id, {}), **hotline.get(unit_id, {})}
         dispatches: Mapping[str, Any] = assigned.get(unit_id, {})
         rows.append(
             UnitRow(
                 unit_id=unit_id,
-                name=(cases or dispatches)["unit_name"],
+                name=cases.get("unit_name") or dispatches["unit_name"],
                 assigned=dispatches.get("assigned", 0),
                 **_case_figures(cases),
             )
         )
     return sorted(rows, key=lambda row: (row.name, row.unit_id or 0))
+
+
+def _hotline_groups(
+    audience: Audience,
+    key: str,
+    name: tuple[str, str],
+    period: Period,
+    as_of: dt.datetime,
+) -> dict[Any, dict[str, Any]]:
+    """The 12345 figures by `key` (a path from CaseEvent to the group's key): one query
+    on the history. Each reply event of the period is matched with the call-back that
+    finished its round (the same case and round, dispatch.services.case_callback).
+    `name`: the group's label in the row and the path to it."""
+    replies = CaseEvent.objects.filter(
+        period.holds("at"), action="reply", case__in=audience.cases, **{f"{key}__isnull": False}
+    )
+    finished = CaseEvent.objects.filter(
+        case_id=OuterRef("case_id"),
+        action="callback",
+        data__done=True,
+        data__round=OuterRef("data__round"),
+        at__lt=as_of,
+    )
+    good = [Satisfaction.SATISFIED.value, Satisfaction.BASIC.value]
+    groups = (
+        replies.annotate(
+            was_called=Exists(finished),
+            was_reached=Exists(finished.filter(data__reached=True)),
+            was_satisfied=Exists(finished.filter(data__satisfaction__in=good)),
+            was_reopened=Exists(finished.filter(data__satisfaction=Satisfaction.DISSATISFIED)),
+        )
+        .values(key=F(key))
+        .annotate(
+            **{name[0]: Max(name[1])},
+            **{
+                f"{FIGURE_PREFIX}replies": Count("pk"),
+                f"{FIGURE_PREFIX}called_back": Count("pk", filter=Q(was_called=True)),
+                f"{FIGURE_PREFIX}reached": Count("pk", filter=Q(was_reached=True)),
+                f"{FIGURE_PREFIX}satisfied": Count("pk", filter=Q(was_satisfied=True)),
+                f"{FIGURE_PREFIX}reopened": Count("pk", filter=Q(was_reopened=True)),
+            },
+        )
+    )
+    return {group["key"]: dict(group) for group in groups}
 
 
 def inspector_rows(audience: Audience, *, period: Period) -> list[InspectorRow]:

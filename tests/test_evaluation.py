@@ -312,7 +312,7 @@ def test_it_gives_an_inspector_only_their_own_row(
     ]
 
 
-@pytest.mark.parametrize(("by", "queries"), [(By.STREET, 3), (By.UNIT, 3), (By.INSPECTOR, 3)])
+@pytest.mark.parametrize(("by", "queries"), [(By.STREET, 4), (By.UNIT, 4), (By.INSPECTOR, 3)])
 def test_it_aggregates_in_one_query_per_table(
     world: dict[str, Any], cast: dict[str, User], by: By, queries: int
 ) -> None:
@@ -320,8 +320,8 @@ def test_it_aggregates_in_one_query_per_table(
     with CaptureQueriesContext(connection) as captured:
         evaluate(user, by=by, period=MARCH, now=AFTER_MARCH)
     # The user's post (cached on the user afterwards), then one aggregate per table:
-    # cases, plus the territory's areas (street), assignments (unit) or history
-    # (inspector). Never one per row.
+    # cases, the 12345 replies of the history (areas, units), plus the territory's areas
+    # (street), assignments (unit) or history (inspector). Never one per row.
     assert len(captured) == queries, [q["sql"] for q in captured]
 
 
@@ -338,7 +338,8 @@ def test_it_serves_the_table_as_json(world: dict[str, Any], cast: dict[str, User
     [row] = body["rows"]
     assert row == {**_figures(STREET_1), "code": "440106001", "name": "天河区第1街道",
                    "close_rate": 0.6, "on_time_rate": 0.4, "urgent_close_rate": 0.3333,
-                   "urgent_on_time_rate": 0.3333}  # fmt: skip
+                   "urgent_on_time_rate": 0.3333, "callback_rate": None,
+                   "satisfaction_rate": None, "reopen_rate": None}  # fmt: skip
     assert body["total"]["name"] == "合计"
     assert body["total"]["due"] == 6
     headers = {column["key"]: column["header"] for column in body["columns"]}
@@ -480,7 +481,7 @@ def _figures(row: AreaRow) -> dict[str, int]:
 @pytest.mark.parametrize(
     ("by", "output", "queries"),
     # An export writes its audit entry: one insert more (audit/, docs/architecture.md).
-    [("street", "json", 4), ("street", "xlsx", 5), ("unit", "csv", 5), ("inspector", "json", 4)],
+    [("street", "json", 5), ("street", "xlsx", 6), ("unit", "csv", 6), ("inspector", "json", 4)],
 )
 def test_it_answers_a_request_in_a_fixed_number_of_queries(
     world: dict[str, Any], cast: dict[str, User], by: str, output: str, queries: int
@@ -493,3 +494,100 @@ def test_it_answers_a_request_in_a_fixed_number_of_queries(
     assert len(captured) == queries, [q["sql"] for q in captured]
     audit = [q["sql"] for q in captured if "audit_auditevent" in q["sql"]]
     assert len(audit) == (output != "json")
+
+
+# --- 12345 replies and call-backs ------------------------------------------------------
+
+
+@pytest.fixture
+def hotline_world(world: dict[str, Any]) -> dict[str, Any]:
+    """Replies and call-backs on the world's cases (round: the case's 重办 count then):
+    c1  reply 3-4, call-back 3-5 reached 满意.
+    c3  reply 3-12, call-back 3-13 reached 不满意 (重办); round 1: reply 3-20, one try
+        not reached 3-21 (the call-back not finished).
+    c2  reply 3-9, call-back 3-10 not reached after the tries (finished, not reached).
+    c11 reply 3-30, call-back 4-2 基本满意: after the period, not counted in March.
+    c12 reply 2-28: before the period."""
+    cases = world["cases"]
+    for key, action, at, data in [
+        ("c1", "reply", t(3, 4), {"round": 0}),
+        ("c1", "callback", t(3, 5), {"round": 0, "done": True, "reached": True,
+                                     "satisfaction": "satisfied"}),
+        ("c3", "reply", t(3, 12), {"round": 0}),
+        ("c3", "callback", t(3, 13), {"round": 0, "done": True, "reached": True,
+                                      "satisfaction": "dissatisfied"}),
+        ("c3", "reopen", t(3, 13), {"round": 1}),
+        ("c3", "reply", t(3, 20), {"round": 1}),
+        ("c3", "callback", t(3, 21), {"round": 1, "done": False, "reached": False,
+                                      "satisfaction": ""}),
+        ("c2", "reply", t(3, 9), {"round": 0}),
+        ("c2", "callback", t(3, 10), {"round": 0, "done": True, "reached": False,
+                                      "satisfaction": ""}),
+        ("c11", "reply", t(3, 30), {"round": 0}),
+        ("c11", "callback", t(4, 2), {"round": 0, "done": True, "reached": True,
+                                      "satisfaction": "basic"}),
+        ("c12", "reply", t(2, 28), {"round": 0}),
+    ]:  # fmt: skip
+        case = cases[key]
+        CaseEvent.objects.create(
+            case=case, at=at, action=action, to_state=case.state, unit=case.unit, data=data
+        )
+    return world
+
+
+def test_it_counts_replies_call_backs_satisfaction_and_reopens_by_hand(
+    hotline_world: dict[str, Any], cast: dict[str, User]
+) -> None:
+    city = fresh(cast["city"])
+    streets = evaluate(city, by=By.STREET, period=MARCH, now=AFTER_MARCH)
+    row = {r.code: r for r in streets.rows if isinstance(r, AreaRow)}
+    # Street 1: replies c1, c3 (twice), c2 = 4; finished call-backs c1, c3 round 0, c2 = 3;
+    # reached c1, c3 = 2; satisfied c1 = 1; reopened c3 = 1.
+    one = row["440106001"]
+    assert (one.replies, one.called_back, one.reached, one.satisfied, one.reopened) == (
+        4, 3, 2, 1, 1
+    )  # fmt: skip
+    assert (one.callback_rate, one.satisfaction_rate, one.reopen_rate) == (0.75, 0.5, 0.25)
+    # Street 2: c11's call-back came after the period: not called back in March.
+    two = row["440106002"]
+    assert (two.replies, two.called_back, two.callback_rate, two.satisfaction_rate) == (
+        1, 0, 0.0, None
+    )  # fmt: skip
+    # 越秀: c12's reply was in February.
+    assert row["440104001"].replies == 0 and row["440104001"].callback_rate is None
+    assert streets.total.replies == 5 and streets.total.called_back == 3  # type: ignore[union-attr]
+
+    units = evaluate(city, by=By.UNIT, period=MARCH, now=AFTER_MARCH)
+    by_unit = {r.unit_id: r for r in units.rows if isinstance(r, UnitRow)}
+    street_office = by_unit[hotline_world["units"]["street"].pk]
+    water = by_unit[hotline_world["units"]["water"].pk]
+    assert (street_office.replies, street_office.called_back, street_office.reached,
+            street_office.satisfied, street_office.reopened) == (3, 2, 2, 1, 1)  # fmt: skip
+    assert street_office.reopen_rate == round(1 / 3, 4)
+    assert (water.replies, water.called_back, water.reached, water.satisfaction_rate) == (
+        1, 1, 0, None
+    )  # fmt: skip
+    # A month later (April), c11's call-back is in and its reply is not.
+    april = evaluate(city, by=By.STREET, period=Period.month_of(dt.date(2025, 4, 1)),
+                     now=AFTER_MARCH)  # fmt: skip
+    assert {r.code: r.replies for r in april.rows if isinstance(r, AreaRow)}["440106002"] == 0
+
+
+def test_it_exports_the_12345_figures_with_their_formulas(
+    hotline_world: dict[str, Any], cast: dict[str, User]
+) -> None:
+    response = client_for(cast["street"]).get(f"{API}/street/", MARCH_QUERY)
+    body = response.json()
+    headers = {column["key"]: column["header"] for column in body["columns"]}
+    assert headers["callback_rate"] == "回访率" and headers["satisfaction_rate"] == "满意率"
+    assert headers["reopen_rate"] == "重办率"
+    row = next(r for r in body["rows"] if r["code"] == "440106001")
+    assert (row["replies"], row["callback_rate"], row["reopen_rate"]) == (4, 0.75, 0.25)
+    sheet = client_for(cast["street"]).get(f"{API}/street/", {**MARCH_QUERY, "format": "csv"})
+    text = sheet.content.decode("utf-8-sig")
+    assert "回访率" in text.splitlines()[0] and "重办率" in text.splitlines()[0]
+    workbook = load_workbook(io.BytesIO(
+        client_for(cast["street"]).get(f"{API}/street/", {**MARCH_QUERY, "format": "xlsx"}).content
+    ))  # fmt: skip
+    notes = " ".join(str(c.value) for r in workbook.worksheets[1].iter_rows() for c in r)
+    assert "回访数 ÷ 答复数" in notes and "回访接通数" in notes

@@ -94,6 +94,14 @@ CASE_COLUMNS: Final = [
     Column("urgent_overdue", _("紧急超期数"), Kind.NUMBER),
     Column("urgent_close_rate", _("紧急结案率"), Kind.RATE),
     Column("urgent_on_time_rate", _("紧急按期结案率"), Kind.RATE),
+    Column("replies", _("答复数"), Kind.NUMBER),
+    Column("called_back", _("回访数"), Kind.NUMBER),
+    Column("reached", _("回访接通数"), Kind.NUMBER),
+    Column("satisfied", _("满意数"), Kind.NUMBER),
+    Column("reopened", _("重办数"), Kind.NUMBER),
+    Column("callback_rate", _("回访率"), Kind.RATE),
+    Column("satisfaction_rate", _("满意率"), Kind.RATE),
+    Column("reopen_rate", _("重办率"), Kind.RATE),
 ]
 AREA_COLUMNS: Final = [
     Column("code", _("编码"), Kind.TEXT),
