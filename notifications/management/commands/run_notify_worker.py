@@ -68,14 +68,14 @@ class Command(BaseCommand):
                     connection.close()
                 if isinstance(error, DATABASE_LOST):
                     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                    log.warning("notify worker: database unavailable (%s); retry in %g s",
-                                first, pause)  # fmt: skip
+                    log.warning("%s worker: database unavailable (%s); retry in %g s",
+                                self.worker, first, pause)  # fmt: skip
                 else:
-                    log.exception("notify worker: pass failed; retry in %g s", pause)
+                    log.exception("%s worker: pass failed; retry in %g s", self.worker, pause)
                 stopping.wait(pause)
                 continue
             if failures:
-                log.warning("notify worker: back after %d failed attempts", failures)
+                log.warning("%s worker: back after %d failed attempts", self.worker, failures)
                 failures = 0
             stopping.wait(options["interval"])
 
