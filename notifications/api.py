@@ -52,7 +52,9 @@ def _user_id(request: Request) -> int:
 class InboxView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=InboxSerializer, summary="站内消息：最近的消息与未读数")
+    @extend_schema(
+        responses=InboxSerializer, summary="Inbox: the latest items and the unread count"
+    )
     def get(self, request: Request) -> Response:
         items = _mine(request).order_by("-seq", "-id")[:INBOX_SIZE]
         body = {"unread": unread_count(_user_id(request)), "items": items}
@@ -62,7 +64,7 @@ class InboxView(APIView):
 class ReadView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=InboxSerializer, summary="站内消息：标记已读")
+    @extend_schema(request=None, responses=InboxSerializer, summary="Inbox: mark items read")
     def post(self, request: Request, pk: int | None = None) -> Response:
         """One item (its id in the path) or, without one, all of the user's items."""
         items = _mine(request).filter(read_at__isnull=True)
