@@ -19,12 +19,12 @@ supervise_worker() {
   trap 'kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
   while true; do
     started=$SECONDS
-    .venv/bin/python manage.py run_sla_worker &
+    .venv/bin/python manage.py "${1:-run_sla_worker}" &
     child=$!
     status=0
     wait "$child" || status=$?
     if (( SECONDS - started > 60 )); then pause=1; fi
-    log "SLA worker exited (status $status); starting it again in ${pause}s"
+    log "${1:-run_sla_worker} exited (status $status); starting it again in ${pause}s"
     sleep "$pause" & wait $!
     pause=$(( pause * 2 > 60 ? 60 : pause * 2 ))
   done
@@ -32,7 +32,10 @@ supervise_worker() {
 log "starting the SLA worker (deadline warnings, overdue escalation), supervised"
 supervise_worker &
 worker=$!
-trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT
+# Notifications (inbox, e-mail, SMS) and webhooks: docs/notifications.md, docs/exchange.md.
+supervise_worker run_delivery_worker &
+delivery=$!
+trap 'kill "$worker" "$delivery" 2>/dev/null; wait "$worker" "$delivery" 2>/dev/null || true' EXIT
 log "serving on http://$host:$port/ (admin: /admin/, API docs: /api/docs/)"
 # One process per core (GRIDMGMT_WORKERS); live events cross between them through Redis.
 # Per-message deflate is off: live events are a few hundred bytes of JSON, and
