@@ -1,6 +1,6 @@
 # The two commands of the README, and a few conveniences. Everything goes through
 # scripts/, which are safe to run again (a second run only checks and starts).
-.PHONY: run test setup demo bench-import bench-geocode bench-intake bench-tiles bench-fanout faults lint
+.PHONY: run test setup demo bench-import bench-geocode bench-intake bench-tiles bench-fanout bench-patrol faults lint
 
 run:            ## set up everything, load the demo city, serve on 127.0.0.1:8000
 	bash scripts/run.sh
@@ -28,6 +28,9 @@ bench-fanout:   ## benchmark: live-map fan-out to 1,000 WebSocket clients, core 
 
 bench-tiles:    ## benchmark: vector tile latency p50/p95 beside the same SQL run directly
 	bash scripts/setup.sh && .venv/bin/python bench/tile_bench.py
+
+bench-patrol:   ## benchmark: patrol positions/s through the HTTP API (batches) beside a bare COPY
+	bash scripts/setup.sh && .venv/bin/python bench/patrol_bench.py --positions $${N:-200000}
 
 faults:         ## fault kit: own PostgreSQL, Redis and server, broken under load (docs/reliability.md)
 	bash scripts/setup.sh && .venv/bin/python -m bench.faults

@@ -22,7 +22,7 @@ from incidents.models import Case
 from layers.datum import Datum, from_wgs84
 from layers.models import Area
 from patrol.ingest import MAX_POSITIONS
-from patrol.models import CellCoverage, Shift
+from patrol.models import CellCoverage, CoverageDay, Shift
 from patrol.partitions import ensure_partitions, local_day, partition_name, partitions
 from tests.loop import client_for
 
@@ -338,3 +338,23 @@ def test_verification_goes_to_the_nearest_inspector_on_duty_in_the_community(
     assert pick_verifier(case, handler_id=None) == second.pk
     Shift.objects.filter(user=second).update(last_at=timezone.now() - dt.timedelta(hours=1))
     assert pick_verifier(case, handler_id=None) == cast["inspector"].pk  # stale fix: not offered
+
+
+def test_todays_coverage_is_recomputed_once_stale_and_a_past_days_kept(
+    cast: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    inspector = cast["inspector"]
+    start = timezone.now() - dt.timedelta(minutes=10)
+    on_duty(inspector, start - dt.timedelta(minutes=1))
+    send(inspector, walk(small_city[OWN], start, 7))
+    street = client_for(cast["street"])
+    assert street.get("/api/patrol/coverage/").json()["visited"] == 1
+    later = walk(small_city["440106001001002"], start + dt.timedelta(minutes=2), 7)
+    send(inspector, later)
+    assert street.get("/api/patrol/coverage/").json()["visited"] == 1  # fresh: not redone
+    CoverageDay.objects.update(computed_at=timezone.now() - dt.timedelta(minutes=6))
+    assert street.get("/api/patrol/coverage/").json()["visited"] == 2
+    yesterday = (local_day(timezone.now()) - dt.timedelta(days=1)).isoformat()
+    past = street.get(f"/api/patrol/coverage/?day={yesterday}").json()
+    assert (past["cells"], past["visited"]) == (8, 0)
+    assert CoverageDay.objects.filter(day=yesterday).exists()
