@@ -9,8 +9,11 @@
 - Geometry text from the widgets goes through the input boundary (layers.geoinput) in
   the form field and in the widget: NaN, 1e308, a million vertices or a broken ring are
   a form error before GEOS or PROJ sees them, and are never drawn back into the form.
-- Areas come from boundary imports: names and validity may be corrected here, codes,
-  tiers, parents and boundaries may not (their ST_Subdivide pieces would go stale).
+- Areas come from boundary imports (import_areas); an area may also be added here, and
+  names and validity corrected. Codes, tiers, parents and boundaries of an existing area
+  change by a dated redraw (import_areas, redraw_cells), never in place: cases point at
+  it. Every save keeps the area's placement pieces in step (layers.placement), so a
+  retired area (valid_to set) receives nothing new.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from layers.access import (
 )
 from layers.geoinput import BadCoordinates, city_placement, parse_geometry
 from layers.models import (
+    CODE_LENGTH,
+    PARENT_TIERS,
     Address,
     Area,
     Building,
@@ -325,6 +330,43 @@ class CurrentFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AreaForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A new area: its code must fit its tier and extend its parent's (as import_areas
+    checks); an existing area's code, tier, parent and boundary are read-only."""
+
+    class Meta:
+        model = Area
+        fields = ("code", "tier", "name", "name_en", "parent", "valid_from", "valid_to", "geom")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is not None:
+            return data
+        tier, code, parent = data.get("tier"), data.get("code") or "", data.get("parent")
+        if not tier:
+            return data
+        length = CODE_LENGTH[Tier(tier)]
+        if not (code.isascii() and code.isdigit() and len(code) == length):
+            self.add_error(
+                "code", _("%(tier)s编码应为%(n)s位数字。") % {"tier": Tier(tier).label, "n": length}
+            )
+        allowed = PARENT_TIERS.get(Tier(tier), ())
+        if not allowed:
+            if parent is not None:
+                self.add_error("parent", _("市没有上级区域。"))
+            return data
+        if parent is None or parent.valid_to is not None or parent.tier not in allowed:
+            names = "、".join(str(t.label) for t in allowed)
+            self.add_error("parent", _("请选择现行的上级区域（%(tiers)s）。") % {"tiers": names})
+            return data
+        prefix = (
+            parent.code[:4] if parent.tier == Tier.CITY and tier == Tier.DISTRICT else parent.code
+        )
+        if not code.startswith(prefix):
+            self.add_error("code", _("编码应以上级区域编码 %(code)s 开头。") % {"code": prefix})
+        return data
+
+
 @admin.register(Area)
 class AreaAdmin(MapAdmin):
     list_display = ("code", "name", "tier", "parent", "valid_from", "valid_to")
@@ -333,7 +375,14 @@ class AreaAdmin(MapAdmin):
     search_fields = ("^code", "name", "name_en")
     readonly_fields = ("tier", "code", "parent", "valid_from")
     fields = ("code", "tier", "name", "name_en", "parent", "valid_from", "valid_to", "geom")
+    form = AreaForm
+    autocomplete_fields = ("parent",)
     list_per_page = 50
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # A new area takes all its fields from the form; an existing one keeps its code,
+        # tier, parent and start (a redraw changes those, with a successor row).
+        return () if obj is None else self.readonly_fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Area]:
         # The list never shows boundaries; the change form loads its own row in full.
@@ -343,13 +392,19 @@ class AreaAdmin(MapAdmin):
         self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> forms.Field | None:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if isinstance(db_field, gis_models.GeometryField) and field is not None:
-            # Shown on the map, never taken from the form: boundaries change by import.
-            field.disabled = True
+        if db_field.name == "parent" and field is not None:
+            field.queryset = Area.objects.current().defer("geom")  # type: ignore[attr-defined]
         return field
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and "geom" in form.base_fields:
+            # Shown on the map, never taken from the form: an existing area's boundary
+            # changes by a redraw (import_areas, redraw_cells).
+            form.base_fields["geom"].disabled = True
+        return form
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
