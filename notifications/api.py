@@ -9,14 +9,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications.collect import unread_count
-from notifications.models import Kind, Notification
+from notifications.models import Kind, Notification, Preference
 
 INBOX_SIZE = 50
 
@@ -74,3 +74,35 @@ class ReadView(APIView):
             items = items.filter(pk=pk)
         items.update(read_at=timezone.now())
         return InboxView().get(request)
+
+
+class PreferenceSerializer(serializers.ModelSerializer[Preference]):
+    class Meta:
+        model = Preference
+        fields = ["email", "sms", "phone", "closed"]
+
+
+class PreferenceView(APIView):
+    """The user's own choices: e-mail, SMS (with a phone number), told when their own
+    reports are closed."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=PreferenceSerializer, summary="Notification settings")
+    def get(self, request: Request) -> Response:
+        found = Preference.objects.filter(user_id=_user_id(request)).first()
+        return Response(PreferenceSerializer(found or Preference()).data)
+
+    @extend_schema(
+        request=PreferenceSerializer, responses=PreferenceSerializer, summary="Change them"
+    )
+    def put(self, request: Request) -> Response:
+        mine, _created = Preference.objects.get_or_create(user_id=_user_id(request))
+        given = PreferenceSerializer(mine, data=request.data, partial=True)
+        given.is_valid(raise_exception=True)
+        if given.validated_data.get("sms", mine.sms) and not given.validated_data.get(
+            "phone", mine.phone
+        ):
+            raise ValidationError({"phone": [_("接收短信需要填写手机号码。")]})
+        given.save()
+        return Response(given.data)

@@ -279,3 +279,20 @@ def test_the_inbox_api_lists_and_marks_read(
     assert after["unread"] == 0 and after["items"][0]["read"] is True
     english = client.get("/api/notifications/", HTTP_ACCEPT_LANGUAGE="en").json()
     assert english["items"][0]["title"].endswith(f"#{case_id}")
+
+
+def test_a_user_sets_how_they_are_told(loop: dict[str, User]) -> None:
+    client = client_for(loop["inspector"])
+    assert client.get("/api/notifications/preferences/").json() == {
+        "email": True, "sms": False, "phone": "", "closed": False
+    }  # fmt: skip
+    refused = client.put("/api/notifications/preferences/", {"sms": True}, format="json")
+    assert refused.status_code == 400 and "phone" in refused.json()
+    changed = client.put(
+        "/api/notifications/preferences/",
+        {"sms": True, "phone": "13800000000", "closed": True},
+        format="json",
+    )
+    assert changed.status_code == 200
+    mine = Preference.objects.get(user=loop["inspector"])
+    assert (mine.sms, mine.phone, mine.closed, mine.email) == (True, "13800000000", True, True)
