@@ -141,3 +141,16 @@ def test_an_inspectors_cells_follow_a_redraw(
     created = report(loop["inspector"], {INSPECTOR_CELL: new})
     assert created.status_code == 201, created.json()
     assert Case.objects.get(pk=created.json()["case"]["id"]).cell_id == new.pk
+
+
+def test_an_import_into_areas_without_pieces_says_the_areas_are_missing(
+    small_city: dict[str, Area], tmp_path: Path
+) -> None:
+    point = centre(small_city[CELLS["own"]])
+    AreaPiece.objects.all().delete()  # as after a raw bulk insert that skipped them
+    csv = tmp_path / "buildings.csv"
+    csv.write_text(f"code,name,address_text,floors,lon,lat\nB1,楼,,3,{point.x},{point.y}\n")
+    call_command("import_layer", "buildings", str(csv), "--no-progress", stdout=io.StringIO())
+    reason = (tmp_path / "buildings.rejected.csv").read_text(encoding="utf-8")
+    assert "import the areas first with import_areas" in reason
+    assert "--datum" not in reason

@@ -19,7 +19,7 @@ import pytest
 import shapely
 import time_machine
 from django.contrib.auth.models import User
-from django.contrib.gis.geos import Point
+from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -424,3 +424,24 @@ def test_bad_rows_go_to_the_report_and_problems_undo_the_import(
 def test_check_grid_says_when_there_is_nothing_to_check(db: None) -> None:
     with pytest.raises(CommandError, match="nothing to check"):
         call_command("check_grid", stdout=io.StringIO())
+
+
+def test_check_grid_covers_a_city_without_districts_by_its_streets(db: None) -> None:
+    def box(x0: float, x1: float) -> MultiPolygon:
+        ring = ((x0, 22.9), (x1, 22.9), (x1, 23.0), (x0, 23.0), (x0, 22.9))
+        return MultiPolygon(Polygon(ring, srid=4326), srid=4326)
+
+    start = dt.date(2025, 1, 1)
+    city = Area.objects.create(
+        tier=Tier.CITY, code=CITY, name="东莞市", geom=box(113.7, 113.9), valid_from=start
+    )
+    for n, (x0, x1) in enumerate([(113.7, 113.8), (113.8, 113.9)], start=1):
+        Area.objects.create(
+            tier=Tier.STREET, code=f"{CITY}{n:03d}", name=f"街道{n}", parent=city,
+            geom=box(x0, x1), valid_from=start,
+        )  # fmt: skip
+    # Not a gap for want of districts, no orphan code for a street under the city.
+    assert check_grid(tiers=[Tier.DISTRICT, Tier.STREET]) == []
+    Area.objects.filter(code=f"{CITY}002").update(valid_to=start)
+    gaps = check_grid(tiers=[Tier.STREET])
+    assert [(f.problem, f.codes) for f in gaps] == [("gap", (CITY,))]
