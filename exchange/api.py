@@ -8,6 +8,8 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
@@ -20,6 +22,72 @@ from layers.access import is_superuser, staff_of
 from layers.models import Role
 
 
+class BatchIn(serializers.Serializer[Any]):
+    tickets = serializers.ListField(
+        child=serializers.DictField(), help_text="The platform's tickets (docs/exchange.md)."
+    )
+
+
+class TicketRef(serializers.Serializer[Any]):
+    ticket_no = serializers.CharField()
+    case_id = serializers.IntegerField()
+
+
+class RejectedOut(serializers.Serializer[Any]):
+    index = serializers.IntegerField()
+    ticket_no = serializers.CharField()
+    detail = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+
+
+class ImportOut(serializers.Serializer[Any]):
+    format = serializers.CharField()
+    created = TicketRef(many=True)
+    existing = TicketRef(many=True)
+    rejected = RejectedOut(many=True)
+
+
+class ResultOut(serializers.Serializer[Any]):
+    ticket_no = serializers.CharField()
+    type = serializers.CharField()
+    case_id = serializers.IntegerField()
+    state = serializers.CharField()
+    closed = serializers.BooleanField()
+    unit = serializers.CharField(allow_null=True)
+    reply = serializers.CharField()
+    handled_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closed_on_time = serializers.BooleanField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class ResultsOut(serializers.Serializer[Any]):
+    format = serializers.CharField()
+    results = ResultOut(many=True)
+
+
+class AttemptOut(serializers.Serializer[Any]):
+    at = serializers.DateTimeField()
+    status = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    duration_ms = serializers.IntegerField()
+
+
+class DeliveryOut(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    webhook = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    event = serializers.CharField()
+    state = serializers.CharField()
+    attempts = serializers.IntegerField()
+    replay_of = serializers.IntegerField(allow_null=True)
+    log = AttemptOut(many=True)
+
+
+class DeliveriesOut(serializers.Serializer[Any]):
+    deliveries = DeliveryOut(many=True)
+
+
 def _hotline_only(request: Request) -> None:
     staff = staff_of(request.user)
     if not is_superuser(request.user) and (staff is None or staff.role != Role.HOTLINE):
@@ -29,6 +97,7 @@ def _hotline_only(request: Request) -> None:
 class TicketImportView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(request=BatchIn, responses=ImportOut, summary="12345: import tickets")
     def post(self, request: Request) -> Response:
         """A batch of the platform's tickets, {"tickets": [...]} (docs/exchange.md)."""
         _hotline_only(request)
@@ -39,6 +108,11 @@ class TicketImportView(APIView):
 class ResultExportView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("since", str, description="ISO 8601 with an offset.")],
+        responses=ResultsOut,
+        summary="12345: export results",
+    )
     def get(self, request: Request) -> Response:
         """回单 of the imported tickets whose cases changed after `since` (ISO 8601)."""
         _hotline_only(request)
@@ -67,6 +141,11 @@ def _delivery_out(delivery: WebhookDelivery) -> dict[str, Any]:
 class DeliveryListView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("webhook", int)],
+        responses=DeliveriesOut,
+        summary="Webhook deliveries and their log",
+    )
     def get(self, request: Request) -> Response:
         rows = WebhookDelivery.objects.prefetch_related("log").order_by("-id")
         if hook := request.query_params.get("webhook"):
@@ -79,6 +158,7 @@ class DeliveryListView(APIView):
 class ReplayView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(request=None, responses={201: DeliveryOut}, summary="Replay a delivery")
     def post(self, request: Request, pk: int) -> Response:
         delivery = WebhookDelivery.objects.filter(pk=pk).first()
         if delivery is None:

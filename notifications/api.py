@@ -76,6 +76,15 @@ class ReadView(APIView):
         return InboxView().get(request)
 
 
+class ReadAllView(ReadView):
+    @extend_schema(
+        request=None, responses=InboxSerializer, summary="Inbox: mark every item read",
+        operation_id="api_notifications_read_all",
+    )  # fmt: skip
+    def post(self, request: Request, pk: int | None = None) -> Response:
+        return super().post(request)
+
+
 class PreferenceSerializer(serializers.ModelSerializer[Preference]):
     class Meta:
         model = Preference
