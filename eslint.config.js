@@ -1,5 +1,6 @@
 // Lint rules for the browser code (`make test` runs `npx eslint`): ESLint's recommended
-// set, for scripts served as they are to Chromium-based browsers (no build step).
+// set, for ES modules served as they are to Chromium-based browsers (no build step): each
+// page loads its entry module, which imports what it uses (no globals shared).
 const js = require("@eslint/js");
 const globals = require("globals");
 
@@ -14,7 +15,7 @@ module.exports = [
     files: ["**/static/**/*.js"],
     languageOptions: {
       ecmaVersion: 2022,
-      sourceType: "script",
+      sourceType: "module",
       globals: { ...globals.browser, L: "readonly" },
     },
     rules: {

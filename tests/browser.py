@@ -42,6 +42,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The page's config and Leaflet map, for scripts given to page.evaluate(): the page's ES
+# modules keep nothing in globals; the map is the folium script's variable, which the
+# config names. `$config` and `$map` in a script passed through on_page() stand for them.
+PAGE_CONFIG = "JSON.parse(document.getElementById('page-config').textContent)"
+PAGE_MAP = f"window[{PAGE_CONFIG}.map]"
+
+
+def on_page(script: str) -> str:
+    """`script` with `$map` (the page's Leaflet map) and `$config` (its page config)."""
+    return script.replace("$map", PAGE_MAP).replace("$config", PAGE_CONFIG)
+
+
 def chromium_path() -> str:
     path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
     if not path:

@@ -176,16 +176,20 @@ def _end(page: Page) -> str:
     return f"{following}&format=csv"
 
 
-OPEN_LIVE = """([url, tokenUrl]) => new Promise((resolve) => {
-  const seen = [];
-  window.gridLive.connect({
-    url, tokenUrl, onEvent() {}, onReload() {},
-    onStatus(status) {
-      seen.push(status);
-      if (status === "open" || status === "denied") resolve(seen.join(" "));
-    },
+# live.js is an ES module: the test imports it as the pages do.
+OPEN_LIVE = """async ([url, tokenUrl]) => {
+  const { connect } = await import("/static/map_ui/live.js");
+  return await new Promise((resolve) => {
+    const seen = [];
+    connect({
+      url, tokenUrl, onEvent() {}, onReload() {},
+      onStatus(status) {
+        seen.push(status);
+        if (status === "open" || status === "denied") resolve(seen.join(" "));
+      },
+    });
   });
-})"""
+}"""
 
 
 def test_live_js_opens_the_socket_with_a_token_where_the_cookie_does_not_go(

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, FilePayload, Page, expect
 from dispatch.models import ExtensionRequest
 from incidents.models import Case, State
 from layers.models import Area, Staff
-from tests.browser import log_in, screenshot, servable_passwords
+from tests.browser import log_in, on_page, screenshot, servable_passwords
 from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, act, client_for, event_category
 
@@ -189,12 +189,12 @@ def test_a_department_signs_handles_asks_for_time_and_returns_on_a_phone(
     fourth = filed(small_city, "井盖缺失")
     city = log_in(browser, server, "city")
     sent = city.evaluate(
-        """([id, unit]) => fetch(`/api/cases/${id}/dispatch/`, {
+        on_page("""([id, unit]) => fetch(`/api/cases/${id}/dispatch/`, {
              method: "POST", credentials: "same-origin",
              headers: {"Content-Type": "application/json",
-                       "X-CSRFToken": window.gridPage.config.csrf},
+                       "X-CSRFToken": $config.csrf},
              body: JSON.stringify({unit: unit, expected_state: "filed"}),
-           }).then((r) => r.status)""",
+           }).then((r) => r.status)"""),
         [fourth, water_unit()],
     )
     assert sent == 200

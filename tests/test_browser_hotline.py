@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from incidents.models import Case
 from layers.models import Address, Area
-from tests.browser import log_in, servable_passwords
+from tests.browser import log_in, on_page, servable_passwords
 from tests.cast import CELLS, centre
 from tests.loop import INSPECTOR_CELL, OTHER_STREET_CELL, client_for, event_category
 from tests.test_browser_intake import MISSPELLED, REGISTER, WANTED
@@ -131,7 +131,7 @@ def test_a_point_is_placed_in_a_street_found_by_name(
     page = hotline_page(browser, server)
     page.fill("#address-text", "没有登记的巷子")
     expect(page.locator("#search-status")).to_contain_text("没有找到")
-    page.wait_for_function("() => !window.gridPage.map._animatingZoom")
+    page.wait_for_function(on_page("() => !$map._animatingZoom"))
     page.fill("#area-text", "天河区第2街道")
     page.press("#area-text", "Enter")
     street_button = page.locator("#areas button").first  # the street, then its communities
@@ -139,8 +139,8 @@ def test_a_point_is_placed_in_a_street_found_by_name(
     street_button.click()
     expect(page.locator("#area-status")).to_contain_text("天河区第2街道")
     street = small_city[OTHER_STREET_CELL[:9]]
-    page.wait_for_function("() => !window.gridPage.map._animatingZoom")
-    shown = page.evaluate("() => window.gridPage.map.getCenter()")
+    page.wait_for_function(on_page("() => !$map._animatingZoom"))
+    shown = page.evaluate(on_page("() => $map.getCenter()"))
     west, south, east, north = street.geom.extent
     assert west <= shown["lng"] <= east and south <= shown["lat"] <= north
 

@@ -19,6 +19,7 @@ from layers.models import Address, Area
 from tests.browser import (
     inspector_page,
     log_in,
+    on_page,
     screenshot,
     servable_passwords,
 )
@@ -114,9 +115,9 @@ def test_the_hotline_files_a_ticket_at_a_point_picked_on_the_map(
     target = centre(small_city[INSPECTOR_CELL])
     # Centre the map on the cell, then click the middle of the map (once the page's own
     # zoom to the user's area has ended: its animation would move the map again).
-    page.wait_for_function("() => !window.gridPage.map._animatingZoom")
+    page.wait_for_function(on_page("() => !$map._animatingZoom"))
     page.evaluate(
-        "([lat, lon]) => window.gridPage.map.setView([lat, lon], 17, {animate: false})",
+        on_page("([lat, lon]) => $map.setView([lat, lon], 17, {animate: false})"),
         [target.y, target.x],
     )
     page.locator(".folium-map").click()
@@ -165,8 +166,11 @@ def watch_hosts(page: Page, server: str) -> list[str]:
 def pin_at(page: Page) -> tuple[float, float]:
     """Longitude and latitude of the hotline page's draggable pin."""
     lon, lat = page.evaluate(
-        "() => { let p = null; window.gridPage.map.eachLayer(l => {"
-        " if (l.dragging && l.options.draggable) p = l.getLatLng(); }); return [p.lng, p.lat]; }"
+        on_page(
+            "() => { let p = null; $map.eachLayer(l => {"
+            " if (l.dragging && l.options.draggable) p = l.getLatLng(); });"
+            " return [p.lng, p.lat]; }"
+        )
     )
     return float(lon), float(lat)
 
@@ -575,9 +579,12 @@ def test_the_phone_page_has_big_targets_a_guarded_logout_and_the_own_cells(
     # The own cell is drawn on the map (in the page before logging out: read again).
     page = inspector_page(browser, server, small_city)
     drawn = page.evaluate(
-        "() => { const codes = []; window.gridPage.map.eachLayer(l => {"
-        " if (l.feature && l.options.color === '#1570ef') codes.push(l.feature.properties.code);"
-        " }); return codes.sort(); }"
+        on_page(
+            "() => { const codes = []; $map.eachLayer(l => {"
+            " if (l.feature && l.options.color === '#1570ef')"
+            " codes.push(l.feature.properties.code);"
+            " }); return codes.sort(); }"
+        )
     )
     own = sorted(loop["inspector"].staff.cells.values_list("code", flat=True))
     assert own and drawn == own
@@ -603,9 +610,9 @@ def test_without_gps_the_page_says_so_and_the_report_is_placed_by_tapping_the_ma
     expect(page.locator("#form-error")).to_contain_text("尚未取得定位")
 
     target = centre(small_city[INSPECTOR_CELL])
-    page.wait_for_function("() => !window.gridPage.map._animatingZoom")
+    page.wait_for_function(on_page("() => !$map._animatingZoom"))
     page.evaluate(
-        "([lat, lon]) => window.gridPage.map.setView([lat, lon], 17, {animate: false})",
+        on_page("([lat, lon]) => $map.setView([lat, lon], 17, {animate: false})"),
         [target.y, target.x],
     )
     page.locator(".folium-map").tap()

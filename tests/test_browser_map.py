@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, expect
 
 from layers.models import Area
 from map_ui.pages.maps import MAX_ZOOM, fitting_zoom
-from tests.browser import log_in, screenshot, servable_passwords
+from tests.browser import log_in, on_page, screenshot, servable_passwords
 from tests.cities import STEP
 from tests.loop import INSPECTOR_CELL, report
 
@@ -44,7 +44,7 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     # Zoomed in on the inspector's cell: its name is a label, the cases a cluster of 3.
     centre = cell.geom.centroid
     page.evaluate(
-        "([lat, lon]) => window.gridPage.map.setView([lat, lon], 16, {animate: false})",
+        on_page("([lat, lon]) => $map.setView([lat, lon], 16, {animate: false})"),
         [centre.y, centre.x],
     )
     label = page.locator(f".map-label[data-label='{cell.code}']")
@@ -57,11 +57,11 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     expect(legend.locator("[data-legend-item='cells']")).to_be_visible()
     page.wait_for_timeout(500)  # the cells' tiles
     box = page.evaluate(
-        """([lat, lon]) => {
-             const p = window.gridPage.map.latLngToContainerPoint([lat, lon]);
-             const r = window.gridPage.map.getContainer().getBoundingClientRect();
+        on_page("""([lat, lon]) => {
+             const p = $map.latLngToContainerPoint([lat, lon]);
+             const r = $map.getContainer().getBoundingClientRect();
              return [r.left + p.x, r.top + p.y];
-           }""",
+           }"""),
         [centre.y + STEP / 4, centre.x + STEP / 4],
     )
     page.mouse.click(box[0], box[1])
@@ -74,24 +74,22 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
 
     # Components at city zoom are not drawn: the legend says to zoom in.
     page.locator(".leaflet-control-layers label", has_text="部件").locator("input").check()
-    page.evaluate("window.gridPage.map.setZoom(12, {animate: false})")
+    page.evaluate(on_page("$map.setZoom(12, {animate: false})"))
     expect(legend.locator("[data-hint='zoom-in']")).to_have_text("放大地图以查看部件")
-    page.evaluate("window.gridPage.map.setZoom(14, {animate: false})")
+    page.evaluate(on_page("$map.setZoom(14, {animate: false})"))
     expect(legend.locator("[data-hint='zoom-in']")).to_have_count(0)
 
     # Zooming in stops at the tiles' range: no blank grey square past it.
-    page.evaluate("window.gridPage.map.setZoom(22, {animate: false})")
-    assert page.evaluate("window.gridPage.map.getZoom()") == MAX_ZOOM
+    page.evaluate(on_page("$map.setZoom(22, {animate: false})"))
+    assert page.evaluate(on_page("$map.getZoom()")) == MAX_ZOOM
     expect(page.locator(".leaflet-control-zoom-in")).to_have_class(
         "leaflet-control-zoom-in leaflet-disabled"
     )
     # Nor far out of the city, nor away from it.
     city = small_city["440100"]
-    assert page.evaluate("window.gridPage.map.getMinZoom()") == fitting_zoom(city.geom.extent) - 1
-    page.evaluate("window.gridPage.map.setView([0, 0], 3, {animate: false})")
-    lat, lon = page.evaluate(
-        "[window.gridPage.map.getCenter().lat, window.gridPage.map.getCenter().lng]"
-    )
+    assert page.evaluate(on_page("$map.getMinZoom()")) == fitting_zoom(city.geom.extent) - 1
+    page.evaluate(on_page("$map.setView([0, 0], 3, {animate: false})"))
+    lat, lon = page.evaluate(on_page("[$map.getCenter().lat, $map.getCenter().lng]"))
     x0, y0, x1, y1 = city.geom.extent
     assert x0 - (x1 - x0) <= lon <= x1 + (x1 - x0) and y0 - (y1 - y0) <= lat <= y1 + (y1 - y0)
     screenshot(page, "command-map-readable")
@@ -104,7 +102,7 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     board.goto("/map/street/")
     expect(board.locator(".case-marker[data-case]")).to_have_count(3)
     board.evaluate(
-        "([lat, lon]) => window.gridPage.map.setView([lat, lon], 16, {animate: false})",
+        on_page("([lat, lon]) => $map.setView([lat, lon], 16, {animate: false})"),
         [centre.y, centre.x],
     )
     expect(board.locator(".case-stack [data-count='3']")).to_have_text("3")

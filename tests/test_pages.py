@@ -74,9 +74,7 @@ def test_pages_name_no_outside_host(loop: dict[str, User], username: str, url: s
     assert OUTSIDE.findall(html) == []
     # Scripts and styles come from this server's static files.
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert any(
-        s.endswith("/static/map_ui/live.js") or s.endswith("/evaluation.js") for s in sources
-    )
+    assert any(s.endswith(f"/static/map_ui/{url.split('/')[2]}.js") for s in sources)
     assert all(s.startswith(("/", "#")) for s in sources), sources
 
 

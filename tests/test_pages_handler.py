@@ -46,7 +46,7 @@ def test_a_department_lands_on_its_workbench_with_its_unit_and_queues(
     assert config["api"]["cases"] == "/api/cases/"
     assert config["work_day_hours"] > 0
     assert config["labels"]["panel"]["form"]["photos"] == "处置照片（可拍照）"
-    assert "casepanel.js" in html and "handler.js" in html
+    assert '<script type="module" src="/static/map_ui/handler.js">' in html
 
 
 def test_the_data_admin_lands_on_the_base_data_page(

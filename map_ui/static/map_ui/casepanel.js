@@ -7,7 +7,8 @@
    and the panel shows it afresh. Words come from the page config
    (config.labels and config.labels.panel); no text is written here.
 
-   var panel = window.gridCasePanel.create(node, {
+   import { create } from "./casepanel.js";
+   var panel = create(node, {
      map: leafletMap,           // optional: the case's point is marked and shown on it
      workDayHours: 8,           // optional: an extension asked in days is sent in hours
      onDone(item, action) {},   // an action succeeded; `item`: the case as the API returns it
@@ -18,361 +19,356 @@
    panel.refresh();    // draw the shown case again (after a live event), unless a form is open
    panel.current();    // the id shown, or null
    panel.busy();       // a form is open */
-(function () {
-  "use strict";
 
-  var page = window.gridPage;
-  var el = page.el;
-  var labels = page.config.labels || {};
-  var words = labels.panel || {};
-  var form = words.form || {};
+import * as page from "./common.js";
+var el = page.el;
+var labels = page.config.labels || {};
+var words = labels.panel || {};
+var form = words.form || {};
 
-  // What each action asks before it is sent; an action not listed is sent at once.
-  var FIELDS = {
-    handle: ["note", "photos"],
-    request_extension: ["kind", "days", "reason"],
-    "return": ["reason"],
-    cancel: ["reason"],
-    escalate: ["reason"],
-    merge: ["into", "note"],
-    redispatch: ["unit", "reason"],
-    supervise: ["note", "due_at"],
-    approve_extension: ["note"],
-    reject_extension: ["note"],
-    verify_pass: ["note", "photos"],
-    verify_fail: ["note", "photos"],
-  };
-  // Fields the API requires (the rest may stay empty).
-  var REQUIRED = { reason: true, into: true, unit: true, due_at: true };
-  var NOTE_REQUIRED = { handle: true, supervise: true, verify_fail: true };
-  var PHOTOS_REQUIRED = { handle: true };
+// What each action asks before it is sent; an action not listed is sent at once.
+var FIELDS = {
+  handle: ["note", "photos"],
+  request_extension: ["kind", "days", "reason"],
+  "return": ["reason"],
+  cancel: ["reason"],
+  escalate: ["reason"],
+  merge: ["into", "note"],
+  redispatch: ["unit", "reason"],
+  supervise: ["note", "due_at"],
+  approve_extension: ["note"],
+  reject_extension: ["note"],
+  verify_pass: ["note", "photos"],
+  verify_fail: ["note", "photos"],
+};
+// Fields the API requires (the rest may stay empty).
+var REQUIRED = { reason: true, into: true, unit: true, due_at: true };
+var NOTE_REQUIRED = { handle: true, supervise: true, verify_fail: true };
+var PHOTOS_REQUIRED = { handle: true };
 
-  function stateLabel(state) {
-    return (labels.states && labels.states[state]) || state;
+export function stateLabel(state) {
+  return (labels.states && labels.states[state]) || state;
+}
+
+export function when(iso) {
+  if (!iso) return labels.none || "";
+  return new Date(iso).toLocaleString(document.documentElement.lang || undefined, { hour12: false });
+}
+
+export function deadline(item) {
+  if (!item.due_at) return "none";
+  if (item.overdue) return "overdue";
+  if (item.warned) return "warning";
+  return "on_time";
+}
+
+export function badge(item) {
+  var status = deadline(item);
+  return el("span", { class: "badge deadline-" + status, text: (labels.deadline || {})[status] || status });
+}
+
+function caseUrl(id, action) {
+  return page.config.api.cases + id + "/" + (action ? action + "/" : "");
+}
+
+/* A full-size view of a photo over the page; a tap or Escape closes it. */
+function enlarge(photo) {
+  var overlay = el("div", { class: "photo-overlay", role: "dialog", "aria-modal": "true" },
+    el("img", { src: photo.url, alt: "" }),
+    el("button", { type: "button", class: "close", text: words.close }));
+  function close() {
+    document.removeEventListener("keydown", onKey);
+    if (overlay.parentNode) overlay.parentNode.removeChild(overlay);
+  }
+  function onKey(event) { if (event.key === "Escape") close(); }
+  overlay.addEventListener("click", close);
+  document.addEventListener("keydown", onKey);
+  document.body.appendChild(overlay);
+  overlay.querySelector("button").focus();
+}
+
+function photoStrip(photos) {
+  if (!photos || !photos.length) return null;
+  var strip = el("div", { class: "photo-strip" });
+  photos.forEach(function (photo) {
+    strip.appendChild(el("button", {
+      type: "button", class: "photo", title: words.enlarge, "data-photo": String(photo.id),
+      onclick: function () { enlarge(photo); },
+    }, el("img", { src: photo.thumb_url || photo.url, alt: words.enlarge, loading: "lazy" })));
+  });
+  return strip;
+}
+
+export function create(node, options) {
+  options = options || {};
+  var shown = null; // the detail drawn
+  var formOpen = false;
+  var requests = 0;
+  var marker = null;
+
+  function setForm(open) {
+    formOpen = open;
+    if (options.onForm) options.onForm(open);
   }
 
-  function when(iso) {
-    if (!iso) return labels.none || "";
-    return new Date(iso).toLocaleString(document.documentElement.lang || undefined, { hour12: false });
+  function mark(detail) {
+    var map = options.map;
+    if (!map || !detail.point) return;
+    var at = [detail.point[1], detail.point[0]]; // API: [lon, lat]
+    if (marker) marker.setLatLng(at);
+    else marker = L.circleMarker(at, { radius: 9, color: "#123b63", weight: 3, fillColor: "#f79009", fillOpacity: 0.9 }).addTo(map);
+    map.setView(at, Math.max(map.getZoom(), 16));
   }
 
-  function deadline(item) {
-    if (!item.due_at) return "none";
-    if (item.overdue) return "overdue";
-    if (item.warned) return "warning";
-    return "on_time";
-  }
-
-  function badge(item) {
-    var status = deadline(item);
-    return el("span", { class: "badge deadline-" + status, text: (labels.deadline || {})[status] || status });
-  }
-
-  function caseUrl(id, action) {
-    return page.config.api.cases + id + "/" + (action ? action + "/" : "");
-  }
-
-  /* A full-size view of a photo over the page; a tap or Escape closes it. */
-  function enlarge(photo) {
-    var overlay = el("div", { class: "photo-overlay", role: "dialog", "aria-modal": "true" },
-      el("img", { src: photo.url, alt: "" }),
-      el("button", { type: "button", class: "close", text: words.close }));
-    function close() {
-      document.removeEventListener("keydown", onKey);
-      if (overlay.parentNode) overlay.parentNode.removeChild(overlay);
-    }
-    function onKey(event) { if (event.key === "Escape") close(); }
-    overlay.addEventListener("click", close);
-    document.addEventListener("keydown", onKey);
-    document.body.appendChild(overlay);
-    overlay.querySelector("button").focus();
-  }
-
-  function photoStrip(photos) {
-    if (!photos || !photos.length) return null;
-    var strip = el("div", { class: "photo-strip" });
-    photos.forEach(function (photo) {
-      strip.appendChild(el("button", {
-        type: "button", class: "photo", title: words.enlarge, "data-photo": String(photo.id),
-        onclick: function () { enlarge(photo); },
-      }, el("img", { src: photo.thumb_url || photo.url, alt: words.enlarge, loading: "lazy" })));
+  function facts(detail) {
+    var list = el("dl", { class: "facts" });
+    [
+      [labels.category, detail.category.code + " " + detail.category.name],
+      [labels.place, [detail.street.name, detail.community.name, detail.cell.code].join(" / ")],
+      [words.address, detail.address_text || labels.none],
+      [labels.unit, detail.unit ? detail.unit.name : labels.none],
+      [labels.due, when(detail.due_at)],
+      [words.reported_at, when(detail.created_at)],
+    ].forEach(function (pair) {
+      list.appendChild(el("dt", { text: pair[0] }));
+      list.appendChild(el("dd", { text: pair[1] }));
     });
-    return strip;
+    return list;
   }
 
-  function create(node, options) {
-    options = options || {};
-    var shown = null; // the detail drawn
-    var formOpen = false;
-    var requests = 0;
-    var marker = null;
-
-    function setForm(open) {
-      formOpen = open;
-      if (options.onForm) options.onForm(open);
+  function pending(detail) {
+    var box = el("div", { class: "pending" });
+    var ext = detail.extension;
+    if (ext) {
+      box.appendChild(el("div", { class: "extension", "data-kind": ext.kind },
+        el("strong", { text: words.extension }), " ",
+        el("span", { text: (form.kinds || {})[ext.kind] || ext.kind }),
+        ext.days !== null && ext.days !== undefined ? " · " + ext.days : "",
+        " · " + ext.reason + " — " + ext.requested_by + " " + when(ext.requested_at)));
     }
+    (detail.supervisions || []).forEach(function (entry) {
+      box.appendChild(el("div", { class: "supervision" },
+        el("strong", { text: words.supervisions }), " ",
+        entry.note, " · " + words.supervise_due + " " + when(entry.due_at),
+        entry.by ? " · " + words.by + " " + entry.by : ""));
+    });
+    return box.children.length ? box : null;
+  }
 
-    function mark(detail) {
-      var map = options.map;
-      if (!map || !detail.point) return;
-      var at = [detail.point[1], detail.point[0]]; // API: [lon, lat]
-      if (marker) marker.setLatLng(at);
-      else marker = L.circleMarker(at, { radius: 9, color: "#123b63", weight: 3, fillColor: "#f79009", fillOpacity: 0.9 }).addTo(map);
-      map.setView(at, Math.max(map.getZoom(), 16));
-    }
+  function history(detail) {
+    var list = el("ol", { class: "history" });
+    detail.history.forEach(function (event) {
+      var who = [event.actor_unit, event.actor].filter(Boolean).join(" · ");
+      var named = labels.actions && labels.actions[event.action];
+      list.appendChild(el("li", { "data-action": event.action },
+        el("time", { text: when(event.at) }), " ",
+        named ? named + " → " : "",
+        el("strong", { text: stateLabel(event.to_state) }),
+        who ? " — " + who : "",
+        event.unit ? " → " + event.unit.name : "",
+        event.note ? el("div", { class: "note", text: event.note }) : null,
+        photoStrip(event.photos)));
+    });
+    return list;
+  }
 
-    function facts(detail) {
-      var list = el("dl", { class: "facts" });
-      [
-        [labels.category, detail.category.code + " " + detail.category.name],
-        [labels.place, [detail.street.name, detail.community.name, detail.cell.code].join(" / ")],
-        [words.address, detail.address_text || labels.none],
-        [labels.unit, detail.unit ? detail.unit.name : labels.none],
-        [labels.due, when(detail.due_at)],
-        [words.reported_at, when(detail.created_at)],
-      ].forEach(function (pair) {
-        list.appendChild(el("dt", { text: pair[0] }));
-        list.appendChild(el("dd", { text: pair[1] }));
-      });
-      return list;
-    }
-
-    function pending(detail) {
-      var box = el("div", { class: "pending" });
-      var ext = detail.extension;
-      if (ext) {
-        box.appendChild(el("div", { class: "extension", "data-kind": ext.kind },
-          el("strong", { text: words.extension }), " ",
-          el("span", { text: (form.kinds || {})[ext.kind] || ext.kind }),
-          ext.days !== null && ext.days !== undefined ? " · " + ext.days : "",
-          " · " + ext.reason + " — " + ext.requested_by + " " + when(ext.requested_at)));
-      }
-      (detail.supervisions || []).forEach(function (entry) {
-        box.appendChild(el("div", { class: "supervision" },
-          el("strong", { text: words.supervisions }), " ",
-          entry.note, " · " + words.supervise_due + " " + when(entry.due_at),
-          entry.by ? " · " + words.by + " " + entry.by : ""));
-      });
-      return box.children.length ? box : null;
-    }
-
-    function history(detail) {
-      var list = el("ol", { class: "history" });
-      detail.history.forEach(function (event) {
-        var who = [event.actor_unit, event.actor].filter(Boolean).join(" · ");
-        var named = labels.actions && labels.actions[event.action];
-        list.appendChild(el("li", { "data-action": event.action },
-          el("time", { text: when(event.at) }), " ",
-          named ? named + " → " : "",
-          el("strong", { text: stateLabel(event.to_state) }),
-          who ? " — " + who : "",
-          event.unit ? " → " + event.unit.name : "",
-          event.note ? el("div", { class: "note", text: event.note }) : null,
-          photoStrip(event.photos)));
-      });
-      return list;
-    }
-
-    function field(name, action) {
-      if (name === "note" || name === "reason") {
-        var required = name === "reason" ? REQUIRED.reason : NOTE_REQUIRED[action];
-        return el("label", {}, form[name],
-          el("textarea", { name: name, rows: "3", required: required ? true : null, maxlength: "4000" }));
-      }
-      if (name === "photos") {
-        // capture: a phone opens its camera; accept: pictures only (the server checks too).
-        return el("label", {}, form.photos,
-          el("input", {
-            name: "photos", type: "file", accept: "image/*", capture: "environment", multiple: true,
-            required: PHOTOS_REQUIRED[action] ? true : null,
-          }));
-      }
-      if (name === "kind") {
-        var select = el("select", { name: "kind" });
-        Object.keys(form.kinds || {}).forEach(function (value) {
-          select.appendChild(el("option", { value: value, text: form.kinds[value] }));
-        });
-        return el("label", {}, form.kind, select);
-      }
-      if (name === "days") {
-        return el("label", { class: "days" }, form.days,
-          el("input", { name: "days", type: "number", min: "0.5", step: "0.5", value: "1", inputmode: "decimal" }));
-      }
-      if (name === "due_at") {
-        return el("label", {}, form.due_at, el("input", { name: "due_at", type: "date", required: true }));
-      }
-      // unit, into: a number.
+  function field(name, action) {
+    if (name === "note" || name === "reason") {
+      var required = name === "reason" ? REQUIRED.reason : NOTE_REQUIRED[action];
       return el("label", {}, form[name],
-        el("input", { name: name, type: "number", min: "1", required: true, inputmode: "numeric" }));
+        el("textarea", { name: name, rows: "3", required: required ? true : null, maxlength: "4000" }));
     }
-
-    function body(action, fields) {
-      var data = { expected_state: shown.state };
-      var files = [];
-      fields.forEach(function (name) {
-        var input = fields.form.elements[name];
-        if (name === "photos") files = Array.prototype.slice.call(input.files);
-        else if (name === "days") {
-          // 缓办 has no length: it lasts until the case is resumed.
-          var kind = fields.form.elements.kind;
-          if (!kind || kind.value !== "suspend") {
-            data.hours = Math.max(1, Math.round(parseFloat(input.value) * (options.workDayHours || 8)));
-          }
-        } else if (name === "unit" || name === "into") data[name] = parseInt(input.value, 10);
-        else data[name] = input.value;
-      });
-      if (!files.length) return { json: data };
-      var multipart = new FormData();
-      Object.keys(data).forEach(function (key) { multipart.append(key, data[key]); });
-      files.forEach(function (file) { multipart.append("photos", file); });
-      return { body: multipart };
-    }
-
-    function openForm(entry, bar) {
-      closeForms();
-      var names = FIELDS[entry.action];
-      var box = el("form", { class: "case-form", "data-action": entry.action });
-      box.appendChild(el("h4", { text: entry.label }));
-      names.forEach(function (name) { box.appendChild(field(name, entry.action)); });
-      var kind = box.elements.kind;
-      if (kind) {
-        kind.addEventListener("change", function () {
-          box.querySelector("label.days").hidden = kind.value === "suspend";
-        });
-      }
-      box.appendChild(el("div", { class: "form-buttons" },
-        el("button", { type: "submit", class: "primary", text: form.send }),
-        el("button", {
-          type: "button", class: "secondary", text: form.cancel,
-          onclick: function () { closeForms(); },
-        })));
-      box.addEventListener("submit", function (event) {
-        event.preventDefault();
-        var fields = names.slice();
-        fields.form = box;
-        send(entry.action, body(entry.action, fields));
-      });
-      bar.after(box);
-      setForm(true);
-      var first = box.querySelector("textarea, input, select");
-      if (first) first.focus();
-    }
-
-    function closeForms() {
-      node.querySelectorAll("form.case-form").forEach(function (old) { old.parentNode.removeChild(old); });
-      if (formOpen) setForm(false);
-    }
-
-    function actions(detail) {
-      var entries = detail.allowed_actions || [];
-      var bar = el("div", { class: "actions", "data-actions": entries.map(function (e) { return e.action; }).join(" ") });
-      if (!entries.length) {
-        bar.appendChild(el("p", { class: "muted", text: words.no_actions }));
-        return bar;
-      }
-      entries.forEach(function (entry) {
-        bar.appendChild(el("button", {
-          type: "button", class: "action action-" + entry.action, "data-action": entry.action, text: entry.label,
-          onclick: function () {
-            if (FIELDS[entry.action]) openForm(entry, bar);
-            else send(entry.action, { json: { expected_state: detail.state } });
-          },
+    if (name === "photos") {
+      // capture: a phone opens its camera; accept: pictures only (the server checks too).
+      return el("label", {}, form.photos,
+        el("input", {
+          name: "photos", type: "file", accept: "image/*", capture: "environment", multiple: true,
+          required: PHOTOS_REQUIRED[action] ? true : null,
         }));
+    }
+    if (name === "kind") {
+      var select = el("select", { name: "kind" });
+      Object.keys(form.kinds || {}).forEach(function (value) {
+        select.appendChild(el("option", { value: value, text: form.kinds[value] }));
       });
+      return el("label", {}, form.kind, select);
+    }
+    if (name === "days") {
+      return el("label", { class: "days" }, form.days,
+        el("input", { name: "days", type: "number", min: "0.5", step: "0.5", value: "1", inputmode: "decimal" }));
+    }
+    if (name === "due_at") {
+      return el("label", {}, form.due_at, el("input", { name: "due_at", type: "date", required: true }));
+    }
+    // unit, into: a number.
+    return el("label", {}, form[name],
+      el("input", { name: name, type: "number", min: "1", required: true, inputmode: "numeric" }));
+  }
+
+  function body(action, fields) {
+    var data = { expected_state: shown.state };
+    var files = [];
+    fields.forEach(function (name) {
+      var input = fields.form.elements[name];
+      if (name === "photos") files = Array.prototype.slice.call(input.files);
+      else if (name === "days") {
+        // 缓办 has no length: it lasts until the case is resumed.
+        var kind = fields.form.elements.kind;
+        if (!kind || kind.value !== "suspend") {
+          data.hours = Math.max(1, Math.round(parseFloat(input.value) * (options.workDayHours || 8)));
+        }
+      } else if (name === "unit" || name === "into") data[name] = parseInt(input.value, 10);
+      else data[name] = input.value;
+    });
+    if (!files.length) return { json: data };
+    var multipart = new FormData();
+    Object.keys(data).forEach(function (key) { multipart.append(key, data[key]); });
+    files.forEach(function (file) { multipart.append("photos", file); });
+    return { body: multipart };
+  }
+
+  function openForm(entry, bar) {
+    closeForms();
+    var names = FIELDS[entry.action];
+    var box = el("form", { class: "case-form", "data-action": entry.action });
+    box.appendChild(el("h4", { text: entry.label }));
+    names.forEach(function (name) { box.appendChild(field(name, entry.action)); });
+    var kind = box.elements.kind;
+    if (kind) {
+      kind.addEventListener("change", function () {
+        box.querySelector("label.days").hidden = kind.value === "suspend";
+      });
+    }
+    box.appendChild(el("div", { class: "form-buttons" },
+      el("button", { type: "submit", class: "primary", text: form.send }),
+      el("button", {
+        type: "button", class: "secondary", text: form.cancel,
+        onclick: function () { closeForms(); },
+      })));
+    box.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var fields = names.slice();
+      fields.form = box;
+      send(entry.action, body(entry.action, fields));
+    });
+    bar.after(box);
+    setForm(true);
+    var first = box.querySelector("textarea, input, select");
+    if (first) first.focus();
+  }
+
+  function closeForms() {
+    node.querySelectorAll("form.case-form").forEach(function (old) { old.parentNode.removeChild(old); });
+    if (formOpen) setForm(false);
+  }
+
+  function actions(detail) {
+    var entries = detail.allowed_actions || [];
+    var bar = el("div", { class: "actions", "data-actions": entries.map(function (e) { return e.action; }).join(" ") });
+    if (!entries.length) {
+      bar.appendChild(el("p", { class: "muted", text: words.no_actions }));
       return bar;
     }
-
-    function send(action, request) {
-      var id = shown.id;
-      var buttons = node.querySelectorAll("button, input, textarea, select");
-      buttons.forEach(function (b) { b.disabled = true; });
-      return page.request(caseUrl(id, action), {
-        method: "POST", json: request.json, body: request.body,
-      }).then(function (answer) {
-        if (answer.status >= 200 && answer.status < 300) {
-          closeForms();
-          if (options.onDone) options.onDone(answer.body, action);
-          return show(id);
-        }
-        buttons.forEach(function (b) { b.disabled = false; });
-        var message = page.errorText(answer.body) || "HTTP " + answer.status;
-        if (answer.status === 409) {
-          // Someone acted first: show the case as it is now, with what may be done now.
-          closeForms();
-          if (options.onError) options.onError(words.changed + " " + message);
-          return show(id);
-        }
-        if (options.onError) options.onError(message);
-        return null;
-      }).catch(function (error) {
-        buttons.forEach(function (b) { b.disabled = false; });
-        if (options.onError) options.onError(error.message);
-      });
-    }
-
-    function draw(detail) {
-      shown = detail;
-      node.replaceChildren();
-      node.setAttribute("data-case", String(detail.id));
-      node.setAttribute("data-state", detail.state);
-      node.appendChild(el("h3", {},
-        labels.case + " #" + detail.id + " ",
-        el("span", { class: "state", text: stateLabel(detail.state) }), " ", badge(detail),
-        detail.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null));
-      node.appendChild(facts(detail));
-      node.appendChild(el("h4", { text: words.description }));
-      node.appendChild(el("p", { class: "description", text: detail.description }));
-      var own = photoStrip(detail.photos);
-      if (own) node.appendChild(el("div", { class: "case-photos" }, el("h4", { text: words.photos }), own));
-      var waiting = pending(detail);
-      if (waiting) node.appendChild(waiting);
-      node.appendChild(actions(detail));
-      node.appendChild(el("h4", { text: words.history }));
-      node.appendChild(history(detail));
-      mark(detail);
-    }
-
-    function show(id) {
-      // Only the latest request draws: a slow answer never covers a newer one.
-      var request = (requests += 1);
-      if (!shown || shown.id !== id) {
-        if (formOpen) setForm(false);
-        node.replaceChildren(el("p", { class: "muted", text: labels.loading }));
-      }
-      return page.api(caseUrl(id)).then(function (detail) {
-        if (request !== requests) return detail;
-        // A form opened on this case while the answer was on its way (a live redraw):
-        // keep it. Its action carries the state it was opened on (expected_state), and
-        // the server refuses it with a 409 if that no longer holds.
-        if (formOpen && shown && shown.id === id) return detail;
-        if (formOpen) setForm(false);
-        draw(detail);
-        return detail;
-      }).catch(function (error) {
-        if (request !== requests) return null;
-        shown = null;
-        node.removeAttribute("data-case");
-        if (error.status === 404) {
-          // Returned or moved to another unit: no longer this user's to see.
-          node.replaceChildren(el("p", { class: "muted gone", text: words.gone }));
-          return null;
-        }
-        node.replaceChildren(el("p", { class: "error" }, labels.load_error + " " + error.message));
-        if (options.onError) options.onError(error.message);
-        return null;
-      });
-    }
-
-    return {
-      show: show,
-      refresh: function () {
-        if (shown && !formOpen) return show(shown.id);
-        return Promise.resolve(null);
-      },
-      current: function () { return shown ? shown.id : null; },
-      busy: function () { return formOpen; },
-    };
+    entries.forEach(function (entry) {
+      bar.appendChild(el("button", {
+        type: "button", class: "action action-" + entry.action, "data-action": entry.action, text: entry.label,
+        onclick: function () {
+          if (FIELDS[entry.action]) openForm(entry, bar);
+          else send(entry.action, { json: { expected_state: detail.state } });
+        },
+      }));
+    });
+    return bar;
   }
 
-  window.gridCasePanel = { create: create, stateLabel: stateLabel, when: when, badge: badge, deadline: deadline };
-})();
+  function send(action, request) {
+    var id = shown.id;
+    var buttons = node.querySelectorAll("button, input, textarea, select");
+    buttons.forEach(function (b) { b.disabled = true; });
+    return page.request(caseUrl(id, action), {
+      method: "POST", json: request.json, body: request.body,
+    }).then(function (answer) {
+      if (answer.status >= 200 && answer.status < 300) {
+        closeForms();
+        if (options.onDone) options.onDone(answer.body, action);
+        return show(id);
+      }
+      buttons.forEach(function (b) { b.disabled = false; });
+      var message = page.errorText(answer.body) || "HTTP " + answer.status;
+      if (answer.status === 409) {
+        // Someone acted first: show the case as it is now, with what may be done now.
+        closeForms();
+        if (options.onError) options.onError(words.changed + " " + message);
+        return show(id);
+      }
+      if (options.onError) options.onError(message);
+      return null;
+    }).catch(function (error) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      if (options.onError) options.onError(error.message);
+    });
+  }
+
+  function draw(detail) {
+    shown = detail;
+    node.replaceChildren();
+    node.setAttribute("data-case", String(detail.id));
+    node.setAttribute("data-state", detail.state);
+    node.appendChild(el("h3", {},
+      labels.case + " #" + detail.id + " ",
+      el("span", { class: "state", text: stateLabel(detail.state) }), " ", badge(detail),
+      detail.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null));
+    node.appendChild(facts(detail));
+    node.appendChild(el("h4", { text: words.description }));
+    node.appendChild(el("p", { class: "description", text: detail.description }));
+    var own = photoStrip(detail.photos);
+    if (own) node.appendChild(el("div", { class: "case-photos" }, el("h4", { text: words.photos }), own));
+    var waiting = pending(detail);
+    if (waiting) node.appendChild(waiting);
+    node.appendChild(actions(detail));
+    node.appendChild(el("h4", { text: words.history }));
+    node.appendChild(history(detail));
+    mark(detail);
+  }
+
+  function show(id) {
+    // Only the latest request draws: a slow answer never covers a newer one.
+    var request = (requests += 1);
+    if (!shown || shown.id !== id) {
+      if (formOpen) setForm(false);
+      node.replaceChildren(el("p", { class: "muted", text: labels.loading }));
+    }
+    return page.api(caseUrl(id)).then(function (detail) {
+      if (request !== requests) return detail;
+      // A form opened on this case while the answer was on its way (a live redraw):
+      // keep it. Its action carries the state it was opened on (expected_state), and
+      // the server refuses it with a 409 if that no longer holds.
+      if (formOpen && shown && shown.id === id) return detail;
+      if (formOpen) setForm(false);
+      draw(detail);
+      return detail;
+    }).catch(function (error) {
+      if (request !== requests) return null;
+      shown = null;
+      node.removeAttribute("data-case");
+      if (error.status === 404) {
+        // Returned or moved to another unit: no longer this user's to see.
+        node.replaceChildren(el("p", { class: "muted gone", text: words.gone }));
+        return null;
+      }
+      node.replaceChildren(el("p", { class: "error" }, labels.load_error + " " + error.message));
+      if (options.onError) options.onError(error.message);
+      return null;
+    });
+  }
+
+  return {
+    show: show,
+    refresh: function () {
+      if (shown && !formOpen) return show(shown.id);
+      return Promise.resolve(null);
+    },
+    current: function () { return shown ? shown.id : null; },
+    busy: function () { return formOpen; },
+  };
+}

@@ -2,394 +2,376 @@
    markers on the map, the vector-tile layers with their switcher, a case's history and
    the live counters. Labels come from the page config (rendered in the user's
    language by the server); no text is written here. */
-(function () {
-  "use strict";
+import * as page from "./common.js";
+import * as mapkit from "./mapkit.js";
 
-  var page = window.gridPage;
-  var config = page.config;
-  var labels = config.labels || {};
-  var el = page.el;
-  var api = page.api;
+var kit = mapkit.active ? mapkit : null; // the map's legend, labels, popups and clusters
+var config = page.config;
+var labels = config.labels || {};
+var el = page.el;
+var api = page.api;
 
-  // Colours of a case's deadline status, the same on markers, tiles and badges.
-  var DEADLINE_COLOURS = {
-    on_time: "#12b76a",
-    warning: "#f79009",
-    overdue: "#d92d20",
-    none: "#667085",
+// Colours of a case's deadline status, the same on markers, tiles and badges.
+var DEADLINE_COLOURS = {
+  on_time: "#12b76a",
+  warning: "#f79009",
+  overdue: "#d92d20",
+  none: "#667085",
+};
+// The ring round a case point says where it is in the loop (the fill: its deadline):
+// waiting for the command side, for its unit, being handled, waiting for verification.
+var STATE_RINGS = {
+  reported: "#1570ef", filed: "#1570ef", returned: "#1570ef",
+  dispatched: "#7a5af8", rework: "#7a5af8",
+  signed: "#1f2933", suspended: "#98a2b3",
+  handled: "#0e9384", verified: "#0e9384",
+};
+var FINAL_STATES = { closed: true, cancelled: true, merged: true };
+
+export function caseUrl(id, action) {
+  return config.api.cases + id + "/" + (action ? action + "/" : "");
+}
+
+/* on_time / warning / overdue / none, from a case of the API or of a live event. */
+export function deadline(item) {
+  if (!item.due_at) return "none";
+  if (item.overdue) return "overdue";
+  if (item.warned) return "warning";
+  return "on_time";
+}
+
+export function isFinal(state) {
+  return FINAL_STATES[state] === true;
+}
+
+export function stateLabel(state) {
+  return (labels.states && labels.states[state]) || state;
+}
+
+export function when(iso) {
+  if (!iso) return labels.none || "";
+  return new Date(iso).toLocaleString(document.documentElement.lang || undefined, {
+    hour12: false,
+  });
+}
+
+export function badge(item) {
+  var status = deadline(item);
+  return el("span", { class: "badge deadline-" + status, text: labels.deadline[status] });
+}
+
+/* Case markers drawn as SVG (not on the map's canvas), so that each is an element
+   the page and its tests can find: .case-marker[data-case="12"][data-state="signed"]. */
+export function markerLayer(map, onClick) {
+  var renderer = L.svg({ padding: 0.5 });
+  var group = L.featureGroup().addTo(map);
+  var byId = {};
+  // Markers on one spot get a numbered cluster over them (mapkit.js).
+  var stacks = kit ? kit.markerStacks(group, onClick) : null;
+  if (kit) kit.register("markers", group);
+
+  function point(item) {
+    if (item.point) return [item.point[1], item.point[0]]; // API: [lon, lat]
+    return [item.lat, item.lon]; // live event
+  }
+
+  function style(item) {
+    var colour = DEADLINE_COLOURS[deadline(item)];
+    return {
+      renderer: renderer,
+      radius: item.urgent ? 9 : 7,
+      color: STATE_RINGS[item.state] || "#ffffff",
+      weight: 3,
+      fillColor: colour,
+      fillOpacity: 0.9,
+      className: "case-marker",
+    };
+  }
+
+  function tag(marker, item) {
+    var node = marker.getElement();
+    if (!node) return;
+    node.setAttribute("data-case", String(item.id));
+    node.setAttribute("data-state", item.state);
+    node.setAttribute("data-deadline", deadline(item));
+  }
+
+  return {
+    layer: group,
+    upsert: function (item) {
+      var marker = byId[item.id];
+      if (marker) {
+        marker.setLatLng(point(item));
+        marker.setStyle(style(item));
+      } else {
+        marker = L.circleMarker(point(item), style(item));
+        marker.on("click", function () { onClick(item.id); });
+        byId[item.id] = marker;
+        group.addLayer(marker);
+      }
+      marker.unbindTooltip();
+      marker.bindTooltip("#" + item.id + " " + stateLabel(item.state));
+      tag(marker, item);
+      marker.caseId = item.id;
+      if (stacks) stacks.refresh();
+      return marker;
+    },
+    remove: function (id) {
+      if (byId[id]) {
+        group.removeLayer(byId[id]);
+        delete byId[id];
+        if (stacks) stacks.refresh();
+      }
+    },
+    clear: function () {
+      group.clearLayers();
+      byId = {};
+      if (stacks) stacks.refresh();
+    },
+    get: function (id) { return byId[id]; },
+    has: function (id) { return byId[id] !== undefined; },
   };
-  // The ring round a case point says where it is in the loop (the fill: its deadline):
-  // waiting for the command side, for its unit, being handled, waiting for verification.
-  var STATE_RINGS = {
-    reported: "#1570ef", filed: "#1570ef", returned: "#1570ef",
-    dispatched: "#7a5af8", rework: "#7a5af8",
-    signed: "#1f2933", suspended: "#98a2b3",
-    handled: "#0e9384", verified: "#0e9384",
-  };
-  var FINAL_STATES = { closed: true, cancelled: true, merged: true };
+}
 
-  function caseUrl(id, action) {
-    return config.api.cases + id + "/" + (action ? action + "/" : "");
-  }
-
-  /* on_time / warning / overdue / none, from a case of the API or of a live event. */
-  function deadline(item) {
-    if (!item.due_at) return "none";
-    if (item.overdue) return "overdue";
-    if (item.warned) return "warning";
-    return "on_time";
-  }
-
-  function isFinal(state) {
-    return FINAL_STATES[state] === true;
-  }
-
-  function stateLabel(state) {
-    return (labels.states && labels.states[state]) || state;
-  }
-
-  function when(iso) {
-    if (!iso) return labels.none || "";
-    return new Date(iso).toLocaleString(document.documentElement.lang || undefined, {
-      hour12: false,
-    });
-  }
-
-  function badge(item) {
-    var status = deadline(item);
-    return el("span", { class: "badge deadline-" + status, text: labels.deadline[status] });
-  }
-
-  /* Case markers drawn as SVG (not on the map's canvas), so that each is an element
-     the page and its tests can find: .case-marker[data-case="12"][data-state="signed"]. */
-  function markerLayer(map, onClick) {
-    var renderer = L.svg({ padding: 0.5 });
-    var group = L.featureGroup().addTo(map);
-    var byId = {};
-    // Markers on one spot get a numbered cluster over them (mapkit.js).
-    var kit = window.gridMap;
-    var stacks = kit ? kit.markerStacks(group, onClick) : null;
-    if (kit) kit.register("markers", group);
-
-    function point(item) {
-      if (item.point) return [item.point[1], item.point[0]]; // API: [lon, lat]
-      return [item.lat, item.lon]; // live event
-    }
-
-    function style(item) {
-      var colour = DEADLINE_COLOURS[deadline(item)];
+/* Vector-tile layers of the user's scope (map_ui.tiles), in a layer switcher.
+   `on`: the layers shown at first; `onCase(id)`: a case point was clicked. */
+export function tileLayers(map, on, onCase) {
+  var urls = config.tiles || {};
+  var names = labels.layers || {};
+  var styles = Object.assign({}, page.areaStyles, {
+    // Filled with nothing: a click inside a cell is on the cell (its popup).
+    cells: { color: "#98a2b3", opacity: 0.8, weight: 1, fill: true, fillOpacity: 0 },
+    components: pointStyle("#7f56d9", "components"),
+    entities: pointStyle("#0e9384", "entities"),
+    population: function (properties) {
+      // People per km² (density) at low zoom; people at an address point at high zoom.
+      var size = properties.density ? Math.log10(properties.density + 1) * 2 : 4;
       return {
-        renderer: renderer,
-        radius: item.urgent ? 9 : 7,
-        color: STATE_RINGS[item.state] || "#ffffff",
-        weight: 3,
-        fillColor: colour,
-        fillOpacity: 0.9,
-        className: "case-marker",
+        radius: Math.max(3, Math.min(14, size)),
+        fill: true, fillColor: "#e04f16", fillOpacity: 0.35, stroke: false,
       };
-    }
-
-    function tag(marker, item) {
-      var node = marker.getElement();
-      if (!node) return;
-      node.setAttribute("data-case", String(item.id));
-      node.setAttribute("data-state", item.state);
-      node.setAttribute("data-deadline", deadline(item));
-    }
-
-    return {
-      layer: group,
-      upsert: function (item) {
-        var marker = byId[item.id];
-        if (marker) {
-          marker.setLatLng(point(item));
-          marker.setStyle(style(item));
-        } else {
-          marker = L.circleMarker(point(item), style(item));
-          marker.on("click", function () { onClick(item.id); });
-          byId[item.id] = marker;
-          group.addLayer(marker);
-        }
-        marker.unbindTooltip();
-        marker.bindTooltip("#" + item.id + " " + stateLabel(item.state));
-        tag(marker, item);
-        marker.caseId = item.id;
-        if (stacks) stacks.refresh();
-        return marker;
-      },
-      remove: function (id) {
-        if (byId[id]) {
-          group.removeLayer(byId[id]);
-          delete byId[id];
-          if (stacks) stacks.refresh();
-        }
-      },
-      clear: function () {
-        group.clearLayers();
-        byId = {};
-        if (stacks) stacks.refresh();
-      },
-      get: function (id) { return byId[id]; },
-      has: function (id) { return byId[id] !== undefined; },
-    };
-  }
-
-  /* Vector-tile layers of the user's scope (map_ui.tiles), in a layer switcher.
-     `on`: the layers shown at first; `onCase(id)`: a case point was clicked. */
-  function tileLayers(map, on, onCase) {
-    var urls = config.tiles || {};
-    var names = labels.layers || {};
-    var styles = Object.assign({}, page.areaStyles, {
-      // Filled with nothing: a click inside a cell is on the cell (its popup).
-      cells: { color: "#98a2b3", opacity: 0.8, weight: 1, fill: true, fillOpacity: 0 },
-      components: pointStyle("#7f56d9", "components"),
-      entities: pointStyle("#0e9384", "entities"),
-      population: function (properties) {
-        // People per km² (density) at low zoom; people at an address point at high zoom.
-        var size = properties.density ? Math.log10(properties.density + 1) * 2 : 4;
-        return {
-          radius: Math.max(3, Math.min(14, size)),
-          fill: true, fillColor: "#e04f16", fillOpacity: 0.35, stroke: false,
-        };
-      },
-      cases: function (properties) {
-        var status = properties.deadline || (properties.overdue ? "overdue" : "on_time");
-        var aggregated = properties.count !== undefined && properties.count !== null;
-        return {
-          radius: aggregated ? Math.min(16, 5 + Math.sqrt(properties.count) * 2) : 6,
-          fill: true, fillColor: DEADLINE_COLOURS[status] || DEADLINE_COLOURS.none,
-          fillOpacity: 0.85, color: STATE_RINGS[properties.state] || "#ffffff",
-          weight: aggregated ? 1 : 2,
-        };
-      },
-    });
-
-    function pointStyle(colour, name) {
-      return function (properties) {
-        if (kit && kit.hidden(name, properties)) return []; // the legend says: zoom in
-        var aggregated = properties.count !== undefined && properties.count !== null;
-        return {
-          radius: aggregated ? Math.min(14, 3 + Math.sqrt(properties.count)) : 3,
-          fill: true, fillColor: colour, fillOpacity: 0.6, color: colour, weight: 1,
-        };
+    },
+    cases: function (properties) {
+      var status = properties.deadline || (properties.overdue ? "overdue" : "on_time");
+      var aggregated = properties.count !== undefined && properties.count !== null;
+      return {
+        radius: aggregated ? Math.min(16, 5 + Math.sqrt(properties.count) * 2) : 6,
+        fill: true, fillColor: DEADLINE_COLOURS[status] || DEADLINE_COLOURS.none,
+        fillOpacity: 0.85, color: STATE_RINGS[properties.state] || "#ffffff",
+        weight: aggregated ? 1 : 2,
       };
-    }
+    },
+  });
 
-    function make(name) {
-      var layer = L.vectorGrid.protobuf(urls[name], {
-        vectorTileLayerStyles: styles,
-        interactive: true,
-        maxNativeZoom: 18,
-        // Aggregates carry an area's id: keep them apart from case ids.
-        getFeatureId: function (feature) {
-          var p = feature.properties;
-          return p.count !== undefined && p.count !== null ? "area-" + p.id : p.id;
-        },
-      });
-      layer.on("click", function (event) {
-        var p = event.layer.properties;
-        if (!p) return;
-        var aggregated = p.count !== undefined && p.count !== null && name !== "population";
-        if (name === "cases" && !aggregated) onCase(p.id);
-        if (!kit) return;
-        // Popups: a feature's facts from the server; an area's count as it is in the tile.
-        if (aggregated) kit.countPopup(name, p, event.latlng);
-        else if (name !== "population") kit.popup(name, p.id, event.latlng);
-      });
-      return layer;
-    }
-
-    var kit = window.gridMap;
-    var overlays = {};
-    var layers = {};
-    ["areas", "cells", "components", "entities", "population", "cases"].forEach(function (name) {
-      if (!urls[name]) return;
-      layers[name] = make(name);
-      overlays[names[name] || name] = layers[name];
-      if (on.indexOf(name) >= 0) layers[name].addTo(map);
-      if (kit) kit.register(name, layers[name]);
-    });
-    // Cases on one spot: a numbered cluster over their points.
-    if (kit && layers.cases) kit.caseStacks(layers.cases, onCase);
-    return { layers: layers, overlays: overlays };
+  function pointStyle(colour, name) {
+    return function (properties) {
+      if (kit && kit.hidden(name, properties)) return []; // the legend says: zoom in
+      var aggregated = properties.count !== undefined && properties.count !== null;
+      return {
+        radius: aggregated ? Math.min(14, 3 + Math.sqrt(properties.count)) : 3,
+        fill: true, fillColor: colour, fillOpacity: 0.6, color: colour, weight: 1,
+      };
+    };
   }
 
-  /* Ask the server for the tile URLs again (their version tokens move with the data). */
-  function refreshTiles(tiles) {
-    if (!tiles.layers.cases || !config.tiles_urls) return;
-    api(config.tiles_urls).then(function (urls) {
-      if (urls.cases) tiles.layers.cases.setUrl(urls.cases);
-    }).catch(function () { /* the live markers still show the change */ });
-  }
-
-  /* A case with its history, into `node`; `actions(detail)` may add buttons. */
-  var requests = 0;
-  function showCase(node, id, actions) {
-    // Only the latest request draws: a slow answer never covers a newer one.
-    var request = String((requests += 1));
-    node.setAttribute("data-request", request);
-    if (node.getAttribute("data-case") !== String(id)) {
-      node.replaceChildren(el("p", { class: "muted", text: labels.loading }));
-    }
-    return api(caseUrl(id)).then(function (detail) {
-      if (node.getAttribute("data-request") !== request) return detail;
-      node.replaceChildren();
-      node.setAttribute("data-case", String(detail.id));
-      node.setAttribute("data-state", detail.state);
-      node.appendChild(el("h3", {},
-        labels.case + " #" + detail.id + " ",
-        el("span", { class: "state", text: stateLabel(detail.state) }), " ", badge(detail),
-        detail.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null));
-      var facts = el("dl", { class: "facts" });
-      [
-        [labels.category, detail.category.code + " " + detail.category.name],
-        [labels.place, [detail.street.name, detail.community.name, detail.cell.code].join(" / ")],
-        [labels.unit, detail.unit ? detail.unit.name : labels.none],
-        [labels.due, when(detail.due_at)],
-      ].forEach(function (pair) {
-        facts.appendChild(el("dt", { text: pair[0] }));
-        facts.appendChild(el("dd", { text: pair[1] }));
-      });
-      node.appendChild(facts);
-      node.appendChild(el("p", { class: "description", text: detail.description }));
-      var pending = pendingParts(detail);
-      if (pending) node.appendChild(pending);
-      if (actions) actions(detail, node);
-      node.appendChild(el("h4", { text: labels.history }));
-      var list = el("ol", { class: "history" });
-      detail.history.forEach(function (event) {
-        var who = [event.actor_unit, event.actor].filter(Boolean).join(" · ");
-        list.appendChild(el("li", {},
-          el("time", { text: when(event.at) }), " ",
-          (labels.actions && labels.actions[event.action] ? labels.actions[event.action] + " → " : ""),
-          el("strong", { text: stateLabel(event.to_state) }),
-          event.data && event.data.merged ? " #" + event.data.merged : "",
-          who ? " — " + who : "",
-          event.unit ? " → " + event.unit.name : "",
-          event.note ? el("div", { class: "note", text: event.note }) : null,
-          photoStrip(event.photos, who)));
-      });
-      node.appendChild(list);
-      return detail;
-    }).catch(function (error) {
-      if (node.getAttribute("data-request") !== request) return;
-      node.removeAttribute("data-case");
-      node.replaceChildren(el("p", { class: "error" }, labels.load_error + " " + error.message));
-    });
-  }
-
-  /* Thumbnails of an entry's photos (the reporter's, the handler's, the verifier's);
-     a click shows the photo full size over the page. */
-  function photoStrip(photos, who) {
-    if (!photos || !photos.length) return null;
-    var strip = el("div", { class: "photos" });
-    photos.forEach(function (photo) {
-      var thumb = el("img", {
-        src: photo.thumb_url || photo.url,
-        alt: (labels.photo || "") + (who ? " · " + who : ""),
-        loading: "lazy",
-      });
-      strip.appendChild(el("a", {
-        href: photo.url,
-        class: "photo-thumb",
-        "data-photo": String(photo.id),
-        onclick: function (e) {
-          e.preventDefault();
-          showPhoto(photo.url, thumb.alt);
-        },
-      }, thumb));
-    });
-    return strip;
-  }
-
-  function showPhoto(url, alt) {
-    var old = document.querySelector(".photo-viewer");
-    if (old) old.parentNode.removeChild(old);
-    var viewer = el("div", { class: "photo-viewer", role: "dialog", "aria-modal": "true" },
-      el("img", { src: url, alt: alt }),
-      el("button", { type: "button", class: "close", text: labels.close_photo || "×" }));
-    function close() {
-      viewer.parentNode.removeChild(viewer);
-      document.removeEventListener("keydown", onKey);
-    }
-    function onKey(e) {
-      if (e.key === "Escape") close();
-    }
-    viewer.addEventListener("click", close);
-    document.addEventListener("keydown", onKey);
-    document.body.appendChild(viewer);
-    viewer.querySelector("button").focus();
-  }
-
-  /* What waits on the case: a pending 延期/缓办 request, open 督办. */
-  function pendingParts(detail) {
-    var parts = [];
-    var ext = detail.extension;
-    if (ext) {
-      parts.push(el("div", { class: "pending-extension", "data-extension": String(ext.id) },
-        el("strong", { text: labels.extension_pending + " · " + (ext.kind_label || ext.kind) }),
-        ext.hours ? " " + ext.hours + " " + labels.hours_unit : "",
-        " — " + ext.requested_by + " " + when(ext.requested_at),
-        el("div", { class: "note", text: ext.reason })));
-    }
-    (detail.supervisions || []).forEach(function (s) {
-      parts.push(el("div", { class: "supervision" },
-        el("strong", { text: labels.supervised + (s.by ? " · " + s.by : "") }),
-        " " + labels.supervise_due + " " + when(s.due_at),
-        el("div", { class: "note", text: s.note })));
-    });
-    if (!parts.length) return null;
-    var box = el("div", { class: "pending" });
-    parts.forEach(function (p) { box.appendChild(p); });
-    return box;
-  }
-
-  /* The live counters (new today, open, overdue, closed on time) and the board's list
-     of cases to chase, from GET /api/cases/board/; refresh() is debounced so that a
-     burst of events asks once. */
-  function board(onData) {
-    var timer = null;
-    function load() {
-      timer = null;
-      return api(config.api.board).then(function (data) {
-        Object.keys(data.counters).forEach(function (key) {
-          var node = document.querySelector('[data-counter="' + key + '"]');
-          if (node) node.textContent = String(data.counters[key]);
-        });
-        if (onData) onData(data);
-        return data;
-      });
-    }
-    return {
-      load: load,
-      refresh: function () {
-        if (timer === null) timer = window.setTimeout(load, 400);
+  function make(name) {
+    var layer = L.vectorGrid.protobuf(urls[name], {
+      vectorTileLayerStyles: styles,
+      interactive: true,
+      maxNativeZoom: 18,
+      // Aggregates carry an area's id: keep them apart from case ids.
+      getFeatureId: function (feature) {
+        var p = feature.properties;
+        return p.count !== undefined && p.count !== null ? "area-" + p.id : p.id;
       },
-    };
+    });
+    layer.on("click", function (event) {
+      var p = event.layer.properties;
+      if (!p) return;
+      var aggregated = p.count !== undefined && p.count !== null && name !== "population";
+      if (name === "cases" && !aggregated) onCase(p.id);
+      if (!kit) return;
+      // Popups: a feature's facts from the server; an area's count as it is in the tile.
+      if (aggregated) kit.countPopup(name, p, event.latlng);
+      else if (name !== "population") kit.popup(name, p.id, event.latlng);
+    });
+    return layer;
   }
 
-  /* The live connection's state, in words, in `node`. */
-  function liveStatus(node) {
-    return function (status) {
-      node.textContent = labels.live[status] || status;
-      node.setAttribute("data-status", status);
-    };
-  }
+  var overlays = {};
+  var layers = {};
+  ["areas", "cells", "components", "entities", "population", "cases"].forEach(function (name) {
+    if (!urls[name]) return;
+    layers[name] = make(name);
+    overlays[names[name] || name] = layers[name];
+    if (on.indexOf(name) >= 0) layers[name].addTo(map);
+    if (kit) kit.register(name, layers[name]);
+  });
+  // Cases on one spot: a numbered cluster over their points.
+  if (kit && layers.cases) kit.caseStacks(layers.cases, onCase);
+  return { layers: layers, overlays: overlays };
+}
 
-  window.gridCases = {
-    colours: { deadline: DEADLINE_COLOURS, rings: STATE_RINGS },
-    caseUrl: caseUrl,
-    deadline: deadline,
-    isFinal: isFinal,
-    stateLabel: stateLabel,
-    when: when,
-    badge: badge,
-    markerLayer: markerLayer,
-    tileLayers: tileLayers,
-    refreshTiles: refreshTiles,
-    showCase: showCase,
-    photoStrip: photoStrip,
-    board: board,
-    liveStatus: liveStatus,
+/* Ask the server for the tile URLs again (their version tokens move with the data). */
+export function refreshTiles(tiles) {
+  if (!tiles.layers.cases || !config.tiles_urls) return;
+  api(config.tiles_urls).then(function (urls) {
+    if (urls.cases) tiles.layers.cases.setUrl(urls.cases);
+  }).catch(function () { /* the live markers still show the change */ });
+}
+
+/* A case with its history, into `node`; `actions(detail)` may add buttons. */
+var requests = 0;
+export function showCase(node, id, actions) {
+  // Only the latest request draws: a slow answer never covers a newer one.
+  var request = String((requests += 1));
+  node.setAttribute("data-request", request);
+  if (node.getAttribute("data-case") !== String(id)) {
+    node.replaceChildren(el("p", { class: "muted", text: labels.loading }));
+  }
+  return api(caseUrl(id)).then(function (detail) {
+    if (node.getAttribute("data-request") !== request) return detail;
+    node.replaceChildren();
+    node.setAttribute("data-case", String(detail.id));
+    node.setAttribute("data-state", detail.state);
+    node.appendChild(el("h3", {},
+      labels.case + " #" + detail.id + " ",
+      el("span", { class: "state", text: stateLabel(detail.state) }), " ", badge(detail),
+      detail.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null));
+    var facts = el("dl", { class: "facts" });
+    [
+      [labels.category, detail.category.code + " " + detail.category.name],
+      [labels.place, [detail.street.name, detail.community.name, detail.cell.code].join(" / ")],
+      [labels.unit, detail.unit ? detail.unit.name : labels.none],
+      [labels.due, when(detail.due_at)],
+    ].forEach(function (pair) {
+      facts.appendChild(el("dt", { text: pair[0] }));
+      facts.appendChild(el("dd", { text: pair[1] }));
+    });
+    node.appendChild(facts);
+    node.appendChild(el("p", { class: "description", text: detail.description }));
+    var pending = pendingParts(detail);
+    if (pending) node.appendChild(pending);
+    if (actions) actions(detail, node);
+    node.appendChild(el("h4", { text: labels.history }));
+    var list = el("ol", { class: "history" });
+    detail.history.forEach(function (event) {
+      var who = [event.actor_unit, event.actor].filter(Boolean).join(" · ");
+      list.appendChild(el("li", {},
+        el("time", { text: when(event.at) }), " ",
+        (labels.actions && labels.actions[event.action] ? labels.actions[event.action] + " → " : ""),
+        el("strong", { text: stateLabel(event.to_state) }),
+        event.data && event.data.merged ? " #" + event.data.merged : "",
+        who ? " — " + who : "",
+        event.unit ? " → " + event.unit.name : "",
+        event.note ? el("div", { class: "note", text: event.note }) : null,
+        photoStrip(event.photos, who)));
+    });
+    node.appendChild(list);
+    return detail;
+  }).catch(function (error) {
+    if (node.getAttribute("data-request") !== request) return;
+    node.removeAttribute("data-case");
+    node.replaceChildren(el("p", { class: "error" }, labels.load_error + " " + error.message));
+  });
+}
+
+/* Thumbnails of an entry's photos (the reporter's, the handler's, the verifier's);
+   a click shows the photo full size over the page. */
+export function photoStrip(photos, who) {
+  if (!photos || !photos.length) return null;
+  var strip = el("div", { class: "photos" });
+  photos.forEach(function (photo) {
+    var thumb = el("img", {
+      src: photo.thumb_url || photo.url,
+      alt: (labels.photo || "") + (who ? " · " + who : ""),
+      loading: "lazy",
+    });
+    strip.appendChild(el("a", {
+      href: photo.url,
+      class: "photo-thumb",
+      "data-photo": String(photo.id),
+      onclick: function (e) {
+        e.preventDefault();
+        showPhoto(photo.url, thumb.alt);
+      },
+    }, thumb));
+  });
+  return strip;
+}
+
+function showPhoto(url, alt) {
+  var old = document.querySelector(".photo-viewer");
+  if (old) old.parentNode.removeChild(old);
+  var viewer = el("div", { class: "photo-viewer", role: "dialog", "aria-modal": "true" },
+    el("img", { src: url, alt: alt }),
+    el("button", { type: "button", class: "close", text: labels.close_photo || "×" }));
+  function close() {
+    viewer.parentNode.removeChild(viewer);
+    document.removeEventListener("keydown", onKey);
+  }
+  function onKey(e) {
+    if (e.key === "Escape") close();
+  }
+  viewer.addEventListener("click", close);
+  document.addEventListener("keydown", onKey);
+  document.body.appendChild(viewer);
+  viewer.querySelector("button").focus();
+}
+
+/* What waits on the case: a pending 延期/缓办 request, open 督办. */
+function pendingParts(detail) {
+  var parts = [];
+  var ext = detail.extension;
+  if (ext) {
+    parts.push(el("div", { class: "pending-extension", "data-extension": String(ext.id) },
+      el("strong", { text: labels.extension_pending + " · " + (ext.kind_label || ext.kind) }),
+      ext.hours ? " " + ext.hours + " " + labels.hours_unit : "",
+      " — " + ext.requested_by + " " + when(ext.requested_at),
+      el("div", { class: "note", text: ext.reason })));
+  }
+  (detail.supervisions || []).forEach(function (s) {
+    parts.push(el("div", { class: "supervision" },
+      el("strong", { text: labels.supervised + (s.by ? " · " + s.by : "") }),
+      " " + labels.supervise_due + " " + when(s.due_at),
+      el("div", { class: "note", text: s.note })));
+  });
+  if (!parts.length) return null;
+  var box = el("div", { class: "pending" });
+  parts.forEach(function (p) { box.appendChild(p); });
+  return box;
+}
+
+/* The live counters (new today, open, overdue, closed on time) and the board's list
+   of cases to chase, from GET /api/cases/board/; refresh() is debounced so that a
+   burst of events asks once. */
+export function board(onData) {
+  var timer = null;
+  function load() {
+    timer = null;
+    return api(config.api.board).then(function (data) {
+      Object.keys(data.counters).forEach(function (key) {
+        var node = document.querySelector('[data-counter="' + key + '"]');
+        if (node) node.textContent = String(data.counters[key]);
+      });
+      if (onData) onData(data);
+      return data;
+    });
+  }
+  return {
+    load: load,
+    refresh: function () {
+      if (timer === null) timer = window.setTimeout(load, 400);
+    },
   };
-})();
+}
+
+/* The live connection's state, in words, in `node`. */
+export function liveStatus(node) {
+  return function (status) {
+    node.textContent = labels.live[status] || status;
+    node.setAttribute("data-status", status);
+  };
+}
+
+mapkit.caseColours({ deadline: DEADLINE_COLOURS, rings: STATE_RINGS });

@@ -3,152 +3,151 @@
    returned cases, cases to close), the overdue and escalated cases, the latest changes,
    and a case panel on click: its history with photos and the actions of the user's tier
    (exactly the server's allowed_actions). */
-(function () {
-  "use strict";
 
-  var page = window.gridPage;
-  var g = window.gridCases;
-  var config = page.config;
-  var labels = config.labels;
-  var map = page.map;
-  var el = page.el;
-  var detail = document.querySelector(".case-detail");
-  var attention = document.querySelector(".attention");
-  var feed = document.querySelector(".feed");
-  var FEED_LENGTH = 30;
-  var awaiting = document.querySelector(".awaiting");
-  var notice = document.querySelector(".notice");
-  var shown = null; // the case whose history the panel shows
-  var formOpen = false; // an action form is being filled in: live updates wait
+import * as page from "./common.js";
+import * as g from "./cases.js";
+import { render as renderActions } from "./decisions.js";
+import { connect } from "./live.js";
+var config = page.config;
+var labels = config.labels;
+var map = page.map;
+var el = page.el;
+var detail = document.querySelector(".case-detail");
+var attention = document.querySelector(".attention");
+var feed = document.querySelector(".feed");
+var FEED_LENGTH = 30;
+var awaiting = document.querySelector(".awaiting");
+var notice = document.querySelector(".notice");
+var shown = null; // the case whose history the panel shows
+var formOpen = false; // an action form is being filled in: live updates wait
 
-  function tell(kind, text) {
-    notice.className = "notice " + kind;
-    notice.textContent = text;
-  }
+function tell(kind, text) {
+  notice.className = "notice " + kind;
+  notice.textContent = text;
+}
 
-  function actionsFor(item, node) {
-    window.gridDecisions.render(item, node, {
-      units: config.units,
-      onForm: function (isOpen) { formOpen = isOpen; },
-      onDone: function (result) {
-        formOpen = false;
-        tell("done", labels.done + " #" + result.id + " " + g.stateLabel(result.state));
-        loadAwaiting();
-        counters.refresh();
-        return g.showCase(detail, item.id, actionsFor);
-      },
-      onError: function (message) { tell("error", message); },
-    });
-  }
-
-  function open(id) {
-    shown = id;
-    formOpen = false;
-    tell("", "");
-    g.showCase(detail, id, actionsFor);
-  }
-
-  var tiles = g.tileLayers(map, ["areas", "cases"], open);
-  // Cases that changed since the page loaded, drawn over the tiles (which show the
-  // state at load time) until the tiles are fetched again.
-  var live = g.markerLayer(map, open);
-  var overlays = Object.assign({}, tiles.overlays);
-  overlays[labels.layers.live] = live.layer;
-  L.control.layers(null, overlays, { collapsed: false }).addTo(map);
-
-  function row(item) {
-    return el("li", { "data-case": String(item.id), "data-state": item.state },
-      el("a", { href: "#", onclick: function (e) { e.preventDefault(); open(item.id); } },
-        "#" + item.id + " "),
-      el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
-      g.badge(item),
-      item.escalation_level ? el("span", { class: "badge escalated", text: labels.escalated }) : null,
-      " ", el("span", { class: "muted", text: item.category.name + " · " + item.street.name }));
-  }
-
-  /* 待我决定: GET /api/cases/?awaiting=me. A signed case is there for its extension
-     request (the one decision a signed case can wait for on the command side). */
-  var awaitingTimer = null;
-  function loadAwaiting() {
-    awaitingTimer = null;
-    return page.api(config.api.awaiting).then(function (listing) {
-      awaiting.replaceChildren();
-      if (!listing.results.length) {
-        awaiting.appendChild(el("li", { class: "muted", text: labels.awaiting_empty }));
-      }
-      listing.results.forEach(function (item) {
-        var li = row(item);
-        if (item.state === "signed") {
-          li.appendChild(el("span", { class: "badge extension", text: labels.extension_request }));
-        }
-        awaiting.appendChild(li);
-      });
-      var count = document.querySelector("[data-awaiting-count]");
-      if (count) count.textContent = String(listing.count);
-    }).catch(function (error) {
-      awaiting.replaceChildren(el("li", { class: "error", text: error.message }));
-    });
-  }
-  loadAwaiting();
-
-  var counters = g.board(function (data) {
-    attention.replaceChildren();
-    if (!data.attention.length) {
-      attention.appendChild(el("li", { class: "muted", text: labels.attention_empty }));
-    }
-    data.attention.forEach(function (item) { attention.appendChild(row(item)); });
-  });
-  counters.load();
-
-  function noteInFeed(event) {
-    var item = event.case;
-    var previous = feed.querySelector('[data-case="' + item.id + '"]');
-    if (previous) feed.removeChild(previous);
-    feed.insertBefore(el("li", { "data-case": String(item.id), "data-state": item.state },
-      el("a", { href: "#", onclick: function (e) { e.preventDefault(); open(item.id); } },
-        "#" + item.id + " "),
-      el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
-      g.badge(item), " ",
-      el("time", { class: "muted", text: g.when(event.at) })), feed.firstChild);
-    while (feed.children.length > FEED_LENGTH) feed.removeChild(feed.lastChild);
-  }
-
-  var tilesTimer = null;
-  var newestSeq = {}; // case id → seq of the event drawn (events may arrive out of order)
-  window.gridLive.connect({
-    url: config.live.url,
-    since: config.live.since,
-    onStatus: g.liveStatus(document.querySelector(".live-status")),
-    onEvent: function (event) {
-      var item = event.case;
-      // Any change may add a decision of mine or settle one: ask again (debounced).
-      if (awaitingTimer === null) awaitingTimer = window.setTimeout(loadAwaiting, 400);
-      if (newestSeq[item.id] > event.seq) return; // an older state than the one drawn
-      newestSeq[item.id] = event.seq;
-      if (g.isFinal(item.state)) live.remove(item.id);
-      else live.upsert(item);
-      // The tile's own point of this case is stale: hide it under the live marker.
-      if (tiles.layers.cases) {
-        tiles.layers.cases.setFeatureStyle(item.id, { radius: 0, fill: false, stroke: false });
-      }
-      noteInFeed(event);
-      counters.refresh();
-      if (shown === item.id && !formOpen) g.showCase(detail, item.id, actionsFor);
-      // Fetch fresh tiles now and then, not on every event of a busy hour.
-      if (tilesTimer === null) {
-        tilesTimer = window.setTimeout(function () {
-          tilesTimer = null;
-          g.refreshTiles(tiles);
-        }, 30000);
-      }
-    },
-    onReload: function () {
-      // Events were missed: the fresh tiles show every case as it is now, and the live
-      // markers drawn before the gap may be out of date.
-      live.clear();
-      counters.load();
+function actionsFor(item, node) {
+  renderActions(item, node, {
+    units: config.units,
+    onForm: function (isOpen) { formOpen = isOpen; },
+    onDone: function (result) {
+      formOpen = false;
+      tell("done", labels.done + " #" + result.id + " " + g.stateLabel(result.state));
       loadAwaiting();
-      g.refreshTiles(tiles);
+      counters.refresh();
+      return g.showCase(detail, item.id, actionsFor);
     },
+    onError: function (message) { tell("error", message); },
   });
-})();
+}
+
+function open(id) {
+  shown = id;
+  formOpen = false;
+  tell("", "");
+  g.showCase(detail, id, actionsFor);
+}
+
+var tiles = g.tileLayers(map, ["areas", "cases"], open);
+// Cases that changed since the page loaded, drawn over the tiles (which show the
+// state at load time) until the tiles are fetched again.
+var live = g.markerLayer(map, open);
+var overlays = Object.assign({}, tiles.overlays);
+overlays[labels.layers.live] = live.layer;
+L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+
+function row(item) {
+  return el("li", { "data-case": String(item.id), "data-state": item.state },
+    el("a", { href: "#", onclick: function (e) { e.preventDefault(); open(item.id); } },
+      "#" + item.id + " "),
+    el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
+    g.badge(item),
+    item.escalation_level ? el("span", { class: "badge escalated", text: labels.escalated }) : null,
+    " ", el("span", { class: "muted", text: item.category.name + " · " + item.street.name }));
+}
+
+/* 待我决定: GET /api/cases/?awaiting=me. A signed case is there for its extension
+   request (the one decision a signed case can wait for on the command side). */
+var awaitingTimer = null;
+function loadAwaiting() {
+  awaitingTimer = null;
+  return page.api(config.api.awaiting).then(function (listing) {
+    awaiting.replaceChildren();
+    if (!listing.results.length) {
+      awaiting.appendChild(el("li", { class: "muted", text: labels.awaiting_empty }));
+    }
+    listing.results.forEach(function (item) {
+      var li = row(item);
+      if (item.state === "signed") {
+        li.appendChild(el("span", { class: "badge extension", text: labels.extension_request }));
+      }
+      awaiting.appendChild(li);
+    });
+    var count = document.querySelector("[data-awaiting-count]");
+    if (count) count.textContent = String(listing.count);
+  }).catch(function (error) {
+    awaiting.replaceChildren(el("li", { class: "error", text: error.message }));
+  });
+}
+loadAwaiting();
+
+var counters = g.board(function (data) {
+  attention.replaceChildren();
+  if (!data.attention.length) {
+    attention.appendChild(el("li", { class: "muted", text: labels.attention_empty }));
+  }
+  data.attention.forEach(function (item) { attention.appendChild(row(item)); });
+});
+counters.load();
+
+function noteInFeed(event) {
+  var item = event.case;
+  var previous = feed.querySelector('[data-case="' + item.id + '"]');
+  if (previous) feed.removeChild(previous);
+  feed.insertBefore(el("li", { "data-case": String(item.id), "data-state": item.state },
+    el("a", { href: "#", onclick: function (e) { e.preventDefault(); open(item.id); } },
+      "#" + item.id + " "),
+    el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
+    g.badge(item), " ",
+    el("time", { class: "muted", text: g.when(event.at) })), feed.firstChild);
+  while (feed.children.length > FEED_LENGTH) feed.removeChild(feed.lastChild);
+}
+
+var tilesTimer = null;
+var newestSeq = {}; // case id → seq of the event drawn (events may arrive out of order)
+connect({
+  url: config.live.url,
+  since: config.live.since,
+  onStatus: g.liveStatus(document.querySelector(".live-status")),
+  onEvent: function (event) {
+    var item = event.case;
+    // Any change may add a decision of mine or settle one: ask again (debounced).
+    if (awaitingTimer === null) awaitingTimer = window.setTimeout(loadAwaiting, 400);
+    if (newestSeq[item.id] > event.seq) return; // an older state than the one drawn
+    newestSeq[item.id] = event.seq;
+    if (g.isFinal(item.state)) live.remove(item.id);
+    else live.upsert(item);
+    // The tile's own point of this case is stale: hide it under the live marker.
+    if (tiles.layers.cases) {
+      tiles.layers.cases.setFeatureStyle(item.id, { radius: 0, fill: false, stroke: false });
+    }
+    noteInFeed(event);
+    counters.refresh();
+    if (shown === item.id && !formOpen) g.showCase(detail, item.id, actionsFor);
+    // Fetch fresh tiles now and then, not on every event of a busy hour.
+    if (tilesTimer === null) {
+      tilesTimer = window.setTimeout(function () {
+        tilesTimer = null;
+        g.refreshTiles(tiles);
+      }, 30000);
+    }
+  },
+  onReload: function () {
+    // Events were missed: the fresh tiles show every case as it is now, and the live
+    // markers drawn before the gap may be out of date.
+    live.clear();
+    counters.load();
+    loadAwaiting();
+    g.refreshTiles(tiles);
+  },
+});

@@ -1,0 +1,87 @@
+"""The pages' browser code is ES modules served as they are (no build step): each role page
+loads one entry module by its <script type="module"> tag, and the browser fetches every
+module it imports, by relative path, from the collected static files the server serves
+(collectstatic and WhiteNoise, as in production: tests/servers.py). The static storage
+keeps file names (no manifest of hashed names), so "./common.js" in a collected module
+is the collected common.js. Nothing is shared through globals."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.urls import reverse
+from playwright.sync_api import Browser, Response
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from map_ui.pages.roles import PAGES
+from tests.browser import log_in, servable_passwords
+from tests.cast import opener
+
+SOURCES = Path(__file__).resolve().parent.parent / "map_ui" / "static" / "map_ui"
+IMPORT = re.compile(r'^import (?:[^"\n]* from )?"\./([\w-]+\.js)";$', re.MULTILINE)
+ENTRY = re.compile(r'<script type="module" src="/static/map_ui/([\w-]+\.js)"></script>')
+
+
+def imported(entry: str) -> set[str]:
+    """The entry module and every module it imports, directly or not (from the sources)."""
+    found: set[str] = set()
+    waiting = [entry]
+    while waiting:
+        name = waiting.pop()
+        if name not in found:
+            found.add(name)
+            waiting.extend(IMPORT.findall((SOURCES / name).read_text()))
+    return found
+
+
+def test_every_module_imports_by_relative_path_only_and_names_no_global() -> None:
+    modules = sorted(SOURCES.glob("*.js"))
+    assert len(modules) > 10
+    for path in modules:
+        text = path.read_text()
+        imports = [line for line in text.splitlines() if line.startswith("import ")]
+        assert len(imports) == len(IMPORT.findall(text)), path.name
+        assert all((SOURCES / name).is_file() for name in IMPORT.findall(text)), path.name
+        assert "window.grid" not in text, path.name
+    # Relative imports of collected modules need the collected files under their own
+    # names: a manifest storage would hash them (and must rewrite the imports).
+    assert "Manifest" not in settings.STORAGES["staticfiles"]["BACKEND"]
+
+
+@pytest.mark.parametrize("name", [page.name for page in PAGES])
+def test_each_role_page_loads_its_entry_module_and_all_it_imports(
+    transactional_db: None, loop: dict[str, User], browser: Browser, server: str, name: str
+) -> None:
+    servable_passwords()
+    page_of = next(page for page in PAGES if page.name == name)
+    page = log_in(browser, server, opener(page_of.roles))
+    fetched: dict[str, Response] = {}  # our modules the browser fetched, by file name
+
+    def keep(answer: Response) -> None:
+        if "/static/map_ui/" in answer.url and answer.url.endswith(".js"):
+            fetched.setdefault(answer.url.rsplit("/", 1)[1], answer)
+
+    page.on("response", keep)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    response = page.goto(reverse(f"map_ui:{name}"))
+    assert response is not None and response.status == 200
+    html = response.text()
+    entries = ENTRY.findall(html)
+    # The page's entry module, and no other script of ours (the data page has no script).
+    assert len(entries) == (0 if name == "data" else 1), entries
+    assert re.findall(r'<script src="/static/map_ui/', html) == []
+    with contextlib.suppress(PlaywrightTimeoutError):  # a live page keeps a socket open
+        page.wait_for_load_state("networkidle", timeout=5000)
+    assert set(fetched) == (imported(entries[0]) if entries else set())
+    for module, answer in fetched.items():
+        assert answer.status == 200, module
+        assert answer.headers["content-type"].startswith("text/javascript"), module
+    assert errors == []
+    assert page.evaluate("() => Object.keys(window).filter((k) => k.startsWith('grid'))") == []
+    page.context.close()
