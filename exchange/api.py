@@ -18,8 +18,6 @@ from rest_framework.views import APIView
 
 from exchange import provincial, webhooks
 from exchange.models import WebhookDelivery
-from layers.access import is_superuser, staff_of
-from layers.models import Role
 
 
 class BatchIn(serializers.Serializer[Any]):
@@ -89,8 +87,7 @@ class DeliveriesOut(serializers.Serializer[Any]):
 
 
 def _hotline_only(request: Request) -> None:
-    staff = staff_of(request.user)
-    if not is_superuser(request.user) and (staff is None or staff.role != Role.HOTLINE):
+    if not provincial.may_exchange(request.user):  # type: ignore[arg-type]
         raise PermissionDenied(_("只有12345坐席可以与省平台交换工单。"))
 
 

@@ -21,11 +21,12 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from exchange.models import ProvincialTicket
-from incidents.errors import CaseError, InvalidInput
+from incidents.errors import CaseError, InvalidInput, NotPermitted
 from incidents.models import Case, CaseEvent, Channel
 from incidents.services import Location, Ticket, case_ticket
+from layers.access import is_superuser, staff_of
 from layers.datum import Datum
-from layers.models import Category, CategoryKind
+from layers.models import Category, CategoryKind, Role
 
 FORMAT = "gridmgmt-12345/1"
 
@@ -45,6 +46,8 @@ class ImportResult(TypedDict):
 
 def import_tickets(*, user: User, batch: dict[str, Any]) -> ImportResult:
     """File each ticket of `batch` ({"tickets": [...]}) as `user` (a 12345 seat)."""
+    if not may_exchange(user):
+        raise NotPermitted(_("只有12345坐席可以与省平台交换工单。"))
     tickets = batch.get("tickets") if isinstance(batch, dict) else None
     if not isinstance(tickets, list):
         raise InvalidInput(_("批量导入须为包含 tickets 列表的 JSON 对象。"), field="tickets")
@@ -69,6 +72,12 @@ def import_tickets(*, user: User, batch: dict[str, Any]) -> ImportResult:
             known = ProvincialTicket.objects.get(ticket_no=number)
             result["existing"].append({"ticket_no": number, "case_id": known.case_id})
     return result
+
+
+def may_exchange(user: User) -> bool:
+    """12345 seats (and superusers) exchange tickets with the province."""
+    staff = staff_of(user)
+    return is_superuser(user) or (staff is not None and staff.role == Role.HOTLINE)
 
 
 def _file(user: User, number: str, raw: dict[str, Any]) -> ProvincialTicket:

@@ -5,15 +5,17 @@ receiver (signed, retried, logged, replayed) and the provincial 12345 JSON excha
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from exchange import webhooks
 from exchange.models import ProvincialTicket, Webhook, WebhookDelivery
@@ -215,3 +217,25 @@ def test_only_the_hotline_exchanges_with_the_province(
     bad = client_for(loop["hotline"]).post("/api/exchange/12345/tickets/", [1], format="json")
     assert bad.status_code == 400 and bad.json()["field"] == "tickets"
     assert not ProvincialTicket.objects.exists()
+
+
+@time_machine.travel(MONDAY_10, tick=False)
+def test_the_exchange_runs_from_files_too(
+    loop: dict[str, User], small_city: dict[str, Area], tmp_path: Path
+) -> None:
+    batch = tmp_path / "tickets.json"
+    tickets = {"tickets": [_ticket("GD-2026-0100", small_city)]}
+    batch.write_text(json.dumps(tickets, ensure_ascii=False), encoding="utf-8")
+    out = io.StringIO()
+    call_command("exchange_12345", "import", str(batch), "--user", "hotline", stdout=out)
+    [created] = json.loads(out.getvalue())["created"]
+    assert created["ticket_no"] == "GD-2026-0100"
+    out = io.StringIO()
+    call_command("exchange_12345", "import", str(batch), stdout=out)
+    assert json.loads(out.getvalue())["existing"] == [created]
+    out = io.StringIO()
+    call_command("exchange_12345", "export", stdout=out)
+    [result] = json.loads(out.getvalue())["results"]
+    assert (result["ticket_no"], result["state"]) == ("GD-2026-0100", "reported")
+    with pytest.raises(CommandError, match="只有"):
+        call_command("exchange_12345", "import", str(batch), "--user", "street")
