@@ -50,7 +50,10 @@ def _values(data: Any) -> dict[str, Any]:
 
 
 def _data(request: Request) -> Any:
-    return request.data
+    data = request.data
+    if not hasattr(data, "get"):
+        raise InvalidInput(_("请求体应为 JSON 对象或表单。"), field=None)
+    return data
 
 
 def _photo(request: Request) -> Any:
@@ -113,10 +116,10 @@ class ProposalsView(APIView):
     @extend_schema(
         summary="Propose a new record or a change (one photo, offline client_id)",
         request=OpenApiTypes.OBJECT,
-        responses=OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request) -> Response:
-        data: Any = request.data
+        data = _data(request)
         layer = str(data.get("layer") or "")
         if layer not in L.MODELS:
             raise InvalidInput(_("没有这个图层：%(layer)s。") % {"layer": layer}, field="layer")
@@ -148,7 +151,11 @@ def _proposal(request: Request, pk: int) -> Proposal:
 
 
 class ProposalView(APIView):
-    @extend_schema(summary="One proposal and its outcome", responses=OBJECT)
+    @extend_schema(
+        summary="One proposal and its outcome",
+        operation_id="api_stewardship_proposal_retrieve",
+        responses=OBJECT,
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(proposal_json(request.user, _proposal(request, pk)))
 
@@ -184,7 +191,7 @@ class RecordView(APIView):
     @extend_schema(
         summary="Change a record: applied for its layer's owner, proposed for others",
         request=OpenApiTypes.OBJECT,
-        responses=OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
     )
     def patch(self, request: Request, layer: str, pk: int) -> Response:
         outcome = services.change_record(
@@ -207,7 +214,9 @@ class RecordView(APIView):
 
 class VerifyView(APIView):
     @extend_schema(
-        summary="Confirm on site that a record is still right", request=None, responses=OBJECT
+        summary="Confirm on site that a record is still right",
+        request=None,
+        responses={201: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request, layer: str, pk: int) -> Response:
         verification = services.verify(user=request.user, layer=layer, pk=pk)
