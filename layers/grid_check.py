@@ -108,7 +108,10 @@ class Finding:
             case Problem.OVERLAP:
                 text = f"{self.tier} {self.codes[0]} and {self.codes[1]} overlap by {m2}"
             case Problem.GAP:
-                text = f"{PARENT_TIER[Tier(self.tier)]} {self.codes[0]}: {m2} {self.detail}"
+                # The parent's tier from its code's length: a street's parent may be a
+                # district or, in a city without districts, the city.
+                parent = _tier_of_parent(Tier(self.tier), self.codes[0])
+                text = f"{parent} {self.codes[0]}: {m2} {self.detail}"
             case Problem.OUTSIDE_PARENT:
                 text = f"{self.tier} {self.codes[0]}: {m2} outside its parent {self.codes[1]}"
             case _:
@@ -116,6 +119,14 @@ class Finding:
         if self.location is not None:
             text += f" at {self.location[0]:.6f}, {self.location[1]:.6f}"
         return text
+
+
+def _tier_of_parent(child: Tier, code: str) -> str:
+    tiers = PARENT_TIERS.get(child, (PARENT_TIER[child],))
+    # A district's code and a city's have the same length: a city's ends in 00.
+    if Tier.CITY in tiers and (len(tiers) == 1 or code.endswith("00")):
+        return Tier.CITY.value
+    return tiers[0].value
 
 
 def check_grid(

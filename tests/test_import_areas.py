@@ -445,3 +445,4 @@ def test_check_grid_covers_a_city_without_districts_by_its_streets(db: None) -> 
     Area.objects.filter(code=f"{CITY}002").update(valid_to=start)
     gaps = check_grid(tiers=[Tier.STREET])
     assert [(f.problem, f.codes) for f in gaps] == [("gap", (CITY,))]
+    assert str(gaps[0]).startswith(f"city {CITY}: ") and "not covered by any street" in str(gaps[0])
