@@ -150,8 +150,29 @@ def _check_case(case: Case, user: AnyUser, facts: Facts, transition: Transition)
         raise Conflict(message)
     if action in {"verify_pass", "verify_fail"} and case.handled_by_id == user.pk:
         raise NotPermitted(_("处置人不能核查自己处置的案件。"))
+    if (
+        action == "dispatch"
+        and case.state == State.DISPATCHED
+        and not _holds_escalation(case, facts)
+    ):
+        raise Conflict(
+            _("案件 #%(id)s 已派遣；只有接到上报的指挥中心可以再派遣，其他情况请使用“改派”。")
+            % {"id": case.pk}
+        )
     if action in TICKET_ACTIONS:
         _check_ticket(case, facts, action)
+
+
+def _holds_escalation(case: Case, facts: Facts) -> bool:
+    """The case was escalated (上报上级) to the actor's own command centre, which has it now
+    and dispatches it down to a unit below (the table's 派遣 from 已派遣)."""
+    staff = facts.staff
+    return (
+        staff is not None
+        and Role(staff.role) in ESCALATED_TO
+        and case.unit_id is not None
+        and case.unit_id == staff.unit_id
+    )
 
 
 # Actions on 12345 work orders only.
@@ -212,7 +233,11 @@ def awaiting_decision(user: AnyUser) -> Q | bool:
         transition = TRANSITIONS[action]
         if not superuser and role not in transition.who:
             continue
-        here = Q(state__in=sorted(transition.sources))
+        sources = transition.sources
+        if action == "dispatch":
+            # 派遣 from 已派遣 is the escalated-to centre's (added below), not the area's.
+            sources = sources - {State.DISPATCHED}
+        here = Q(state__in=sorted(sources))
         if action in DECIDE_EXTENSION:
             pending = ExtensionRequest.objects.filter(case_id=OuterRef("pk"), approved__isnull=True)
             here &= Q(Exists(pending))

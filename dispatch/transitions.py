@@ -87,10 +87,13 @@ TRANSITIONS: dict[str, Transition] = {
             State.MERGED,
             {**COMMAND, Role.HOTLINE: Relation.AREA},
         ),
+        # From 已派遣 only for a district or city command centre that the case was
+        # escalated to (it is the case's unit): it dispatches to a unit below it
+        # (dispatch.permissions checks the relation).
         Transition(
             "dispatch",
             _("派遣"),
-            frozenset({State.FILED, State.RETURNED}),
+            frozenset({State.FILED, State.RETURNED, State.DISPATCHED}),
             State.DISPATCHED,
             COMMAND,
         ),

@@ -76,6 +76,7 @@ def _steps(admin: User, case_id: int, unit: Unit) -> dict[str, Callable[[], Any]
         "handle": lambda: services.case_handle(**kw, note="已处置", photos=[photo()]),
         "cancel": lambda: services.case_cancel(**kw, reason="无效上报"),
         "reply": lambda: services.case_reply(**kw, reply="已清理，欢迎监督"),
+        "escalate": lambda: services.case_escalate(**kw, reason="超出街道职权"),
     }
 
 
@@ -96,6 +97,8 @@ STATES: dict[str, tuple[str, list[str], str]] = {
     "rework": ("enforcement", ["file", "dispatch", "sign", "handle"], "fail"),
     "verified": ("street", ["file", "dispatch", "sign", "handle"], "pass"),
     "closed": ("street", ["file", "dispatch", "sign", "handle"], "close"),
+    # Escalated by the street office to the district's command centre, which has it now.
+    "dispatched_escalated": ("street", ["file", "dispatch", "escalate"], ""),
     # 12345 work orders (the name after the state: the ticket's type, or its reply).
     "reported_consult": ("street", [], ""),
     "signed_complaint": ("enforcement", ["file", "dispatch", "sign"], ""),
@@ -224,6 +227,7 @@ EXPECTED: dict[str, set[str]] = {
     "rework": {"redispatch", "sign", "escalate", "supervise"},
     "verified": {"close"},
     "closed": set(),
+    "dispatched_escalated": {"dispatch", "redispatch", "sign", "return", "escalate", "supervise"},
     "reported_consult": {"file", "cancel", "merge", "close_direct"},
     "signed_complaint": {
         "redispatch", "return", "request_extension", "handle", "escalate", "supervise", "reply",
@@ -267,6 +271,33 @@ def test_the_handler_is_not_offered_to_verify_their_own_feedback(
     assert [t.action for t in allowed_actions(inspector2, case)] == []
     with pytest.raises(NotPermitted):
         services.case_verify(user=inspector2, case_id=case_id, passed=True)
+
+
+def test_the_command_centre_that_received_an_escalation_dispatches_it_down(
+    loop: dict[str, User], small_city: dict[str, Area], units: dict[str, Unit]
+) -> None:
+    case_id, _target = _case_in("dispatched_escalated", loop, small_city, units)
+    district, street = loop["district"], loop["street"]
+    case = Case.objects.get(pk=case_id)
+    assert case.unit_id == staff_of(district).unit_id  # type: ignore[union-attr]
+    assert "dispatch" in [t.action for t in allowed_actions(district, case)]
+    # The street office that escalated it cannot dispatch it back down itself.
+    assert "dispatch" not in [t.action for t in allowed_actions(street, case)]
+    answer = client_for(district).post(
+        f"/api/cases/{case_id}/dispatch/",
+        {"unit": units["enforcement"].pk, "expected_state": "dispatched"},
+        format="json",
+    )
+    assert answer.status_code == 200, answer.json()
+    case.refresh_from_db()
+    assert case.state == "dispatched" and case.unit_id == units["enforcement"].pk
+    history = list(case.history.order_by("at", "id").values_list("action", "actor__username"))
+    assert history[-2:] == [("escalate", "admin"), ("dispatch", "district")]
+    # Now with the district's 城管执法 (not escalated to the district): no more 派遣.
+    refused = client_for(district).post(
+        f"/api/cases/{case_id}/dispatch/", {"unit": units["street"].pk}, format="json"
+    )
+    assert refused.status_code == 409
 
 
 # ---- query counts ------------------------------------------------------------------------

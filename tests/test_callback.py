@@ -157,3 +157,28 @@ def test_an_inspector_report_has_no_reply_or_call_back(
     act(loop["street"], case_id, "sign")
     refused = act(loop["street"], case_id, "reply", reply="已处理")
     assert refused.status_code == 409 and "不是12345热线工单" in refused.json()["detail"]
+
+
+def test_the_hotline_queues_list_tickets_awaiting_reply_and_call_back(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    hotline = client_for(loop["hotline"])
+    with time_machine.travel(at(23, 10), tick=False):
+        waiting = complaint(loop, small_city)
+        answered = complaint(loop, small_city)
+        act(loop["enforcement"], answered, "reply", reply="已处理")
+        finished = complaint(loop, small_city)
+        act(loop["enforcement"], finished, "reply", reply="已处理")
+        act(loop["hotline"], finished, "callback", reached=True, satisfaction="satisfied")
+
+    def queue(name: str) -> list[int]:
+        answer = hotline.get("/api/cases/", {"ticket": name})
+        assert answer.status_code == 200, answer.json()
+        return [c["id"] for c in answer.json()["results"]]
+
+    assert queue("awaiting_reply") == [waiting]
+    assert queue("awaiting_callback") == [answered]
+    # The call-back script: the unit's reply, with the caller's number for the hotline.
+    shown = hotline.get("/api/cases/", {"ticket": "awaiting_callback"}).json()["results"][0]
+    assert shown["reply"] == "已处理" and shown["caller_phone"] == "13900139000"
+    assert hotline.get("/api/cases/", {"ticket": "later"}).status_code == 400

@@ -255,6 +255,15 @@ class CaseListQuery(DatumQuery):
     reported_by = serializers.ChoiceField(
         choices=[("me", "me")], required=False, help_text="`me`: the cases I reported."
     )
+    # 12345 work orders (dispatch.hotline): the hotline's queues.
+    ticket_type = serializers.ChoiceField(choices=TicketType.choices, required=False)
+    ticket = serializers.ChoiceField(
+        choices=[("awaiting_reply", "awaiting_reply"), ("awaiting_callback", "awaiting_callback")],
+        required=False,
+        help_text="`awaiting_reply`: open tickets the unit has not answered yet; "
+        "`awaiting_callback`: answered tickets the hotline has not finished calling back "
+        "(the call-back queue), soonest call-back deadline first.",
+    )
     caller_phone = serializers.CharField(
         required=False, max_length=30,
         help_text="The cases of this caller: the number normalised, matched exactly. "

@@ -17,7 +17,7 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import FileResponse, QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -445,11 +445,25 @@ def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) ->
         cases = cases.filter(source=query["source"])
     if query.get("reported_by") == "me":
         cases = cases.filter(reporter_id=request.user.pk)
+    if query.get("ticket_type"):
+        cases = cases.filter(ticket_type=query["ticket_type"])
     if query.get("caller_phone"):
         if not can_see_caller(request.user):  # a search would tell whose number it is
             raise PermissionDenied(_("只有 12345 热线可以按来电号码查找案件。"))
         cases = cases.filter(caller_phone=query["caller_phone"])
+    if (queue := query.get("ticket")) is not None:
+        return _ticket_queue(cases, queue)
     return cases.order_by("-created_at", "-id")
+
+
+def _ticket_queue(cases: QuerySet[Case], queue: str) -> QuerySet[Case]:
+    """The hotline's queues of 12345 tickets, the most pressing deadline first."""
+    tickets = cases.exclude(ticket_type="").exclude(state__in=[State.CANCELLED, State.MERGED])
+    if queue == "awaiting_reply":
+        waiting = tickets.filter(replied_at__isnull=True).exclude(state=State.CLOSED)
+        return waiting.order_by(F("reply_due_at").asc(nulls_last=True), "id")
+    waiting = tickets.filter(replied_at__isnull=False, callback_at__isnull=True)
+    return waiting.order_by(F("callback_due_at").asc(nulls_last=True), "id")
 
 
 CASE_ID = re.compile(r"#?\s*([0-9]{1,18})")
