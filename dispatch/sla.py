@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from dispatch import deadlines, hotline
+from dispatch import deadlines, holidays, hotline
 from dispatch.routing import territorial_unit, tier_above
 from incidents.history import record
 from incidents.models import CLOCK_STATES, Case
@@ -36,6 +36,7 @@ DATABASE_LOST = (OperationalError, InterfaceError)
 
 def run_due(*, now: dt.datetime | None = None, limit: int = 1000) -> list[tuple[int, str]]:
     """Handle up to `limit` due cases; returns (case id, what happened) for each."""
+    holidays.log_shortage()  # the calendar running out: a warning at most once an hour
     done: list[tuple[int, str]] = []
     failed: set[int] = set()  # never claimed again in this pass, even if setting aside failed
     while len(done) < limit:

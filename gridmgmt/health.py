@@ -28,6 +28,7 @@ from health_check.views import HealthCheckView
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from dispatch import holidays
 from dispatch.models import WorkerHeartbeat
 
 TIMEOUT = dt.timedelta(seconds=2)
@@ -95,8 +96,33 @@ class SlaWorkerCheck(HealthCheck):
             raise ServiceUnavailable(message % {"age": self.age, "limit": limit})
 
 
+@dataclasses.dataclass
+class CalendarCheck(HealthCheck):
+    """Never fails: says how far ahead the working calendar is known, and warns when
+    that is too short."""
+
+    timeout = TIMEOUT
+    known_until: dt.date | None = dataclasses.field(default=None, repr=False)
+    days_ahead: int | None = dataclasses.field(default=None, repr=False)
+    warning: str | None = dataclasses.field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return "calendar"
+
+    async def run(self) -> None:
+        try:
+            await sync_to_async(self._read)()
+        except DatabaseError:
+            self.warning = _("无法读取工作日历：数据库无法连接")
+
+    def _read(self) -> None:
+        self.known_until = holidays.known_until()
+        self.days_ahead = holidays.days_known_ahead()
+        self.warning = holidays.shortage_message()
+
+
 class HealthView(HealthCheckView):
-    checks = (DatabaseCheck, RedisCheck, SlaWorkerCheck)
+    checks = (DatabaseCheck, RedisCheck, SlaWorkerCheck, CalendarCheck)
 
     async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response: HttpResponse = await super().get(request, *args, **kwargs)
@@ -117,6 +143,13 @@ class HealthView(HealthCheckView):
             if isinstance(result.check, SlaWorkerCheck):
                 entry["heartbeat_age_s"] = result.check.age
                 entry["stale_after_s"] = settings.SLA_WORKER_STALE_AFTER
+            if isinstance(result.check, CalendarCheck):
+                until = result.check.known_until
+                entry["known_until"] = until.isoformat() if until else None
+                entry["days_ahead"] = result.check.days_ahead
+                entry["min_days_ahead"] = settings.CALENDAR_MIN_DAYS_AHEAD
+                if result.check.warning:
+                    entry["warning"] = result.check.warning
             checks[repr(result.check)] = entry
         healthy = all(entry["ok"] for entry in checks.values())
         body = {"status": "ok" if healthy else "unhealthy", "checks": checks}

@@ -372,6 +372,9 @@ SLA_FAILED_CASE_RETRY = env_int("SLA_FAILED_CASE_RETRY", 600)
 # /health/ calls the SLA worker stalled (503) when its last finished pass is older than
 # this many seconds (it passes every 10 s).
 SLA_WORKER_STALE_AFTER = env_int("SLA_WORKER_STALE_AFTER", 60)
+# /health/, the working calendar's admin and the SLA worker's log warn when fewer days than
+# this of holiday data lie ahead (dispatch/holidays.py: import each year's holidays).
+CALENDAR_MIN_DAYS_AHEAD = env_int("CALENDAR_MIN_DAYS_AHEAD", 60)
 # Open311 without an API key (docs/open311.md): only cases of these sources are listed
 # (inspector reports and Open311's own requests; 12345 tickets never by default), their
 # points rounded to this many decimals (3 ≈ 100 m). A key reads its scope, full precision.

@@ -6,17 +6,26 @@ Oct 1–7 with Sunday Sep 20 and Saturday Oct 10 worked). Office hours 09:00–1
 from __future__ import annotations
 
 import importlib
+import io
+import logging
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.apps import apps
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
+from dispatch import holidays
 from dispatch.calendar import (
     CalendarError,
     WorkingCalendar,
@@ -28,7 +37,10 @@ from dispatch.calendar import (
     working_seconds_between,
 )
 from dispatch.models import CalendarDay
-from layers.models import LimitUnit
+from dispatch.sla import run_due
+from incidents.models import Case
+from layers.models import Area, LimitUnit
+from tests.loop import act, client_for, report
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOURS, DAYS, ELAPSED = LimitUnit.WORKING_HOURS, LimitUnit.WORKING_DAYS, LimitUnit.CALENDAR_HOURS
@@ -347,3 +359,130 @@ def test_the_admin_lists_the_calendar(admin_client: Client) -> None:
     text = response.content.decode()
     assert "春节调休" in text
     assert response.context["cl"].result_count == 6
+
+
+# The calendar as kept data (dispatch/holidays.py): imports, how far ahead it is known
+
+
+CALENDAR_2027 = (
+    "date,is_workday,name\n2027-01-01,0,元旦\n2027-02-06,1,春节调休\n2027-02-08,0,春节\n"
+)
+
+
+def test_the_demo_calendar_ends_with_2026_and_warns_on_4_december() -> None:
+    assert holidays.known_until() == date(2026, 12, 31)
+    assert holidays.days_known_ahead(date(2026, 12, 4)) == 27
+    message = holidays.shortage_message(date(2026, 12, 4))
+    assert message is not None and "2026-12-31" in message
+    assert holidays.shortage_message(date(2026, 10, 1)) is None  # 91 days ahead
+
+
+def test_a_file_replaces_the_years_it_names() -> None:
+    CalendarDay.objects.create(date=date(2027, 5, 3), is_workday=False, name="旧数据")
+    result = holidays.import_calendar(CALENDAR_2027.encode())
+    assert result.errors == [] and result.years == [2027]
+    assert (result.written, result.removed) == (3, 1)
+    rows = CalendarDay.objects.filter(date__year=2027).order_by("date")
+    assert [(d.date, d.is_workday, d.name) for d in rows] == [
+        (date(2027, 1, 1), False, "元旦"),
+        (date(2027, 2, 6), True, "春节调休"),
+        (date(2027, 2, 8), False, "春节"),
+    ]
+    assert CalendarDay.objects.filter(date__year=2026).count() > 0  # other years kept
+    assert holidays.known_until() == date(2027, 12, 31)
+    assert holidays.shortage_message(date(2026, 12, 4)) is None
+    # The holiday now counts: 1 working day from Thursday 31 December ends on Monday.
+    assert deadline(at(12, 31, 10), 1, DAYS) == at(1, 4, 18, year=2027)
+
+
+def test_bad_rows_reject_the_file_with_each_line_and_reason() -> None:
+    before = CalendarDay.objects.count()
+    bad = (
+        "\ufeffdate,is_workday,name\n"
+        "2027-01-01,0,元旦\n"
+        "2027-13-01,0,x\n"  # line 3: no such date
+        "2027-01-01,0,again\n"  # line 4: twice
+        "2027-02-06,maybe,x\n"  # line 5: neither 0 nor 1
+        "2027-01-04,1,x\n"  # line 6: a Monday worked is no exception
+        "2027-01-02,0,x\n"  # line 7: a Saturday off is no exception
+        "2027-01-05\n"  # line 8: one column
+    )
+    result = holidays.import_calendar(bad.encode())
+    assert [line for line, _ in result.errors] == [3, 4, 5, 6, 7, 8]
+    assert "2027-13-01" in result.errors[0][1] and "重复" in result.errors[1][1]
+    assert CalendarDay.objects.count() == before
+    wrong_header = holidays.import_calendar("day,off\n2027-01-01,0\n")
+    assert [line for line, _ in wrong_header.errors] == [1]
+
+
+def test_the_command_imports_and_fails_on_bad_rows(tmp_path: Path) -> None:
+    good = tmp_path / "2027.csv"
+    good.write_text(CALENDAR_2027.replace("date,is_workday,name", "日期,工作日,说明"))
+    out = io.StringIO()
+    call_command("import_calendar", str(good), stdout=out)
+    assert "2027" in out.getvalue() and CalendarDay.objects.filter(date__year=2027).count() == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,is_workday,name\n2028-01-01,2,元旦\n")
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_calendar", str(bad), stdout=io.StringIO(), stderr=err)
+    assert "line 2:" in err.getvalue()
+    assert not CalendarDay.objects.filter(date__year=2028).exists()
+
+
+@time_machine.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
+def test_the_admin_imports_a_file_shows_bad_rows_and_warns(admin_client: Client) -> None:
+    changelist = reverse("admin:dispatch_calendarday_changelist")
+    page = admin_client.get(changelist)
+    assert page.status_code == 200 and "2026-12-31" in page.content.decode()
+    assert reverse("admin:dispatch_calendarday_import") in page.content.decode()
+    url = reverse("admin:dispatch_calendarday_import")
+    bad = SimpleUploadedFile("bad.csv", b"date,is_workday,name\n2027-01-01,0,x\nnope,0,x\n")
+    shown = admin_client.post(url, {"file": bad})
+    assert shown.status_code == 200
+    errors = shown.content.decode()
+    assert 'id="calendar-errors"' in errors and "nope" in errors
+    assert not CalendarDay.objects.filter(date__year=2027).exists()
+    good = SimpleUploadedFile("2027.csv", CALENDAR_2027.encode())
+    done = admin_client.post(url, {"file": good})
+    assert done.status_code == 302 and done["Location"] == changelist
+    assert CalendarDay.objects.filter(date__year=2027).count() == 3
+    assert "2026-12-31" not in admin_client.get(changelist).content.decode()
+    exported = admin_client.get(reverse("admin:dispatch_calendarday_export")).content.decode()
+    assert "2027-02-06,1,春节调休" in exported
+
+
+@time_machine.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
+def test_health_reports_the_calendar_and_warns_when_it_runs_short(client: Client) -> None:
+    entry = client.get("/health/").json()["checks"]["calendar"]
+    assert entry["ok"] is True and entry["known_until"] == "2026-12-31"
+    assert entry["days_ahead"] == 27 and "2026-12-31" in entry["warning"]
+    holidays.import_calendar(CALENDAR_2027)
+    entry = client.get("/health/").json()["checks"]["calendar"]
+    assert entry["days_ahead"] == 392 and "warning" not in entry
+
+
+@time_machine.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
+def test_the_sla_worker_logs_the_shortage_once_an_hour(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="dispatch.holidays")
+    assert holidays.log_shortage(force=True) is not None
+    assert holidays.log_shortage() is None  # within the hour: not again
+    run_due()
+    assert sum("2026-12-31" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_deadline_past_the_calendar_is_flagged_on_the_case(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    with time_machine.travel(datetime(2026, 12, 31, 17, tzinfo=SHANGHAI), tick=False):
+        case_id = report(loop["inspector"], small_city).json()["case"]["id"]
+        assert act(loop["street"], case_id, "file").status_code == 200
+        assert act(loop["street"], case_id, "dispatch").status_code == 200
+        shown = client_for(loop["street"]).get(f"/api/cases/{case_id}/").json()
+    assert shown["due_at"] is not None and shown["due_at"] > "2026-12-31T16"
+    assert shown["due_beyond_calendar"] is True
+    due = Case.objects.get(pk=case_id).due_at
+    assert due is not None and due.year == 2027  # counted without that year's holidays
+    holidays.import_calendar(CALENDAR_2027)
+    shown = client_for(loop["street"]).get(f"/api/cases/{case_id}/").json()
+    assert shown["due_beyond_calendar"] is False

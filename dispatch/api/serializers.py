@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from dispatch import holidays
 from dispatch.calendar import office_hours
 from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
 from incidents.access import caller_fields
@@ -368,6 +369,7 @@ class CaseOut(serializers.ModelSerializer[Case]):
     caller_phone = serializers.SerializerMethodField()
     ticket_type_label = serializers.CharField(source="get_ticket_type_display")
     satisfaction_label = serializers.CharField(source="get_satisfaction_display")
+    due_beyond_calendar = serializers.SerializerMethodField()
 
     class Meta:
         model = Case
@@ -382,7 +384,7 @@ class CaseOut(serializers.ModelSerializer[Case]):
             "ticket_no", "ticket_type", "ticket_type_label", "reply_term", "reply_due_at",
             "reply", "replied_at", "reply_overdue", "callback_due_at", "callback_at",
             "callback_reached", "callback_tries", "callback_overdue", "satisfaction",
-            "satisfaction_label", "reopens",
+            "satisfaction_label", "reopens", "due_beyond_calendar",
         ]  # fmt: skip
 
     @extend_schema_field(
@@ -392,6 +394,16 @@ class CaseOut(serializers.ModelSerializer[Case]):
     def get_category(self, case: Case) -> dict[str, Any]:
         category = case.category
         return {"id": category.pk, "code": category.code, "name": category.display_name}
+
+    @extend_schema_field({"type": "boolean"})
+    def get_due_beyond_calendar(self, case: Case) -> bool:
+        """The deadline falls after the last year of the working calendar: it was counted
+        without that year's holidays (dispatch/holidays.py)."""
+        context = self.context  # the response's: one query for all its cases
+        assert isinstance(context, dict)
+        if "calendar_known_until" not in context:
+            context["calendar_known_until"] = holidays.known_until()
+        return holidays.beyond(case.due_at, context["calendar_known_until"])
 
     def _caller(self, case: Case) -> dict[str, str]:
         return caller_fields(case, unmasked=bool(self.context.get("unmasked")))
