@@ -369,6 +369,9 @@ class _Writer:
         self.touched: set[str] = set()
         self.region: shapely.Geometry | None = None
         self.pairs: list[tuple[Area, Area]] = []
+        # Parents by code with their shapes: a city's boundary is read once, not once
+        # per district or street. Written rows replace their entries.
+        self.parents: dict[str, tuple[Area, shapely.Geometry]] = {}
 
     def write(self, rows: list[_Row]) -> None:
         seen: dict[str, int] = {}
@@ -405,7 +408,7 @@ class _Writer:
         if row.reasons:
             return
         if parent is not None:
-            outside = shapely.difference(row.geom, _shape(parent))
+            outside = shapely.difference(row.geom, self._parent_shape(parent))
             m2 = _m2(outside)
             if m2 > self.nesting:
                 row.reasons.append(
@@ -415,7 +418,7 @@ class _Writer:
                 return
         current = Area.objects.current().filter(code=row.code).first()
         if current is None:
-            Area.objects.create(
+            created = Area.objects.create(
                 tier=row.tier,
                 code=row.code,
                 name=row.name,
@@ -424,6 +427,7 @@ class _Writer:
                 geom=_geos(row.geom),
                 valid_from=self.effective,
             )
+            self.parents[row.code] = (created, row.geom)
             self.result.created += 1
             self.touched.add(row.code)
             return
@@ -463,10 +467,25 @@ class _Writer:
         # the old row's other current children move to it now.
         Area.objects.current().filter(parent=current).update(parent=successor)
         self.pairs.append((current, successor))
+        self.parents[row.code] = (successor, row.geom)
         changed = shapely.union(old, row.geom)
         self.region = changed if self.region is None else shapely.union(self.region, changed)
         self.result.redrawn += 1
         self.touched.add(row.code)
+
+    def _current(self, code: str) -> Area | None:
+        if code not in self.parents:
+            area = Area.objects.current().filter(code=code).first()
+            if area is None:
+                return None
+            self.parents[code] = (area, _shape(area))
+        return self.parents[code][0]
+
+    def _parent_shape(self, parent: Area) -> shapely.Geometry:
+        cached = self.parents.get(parent.code)
+        if cached is None or cached[0].pk != parent.pk:
+            self.parents[parent.code] = (parent, _shape(parent))
+        return self.parents[parent.code][1]
 
     def _parent(self, row: _Row) -> Area | None:
         assert row.tier is not None and row.point is not None
@@ -476,7 +495,7 @@ class _Writer:
                 row.reasons.append("a city has no parent (parent_code must be empty)")
             return None
         if row.parent_code:
-            parent = Area.objects.current().filter(code=row.parent_code).first()
+            parent = self._current(row.parent_code)
             if parent is None:
                 row.reasons.append(f"parent {row.parent_code} is not a current area")
                 return None
@@ -515,7 +534,7 @@ class _Writer:
                 .first()
             )
             if parent is not None:
-                return Area.objects.get(pk=parent.pk)
+                return self._current(parent.code)
         return None
 
     def _check(self, tiers: list[Tier]) -> None:
