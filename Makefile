@@ -2,8 +2,8 @@
 # scripts/, which are safe to run again (a second run only checks and starts).
 .PHONY: run test setup demo bench-import bench-geocode bench-intake bench-tiles bench-fanout bench-patrol faults lint
 
-run:            ## set up everything, load the demo city, serve on 127.0.0.1:8000
-	bash scripts/run.sh
+run:            ## set up everything, load a city into an empty database (CITY_DIR=… or the demo), serve on 127.0.0.1:8000
+	CITY_DIR="$(CITY_DIR)" bash scripts/run.sh
 
 test:           ## set up everything, then migrations check, ruff, mypy, ESLint, translations and the whole suite
 	bash scripts/test.sh

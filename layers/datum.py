@@ -1,7 +1,7 @@
 """Coordinate datums used in China, converted to and from the storage SRID.
 
 Phone map SDKs (AMap, Tencent) publish GCJ-02, an obfuscated offset of WGS 84 that is a
-few hundred metres off near Guangzhou; Baidu publishes BD-09, a further offset of GCJ-02;
+few hundred metres off in southern China; Baidu publishes BD-09, a further offset of GCJ-02;
 official surveying uses CGCS2000 (EPSG:4490), which agrees with WGS 84 to centimetres at
 city scale. Storage is settings.GRID_SRID (WGS 84). Every coordinate that enters the
 system names its datum and is converted here, at the edge, in vectorized NumPy.

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# `make run`: set up, load the demo city (once), create the demo users, serve on :8000.
+# `make run`: set up; on an empty database load a city (CITY_DIR=… its own files, else the
+# demo city with its users); on a database that holds a city, load nothing; serve on :8000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 log() { printf '\033[1m[run]\033[0m %s\n' "$*"; }
-log "loading the demo city (skipped when already loaded)"
-.venv/bin/python manage.py load_demo_city --scale "${GRIDMGMT_DEMO_SCALE:-0.01}"
-.venv/bin/python manage.py create_demo_users
-.venv/bin/python manage.py create_demo_routing
+if [[ -n "${CITY_DIR:-}" ]]; then
+  log "first run: the city's files in $CITY_DIR (only into an empty database)"
+  .venv/bin/python manage.py start_city --city-dir "$CITY_DIR"
+else
+  log "first run: the demo city (only into an empty database)"
+  .venv/bin/python manage.py start_city --demo-scale "${GRIDMGMT_DEMO_SCALE:-0.01}"
+fi
 host=${GRIDMGMT_HOST:-127.0.0.1}
 port=${GRIDMGMT_PORT:-8000}
 # The SLA worker chases deadlines beside the server and stops with it. It survives a lost

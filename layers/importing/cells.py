@@ -117,7 +117,7 @@ class _Buckets:
     """A uniform grid over the city; each bucket lists the pieces whose boxes overlap it,
     so a point's candidate pieces are found with array arithmetic alone."""
 
-    SIZE = 2048  # buckets per side: about 70 m in Guangzhou, ~2 candidates per point
+    SIZE = 2048  # buckets per side: about 70 m over a 140 km city, ~2 candidates per point
 
     def __init__(self, pieces: npt.NDArray[np.object_]) -> None:
         n = self.SIZE

@@ -15,6 +15,7 @@ from typing import Any
 
 import folium
 from django.conf import settings
+from django.contrib.gis.db.models import Extent
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import escape
@@ -57,8 +58,14 @@ BOUNDS_MARGIN = 0.25
 FIT_PIXELS = 900
 
 
-def the_city() -> Area | None:
-    return Area.objects.current().filter(tier=Tier.CITY).order_by("code").first()
+def city_extent() -> tuple[float, float, float, float] | None:
+    """The extent of the city in the data: its city area's, or, for a hierarchy without
+    one, that of every current area (None: no areas at all)."""
+    city = Area.objects.current().filter(tier=Tier.CITY).order_by("code").first()
+    if city is not None:
+        return city.geom.extent  # type: ignore[no-any-return]
+    extent = Area.objects.current().aggregate(extent=Extent("geom"))["extent"]
+    return None if extent is None else tuple(extent)  # type: ignore[return-value]
 
 
 def fitting_zoom(extent: tuple[float, float, float, float]) -> int:
@@ -73,14 +80,14 @@ def area_map(area: Area | None) -> LocalMap:
     """A map fitted to `area` (the user's own: street, district or the city), kept to
     the city: no zoom past the tiles' range, none far out of it, no panning away."""
     tiles = settings.MAP_TILE_URL or None
-    frame = the_city() or area
+    frame = city_extent() or (area.geom.extent if area is not None else None)
     limits: dict[str, Any] = {}
     location = None
     zoom = 11
     if frame is not None:
-        x0, y0, x1, y1 = frame.geom.extent
+        x0, y0, x1, y1 = frame
         dx, dy = (x1 - x0) * BOUNDS_MARGIN, (y1 - y0) * BOUNDS_MARGIN
-        zoom = fitting_zoom(frame.geom.extent)
+        zoom = fitting_zoom(frame)
         location = [(y0 + y1) / 2, (x0 + x1) / 2]
         limits = {
             # Leaflet's own option names: folium gives min_zoom/max_zoom to the base

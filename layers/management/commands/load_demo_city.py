@@ -1,4 +1,4 @@
-"""manage.py load_demo_city: Guangzhou's grid and synthetic base data (idempotent)."""
+"""manage.py load_demo_city: the demo city's grid (fixtures/) and synthetic base data."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from layers.signals import announce_bulk_write
 
 class Command(BaseCommand):
     help = (
-        "Load the demo city: the catalogue, Guangzhou's districts with generated streets, "
+        "Load the demo city: the catalogue, the districts of fixtures/ with generated streets, "
         "communities and grid cells, and synthetic base data. --scale 1.0 is the real "
         "volume (38.5M people, 3.42M entities, 3.67M components). Running it again "
         "changes nothing."
