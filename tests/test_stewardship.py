@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -366,3 +366,21 @@ def test_the_data_page_names_each_layers_owner_and_the_proposals_waiting(
     row = page[page.index('data-layer="component"') :]
     assert row[: row.index("</tr>")].count(water) == 1
     assert 'data-pending="1"' in page and 'href="/map/data/quality/"' in page
+
+
+def test_set_layer_owner_names_the_department_whose_staff_apply_directly(
+    cast: dict[str, User], catalogue: None, small_city: dict[str, Area]
+) -> None:
+    water = Staff.objects.get(user=cast["department"]).unit
+    out = io.StringIO()
+    call_command("set_layer_owner", "components", water.name, stdout=out)
+    assert out.getvalue().strip() == f"components: owned by {water.name}"
+    component = component_at(small_city[CELLS["own"]])
+    answer = client_for(cast["department"]).patch(
+        f"/api/stewardship/records/components/{component.pk}/",
+        {"values": {"owner_unit": "市水务局"}},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200 and answer.json()["applied"] is True
+    with pytest.raises(CommandError):
+        call_command("set_layer_owner", "components", "没有这个单位", stdout=io.StringIO())
