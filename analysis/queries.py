@@ -365,6 +365,8 @@ def recurring(user: AnyUser, filters: Filters, times: int, days: int) -> list[di
 
 
 def at_risk(user: AnyUser, filters: Filters, hours: int, now: dt.datetime) -> list[dict[str, Any]]:
+    # Plain values, no model instances: a page of 500 built as Case objects (with their
+    # points parsed by GEOS) cost ten times the query at 1,000,000 cases.
     cases = (
         scoped(user, filters)
         .filter(
@@ -373,44 +375,30 @@ def at_risk(user: AnyUser, filters: Filters, hours: int, now: dt.datetime) -> li
             due_at__gte=now,
             due_at__lt=now + dt.timedelta(hours=hours),
         )
-        .select_related("category", "street", "unit")
-        .only(
-            "id",
-            "state",
-            "due_at",
-            "warned",
-            "address_text",
-            "geom",
-            "category__name",
-            "category__name_en",
-            "category__major_code",
-            "category__minor_code",
-            "street__name",
-            "street__name_en",
-            "street__code",
-            "unit__name",
-            "unit__name_en",
-        )
-        .order_by("due_at", "id")[:AT_RISK_LIMIT]
-    )
+        .annotate(lon=Cast(_x(), FloatField()), lat=Cast(_y(), FloatField()))
+        .order_by("due_at", "id")
+        .values(
+            "id", "state", "due_at", "warned", "address_text", "lon", "lat",
+            "category__name", "category__name_en", "street__name", "street__name_en",
+            "unit__name", "unit__name_en",
+        )[:AT_RISK_LIMIT]
+    )  # fmt: skip
     zone = local()
-    return [
-        {
-            "id": case.pk,
-            "state": str(case.get_state_display()),
-            "category": case.category.display_name,
-            "street": case.street.display_name,
-            "unit": case.unit.display_name if case.unit else "",
-            "address": case.address_text,
-            "due_at": case.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            if case.due_at
-            else "",
-            "hours_left": round((case.due_at - now).total_seconds() / 3600, 1)
-            if case.due_at
-            else None,
-            "warned": case.warned,
-            "lon": round(case.geom.x, 6),
-            "lat": round(case.geom.y, 6),
-        }
-        for case in cases
-    ]
+    states = dict(State.choices)
+    return [_risk(row, now, zone, states) for row in cases]
+
+
+def _risk(row: Any, now: dt.datetime, zone: ZoneInfo, states: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "state": str(states.get(row["state"], row["state"])),
+        "category": in_language(row["category__name"], row["category__name_en"]),
+        "street": in_language(row["street__name"], row["street__name_en"]),
+        "unit": in_language(row["unit__name"] or "", row["unit__name_en"] or ""),
+        "address": row["address_text"],
+        "due_at": row["due_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "hours_left": round((row["due_at"] - now).total_seconds() / 3600, 1),
+        "warned": row["warned"],
+        "lon": round(row["lon"], 6),
+        "lat": round(row["lat"], 6),
+    }

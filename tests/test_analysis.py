@@ -25,7 +25,9 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
 from audit.models import Action, AuditEvent
@@ -45,6 +47,11 @@ def t(month: int, day: int, hour: int = 10) -> dt.datetime:
 
 @pytest.fixture
 def world(small_city: dict[str, Area], cast: dict[str, User]) -> dict[str, Any]:
+    return build_world(small_city)
+
+
+def build_world(small_city: dict[str, Area]) -> dict[str, Any]:
+    """The cases of the module docstring (the browser test uses them too)."""
     call_command("loaddata", "catalogue", stdout=io.StringIO())
     events = Category.objects.filter(kind="event").exclude(minor_code="")
     a = events.order_by("major_code", "minor_code").first()
@@ -288,3 +295,19 @@ def test_the_page_is_offered_to_command_centres_and_leaders_only(
         client = client_of(cast[name])
         assert b'href="/map/analysis/"' not in client.get("/map/", follow=True).content
         assert client.get("/map/analysis/").status_code == 403
+
+
+def test_each_view_costs_a_fixed_number_of_queries(
+    world: dict[str, Any], cast: dict[str, User]
+) -> None:
+    """No query per row: the statements of a view do not grow with its answer."""
+    client = client_of(cast["city"])
+    client.get(f"/api/analysis/hotspots/?{MARCH}")  # the session and the post, loaded once
+    expected = {"hotspots": 2, "trends": 3, "categories": 3, "recurring": 3, "at-risk": 1}
+    for view, count in expected.items():
+        with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as captured:
+            response = client.get(f"/api/analysis/{view}/?{MARCH}&hours=720")
+        assert response.status_code == 200 and len(response.json()["rows"]) >= 2
+        own = [q["sql"] for q in captured.captured_queries if "django_session" not in q["sql"]]
+        own = [sql for sql in own if "auth_user" not in sql and "layers_staff" not in sql]
+        assert len(own) == count, (view, own)

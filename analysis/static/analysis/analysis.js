@@ -196,11 +196,19 @@ var DRAW = {
   "at-risk": drawAtRisk,
 };
 
+// The latest request of each view: an answer to an earlier one (the inputs changed
+// while it ran) is not drawn.
+var latest = {};
+
 function load(views) {
   status.textContent = labels.loading;
   return Promise.all(views.map(function (view) {
     exports(view);
-    return page.api(query(view)).then(DRAW[view]);
+    var url = query(view);
+    latest[view] = url;
+    return page.api(url).then(function (data) {
+      if (latest[view] === url) DRAW[view](data);
+    });
   }))
     .then(function () { status.textContent = ""; })
     .catch(function (error) { status.textContent = labels.load_error + " " + error.message; });
