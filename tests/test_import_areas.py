@@ -161,7 +161,7 @@ def write_csv(path: Path, rows: list[tuple[str, str, str, str, shapely.Geometry]
 
 
 def import_dongguan(tmp: Path) -> dict[str, Area]:
-    """City (GeoJSON, the real outline), streets (GeoPackage, parents by containment),
+    """City (GeoJSON, the real outline), streets (Shapefile, parents by containment),
     communities and cells (CSV with WKT, parents by code), all through import_areas."""
     out = io.StringIO()
     common = ["--datum", "gcj02", "--effective", EFFECTIVE, "--no-progress"]
@@ -171,11 +171,13 @@ def import_dongguan(tmp: Path) -> dict[str, Area]:
     streets = gpd.GeoDataFrame(
         {"CODE": [r[0] for r in tiers[Tier.STREET]], "NAME": [r[1] for r in tiers[Tier.STREET]]},
         geometry=[r[3] for r in tiers[Tier.STREET]],
-        crs="EPSG:4326",
+        crs="EPSG:4490",
     )
-    streets.to_file(tmp / "streets.gpkg", driver="GPKG")
+    # A Shapefile in a projected CRS (CGCS2000 3-degree Gauss-Krüger, CM 114°E), as
+    # surveying offices deliver: the reader brings it back to geographic coordinates.
+    streets.to_crs("EPSG:4547").to_file(tmp / "streets.shp", encoding="UTF-8")
     call_command(
-        "import_areas", str(tmp / "streets.gpkg"), "--level", "街道", "--map",
+        "import_areas", str(tmp / "streets.shp"), "--level", "街道", "--map",
         "code=CODE,name=NAME", *common, stdout=out,
     )  # fmt: skip
     rows = [(code, name, parent, "社区", g) for code, name, parent, g in tiers[Tier.COMMUNITY]]
@@ -327,9 +329,18 @@ def test_a_reimport_of_changed_outlines_is_a_dated_redraw(
         for code, name, parent, g in tiers[Tier.CELL]
         if parent == f"{CITY}001001"
     ]
+    # This time a GeoPackage, parents by code, level in a column of its own name.
+    frame = gpd.GeoDataFrame(
+        {"DM": [r[0] for r in rows], "MC": [r[1] for r in rows],
+         "SJDM": [r[2] for r in rows], "JB": ["网格"] * len(rows)},
+        geometry=[r[4] for r in rows], crs="EPSG:4490",
+    )  # fmt: skip
+    redraw = tmp_path / "redraw.gpkg"
+    frame.to_file(redraw, driver="GPKG")
+    mapping = ["--map", "code=DM,name=MC,parent_code=SJDM,level=JB"]
     out = io.StringIO()
     call_command(
-        "import_areas", str(write_csv(tmp_path / "redraw.csv", rows)), "--datum", "gcj02",
+        "import_areas", str(redraw), *mapping, "--datum", "gcj02",
         "--effective", REDRAWN, "--no-progress", stdout=out,
     )  # fmt: skip
     assert "redrawn 2" in out.getvalue(), out.getvalue()
@@ -358,7 +369,7 @@ def test_a_reimport_of_changed_outlines_is_a_dated_redraw(
     # Importing the same file again changes nothing.
     out = io.StringIO()
     call_command(
-        "import_areas", str(tmp_path / "redraw.csv"), "--datum", "gcj02",
+        "import_areas", str(redraw), *mapping, "--datum", "gcj02",
         "--effective", "2026-02-01", "--no-progress", stdout=out,
     )  # fmt: skip
     assert "unchanged 2" in out.getvalue(), out.getvalue()
