@@ -110,6 +110,9 @@ export function connect(options) {
       onEvent(message);
     } else if (message.type === "status") {
       onStatus(message.live ? "open" : "degraded");
+    } else if (message.type === "inbox") {
+      // The user's inbox changed: the header's inbox (notifications/inbox.js) reloads.
+      document.dispatchEvent(new CustomEvent("gridmgmt:inbox", { detail: message }));
     } else if (message.type === "reload") {
       // What follows the reload is new to the reloaded data; forget what came before.
       lastSeq = null;
