@@ -344,6 +344,7 @@ def test_a_reimport_of_changed_outlines_is_a_dated_redraw(
         "--effective", REDRAWN, "--no-progress", stdout=out,
     )  # fmt: skip
     assert "redrawn 2" in out.getvalue(), out.getvalue()
+    assert "moved to the successors: 1 inspectors, 1 units" in out.getvalue()
     old = Area.objects.filter(code__in=[south.code, north.code], valid_to=dt.date(2026, 1, 1))
     assert old.count() == 2
     new = {a.code: a for a in Area.objects.current().filter(code__in=[south.code, north.code])}

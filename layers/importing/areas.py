@@ -103,6 +103,10 @@ class AreaImportResult:
             text += "; placed again: " + ", ".join(
                 f"{n} {layer}" for layer, n in self.replaced.items() if n
             )
+        if any(self.followed.values()):
+            text += "; moved to the successors: " + ", ".join(
+                f"{n} {what}" for what, n in self.followed.items() if n
+            )
         if self.dry_run:
             text += " (dry run: nothing written)"
         if self.report_path is not None and self.rejected:

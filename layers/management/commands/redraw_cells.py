@@ -68,6 +68,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"redrew {len(result.created)} cells; placed again: "
             + ", ".join(f"{n} {layer}" for layer, n in result.replaced.items())
+            + "; moved to the successors: "
+            + ", ".join(f"{n} {what}" for what, n in result.followed.items())
         )
         announce_bulk_write(self)
 
