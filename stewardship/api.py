@@ -57,7 +57,9 @@ def _data(request: Request) -> Any:
 
 
 def _photo(request: Request) -> Any:
-    uploads = request.FILES.getlist("photo") if hasattr(request, "FILES") else []
+    # "photos" and "client_uuid" as the phone's outbox (map_ui queue.js) names them.
+    files = request.FILES if hasattr(request, "FILES") else None
+    uploads = [*files.getlist("photo"), *files.getlist("photos")] if files else []
     if len(uploads) > 1:
         raise InvalidInput(_("只能上传一张照片。"), field="photo")
     checked = check_photos(uploads)
@@ -138,7 +140,7 @@ class ProposalsView(APIView):
             geom=_point(data),
             note=str(data.get("note") or ""),
             photo=_photo(request),
-            client_id=str(data.get("client_id") or ""),
+            client_id=str(data.get("client_id") or data.get("client_uuid") or ""),
         )
         return Response(proposal_json(request.user, proposal), status=201)
 

@@ -184,13 +184,15 @@ def test_an_inspector_proposes_in_their_cell_and_sees_the_outcome(
     assert answer.status_code == 201, answer.content
     proposal_id = answer.json()["id"]
     assert answer.json()["photo"]
-    # The offline queue sends it again: kept once.
-    data["photo"] = SimpleUploadedFile("p.png", PNG, content_type="image/png")
-    again = inspector.post("/api/stewardship/proposals/", data)
+    # The offline queue sends it again, with the names map_ui's queue.js gives: kept once.
+    again_data = {**data, "client_uuid": data.pop("client_id")}
+    again_data["photos"] = SimpleUploadedFile("p.png", PNG, content_type="image/png")
+    del again_data["photo"]
+    again = inspector.post("/api/stewardship/proposals/", again_data)
     assert again.json()["id"] == proposal_id and Proposal.objects.count() == 1
     # Outside their cells: refused.
     elsewhere = {**data, "client_id": "phone-2", **lonlat(small_city[CELLS["other_street"]])}
-    elsewhere.pop("photo")
+    elsewhere.pop("photo", None)
     refused = inspector.post("/api/stewardship/proposals/", elsewhere)
     assert refused.status_code == 403 and refused.json()["code"] == "not_permitted"
 
