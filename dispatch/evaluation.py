@@ -13,6 +13,9 @@ Period
 Case figures (tables by district, street, community, cell and unit)
     受理数 received        created_at in the period.
     立案数 filed           filed_at in the period.
+    超时立案数 filed_late  of those, the ones filed after their 立案时限 (Case.file_due_at, set
+                           at intake from dispatch.StageLimit; a case without one is on time).
+    按时立案率 filing_rate (filed - filed_late) / filed
     应结案数 due           dispatched (dispatched_at set), not cancelled or merged, and the
                            disposal deadline due_at (extensions included) in the period.
                            Each case is due in exactly one period, the one holding its final
@@ -133,6 +136,10 @@ DEFINITIONS: Final[list[tuple[StrPromise, StrPromise]]] = [
     (_("受理数"), _("上报时间在统计周期内的案件数。")),
     (_("立案数"), _("立案时间在统计周期内的案件数。")),
     (
+        _("按时立案率"),
+        _("(立案数 − 超时立案数) ÷ 立案数；超时立案指立案晚于立案时限（受理时按环节时限计算）。"),
+    ),
+    (
         _("应结案数"),
         _(
             "已派遣、未注销未合并、处置时限（含延期）在统计周期内的案件数。"
@@ -222,6 +229,7 @@ def _rate(numerator: int, denominator: int) -> float | None:
 class CaseFigures:
     received: int = 0
     filed: int = 0
+    filed_late: int = 0
     due: int = 0
     suspended: int = 0
     closed: int = 0
@@ -239,6 +247,10 @@ class CaseFigures:
     reached: int = 0
     satisfied: int = 0
     reopened: int = 0
+
+    @property
+    def filing_rate(self) -> float | None:
+        return _rate(self.filed - self.filed_late, self.filed)
 
     @property
     def callback_rate(self) -> float | None:
@@ -403,6 +415,9 @@ def case_counts(period: Period, as_of: dt.datetime) -> dict[str, Any]:
     counts = {
         "received": Count("pk", filter=period.holds("created_at")),
         "filed": Count("pk", filter=period.holds("filed_at")),
+        "filed_late": Count(
+            "pk", filter=period.holds("filed_at") & Q(filed_at__gt=F("file_due_at"))
+        ),
         "due": Count("pk", filter=due),
         "suspended": Count("pk", filter=due & Q(suspended=True)),
         "closed": Count("pk", filter=closed),

@@ -145,6 +145,26 @@ class HotlineTerm(models.Model):
         return str(self.get_term_display())
 
 
+class Stage(models.TextChoices):
+    FILE = "file", _("立案")
+
+
+class StageLimit(models.Model):
+    """The time limit of a stage of the case loop before dispatch (立案: a new report is
+    filed or cancelled by then), edited in the admin and counted from the intake."""
+
+    stage = models.CharField(_("环节"), max_length=10, choices=Stage.choices, unique=True)
+    limit = models.PositiveIntegerField(_("时限"))
+    unit = models.CharField(_("时限单位"), max_length=16, choices=LimitUnit.choices)
+
+    class Meta:
+        verbose_name = _("环节时限")
+        verbose_name_plural = _("环节时限")
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} {self.limit} {self.get_unit_display()}"
+
+
 class TicketKind(models.Model):
     """A 12345 ticket type (咨询, 投诉 …): the reply term it gets unless the operator picks
     another (an urgent ticket is always 紧急), and whether the hotline may close it on the

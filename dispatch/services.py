@@ -21,8 +21,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dispatch import deadlines, hotline
-from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
+from dispatch import calendar, deadlines, hotline
+from dispatch.models import Assignment, ExtensionKind, ExtensionRequest, Stage, StageLimit
 from dispatch.permissions import Facts, check_action, facts_of
 from dispatch.routing import NoUnit, Route, escalation_route, places_of, route
 from dispatch.transitions import TRANSITIONS, Transition
@@ -260,12 +260,19 @@ def case_take_ticket(*, user: User, ticket: Ticket) -> Intake:
 
 
 def _taken(result: Intake) -> Intake:
-    if result.created and hotline.is_ticket(result.case):
-        # A 12345 work order: its reply is due from its intake (dispatch.hotline).
+    if result.created:
+        # The deadlines that run from the intake: 立案 (every case), and a 12345 work
+        # order's reply (dispatch.hotline).
         case = result.case
-        hotline.start_reply_clock(case, case.created_at)
+        changed = ["file_due_at"]
+        limit = StageLimit.objects.filter(stage=Stage.FILE).first()
+        if limit is not None:
+            case.file_due_at = calendar.deadline(case.created_at, limit.limit, limit.unit)
+        if hotline.is_ticket(case):
+            hotline.start_reply_clock(case, case.created_at)
+            changed += ["reply_term", "reply_due_at", "hotline_check_at"]
         with transaction.atomic():
-            case.save(update_fields=["reply_term", "reply_due_at", "hotline_check_at"])
+            case.save(update_fields=changed)
     if result.created:
         # Intake has committed: the report stands whatever routing finds. A dispatch
         # updates result.case in place.

@@ -169,6 +169,9 @@ class Case(models.Model):
     # NULL when no timer runs. paused_remaining_s keeps the working seconds left while
     # the clock is paused (缓办).
     due_at = models.DateTimeField(_("处置时限"), null=True, blank=True)
+    # 立案时限: by when a new report must be filed or cancelled (dispatch.models.StageLimit),
+    # set at intake; the evaluation counts the cases filed after it.
+    file_due_at = models.DateTimeField(_("立案时限"), null=True, blank=True)
     warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
     sla_check_at = models.DateTimeField(null=True, blank=True)
     paused_remaining_s = models.BigIntegerField(null=True, blank=True)

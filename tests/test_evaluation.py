@@ -338,7 +338,7 @@ def test_it_serves_the_table_as_json(world: dict[str, Any], cast: dict[str, User
     [row] = body["rows"]
     assert row == {**_figures(STREET_1), "code": "440106001", "name": "天河区第1街道",
                    "close_rate": 0.6, "on_time_rate": 0.4, "urgent_close_rate": 0.3333,
-                   "urgent_on_time_rate": 0.3333, "callback_rate": None,
+                   "urgent_on_time_rate": 0.3333, "filing_rate": 1.0, "callback_rate": None,
                    "satisfaction_rate": None, "reopen_rate": None}  # fmt: skip
     assert body["total"]["name"] == "合计"
     assert body["total"]["due"] == 6
@@ -591,3 +591,16 @@ def test_it_exports_the_12345_figures_with_their_formulas(
     ))  # fmt: skip
     notes = " ".join(str(c.value) for r in workbook.worksheets[1].iter_rows() for c in r)
     assert "回访数 ÷ 答复数" in notes and "回访接通数" in notes
+
+
+def test_it_counts_the_cases_filed_after_their_filing_deadline(
+    world: dict[str, Any], cast: dict[str, User]
+) -> None:
+    # c1 filed 3-3 10:00 with its 立案时限 at 9:00 (late); c2 filed 3-5 10:00 by 11:00 (on
+    # time); the other filed cases have no deadline (on time). Street 1: filed 6, late 1.
+    cases = world["cases"]
+    Case.objects.filter(pk=cases["c1"].pk).update(file_due_at=t(3, 3, 9))
+    Case.objects.filter(pk=cases["c2"].pk).update(file_due_at=t(3, 5, 11))
+    rows = evaluate(fresh(cast["city"]), by=By.STREET, period=MARCH, now=AFTER_MARCH).rows
+    one = next(r for r in rows if isinstance(r, AreaRow) and r.code == "440106001")
+    assert (one.filed, one.filed_late, one.filing_rate) == (6, 1, round(5 / 6, 4))

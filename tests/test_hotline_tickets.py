@@ -63,6 +63,8 @@ def test_a_typed_ticket_gets_a_stable_number_and_its_reply_deadline(
     assert dt.datetime.fromisoformat(utilities["reply_due_at"]) == at(24, 10)
     assert urgent["reply_term"] == "urgent"
     assert dt.datetime.fromisoformat(urgent["reply_due_at"]) == at(23, 12)
+    # 立案时限 (dispatch.StageLimit): one working hour from the intake, as every case.
+    assert dt.datetime.fromisoformat(general["file_due_at"]) == at(23, 11)
     # The number does not change as the case moves, and finds the ticket.
     act(loop["street"], general["id"], "file")
     case = Case.objects.get(pk=general["id"])

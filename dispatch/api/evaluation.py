@@ -94,6 +94,8 @@ CASE_COLUMNS: Final = [
     Column("urgent_overdue", _("紧急超期数"), Kind.NUMBER),
     Column("urgent_close_rate", _("紧急结案率"), Kind.RATE),
     Column("urgent_on_time_rate", _("紧急按期结案率"), Kind.RATE),
+    Column("filed_late", _("超时立案数"), Kind.NUMBER),
+    Column("filing_rate", _("按时立案率"), Kind.RATE),
     Column("replies", _("答复数"), Kind.NUMBER),
     Column("called_back", _("回访数"), Kind.NUMBER),
     Column("reached", _("回访接通数"), Kind.NUMBER),

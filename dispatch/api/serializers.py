@@ -384,7 +384,7 @@ class CaseOut(serializers.ModelSerializer[Case]):
             "ticket_no", "ticket_type", "ticket_type_label", "reply_term", "reply_due_at",
             "reply", "replied_at", "reply_overdue", "callback_due_at", "callback_at",
             "callback_reached", "callback_tries", "callback_overdue", "satisfaction",
-            "satisfaction_label", "reopens", "due_beyond_calendar",
+            "satisfaction_label", "reopens", "file_due_at", "due_beyond_calendar",
         ]  # fmt: skip
 
     @extend_schema_field(

@@ -2,7 +2,6 @@
 
 from django.db import migrations, models
 
-
 # The 12345 expectations (docs/evaluation.md, DOMAIN.md): urgent feedback in 2 h,
 # utilities 24 h, general 7 working days, complex 15 working days; the call-back within
 # 2 working days of the reply, at most 3 calls. Data: cities edit them in the admin.
