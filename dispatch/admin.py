@@ -15,7 +15,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dispatch import holidays
-from dispatch.models import Assignment, CalendarDay, RoutingRule
+from dispatch.models import (
+    Assignment,
+    CalendarDay,
+    HotlineTerm,
+    RoutingRule,
+    StageLimit,
+    TicketKind,
+)
 
 
 class CalendarFileForm(forms.Form):
@@ -122,3 +129,31 @@ class AssignmentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(HotlineTerm)
+class HotlineTermAdmin(admin.ModelAdmin):
+    """The 12345 reply and call-back limits per term (dispatch.hotline): a change applies
+    to tickets received (or reopened) afterwards."""
+
+    list_display = ("term", "reply_limit", "reply_unit", "callback_limit", "callback_unit",
+                    "callback_tries")  # fmt: skip
+    list_editable = ("reply_limit", "reply_unit", "callback_limit", "callback_unit",
+                     "callback_tries")  # fmt: skip
+
+
+@admin.register(TicketKind)
+class TicketKindAdmin(admin.ModelAdmin):
+    """The 12345 ticket types: their default reply term, and which the hotline may close
+    on the phone (直接办结)."""
+
+    list_display = ("ticket_type", "default_term", "direct_close")
+    list_editable = ("default_term", "direct_close")
+
+
+@admin.register(StageLimit)
+class StageLimitAdmin(admin.ModelAdmin):
+    """The limits of the stages before dispatch (立案), counted from the intake."""
+
+    list_display = ("stage", "limit", "unit")
+    list_editable = ("limit", "unit")
