@@ -69,7 +69,13 @@ def _photo(request: Request) -> Any:
 def proposal_json(user: Any, proposal: Proposal) -> dict[str, Any]:
     layer = L.layer_of_type(proposal.layer_id) or ""
     model = L.MODELS.get(layer)
-    unmasked = history.proposal_unmasked(user, proposal)
+    # A list carries both verdicts as columns (with_verdicts); one proposal asks.
+    unmasked = getattr(proposal, "unmasked", None)
+    if unmasked is None:
+        unmasked = history.proposal_unmasked(user, proposal)
+    reviewable = getattr(proposal, "reviewable", None)
+    if reviewable is None:
+        reviewable = services.may_review(user, proposal)
     values = {
         k: (L.shown(model, k, v, unmasked=unmasked) if model else v)
         for k, v in proposal.values.items()
@@ -93,8 +99,7 @@ def proposal_json(user: Any, proposal: Proposal) -> dict[str, Any]:
         "reviewed_at": proposal.reviewed_at.isoformat() if proposal.reviewed_at else None,
         "reason": proposal.reason,
         "result_id": proposal.result_id,
-        "may_review": proposal.status == ProposalStatus.PENDING
-        and services.may_review(user, proposal),
+        "may_review": proposal.status == ProposalStatus.PENDING and bool(reviewable),
     }
 
 
@@ -112,6 +117,7 @@ class ProposalsView(APIView):
             rows = rows if queue is True else rows.filter(queue) if queue else rows.none()
         else:
             rows = Proposal.objects.filter(proposer_id=request.user.pk)
+        rows = services.with_verdicts(request.user, rows)
         rows = rows.select_related("proposer", "reviewer", "cell").order_by("-created_at")[:200]
         return Response({"results": [proposal_json(request.user, p) for p in rows]})
 

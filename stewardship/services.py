@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +28,7 @@ from incidents.photos import CheckedPhoto
 from layers.access import (
     Scope,
     is_superuser,
+    personal_data_scope,
     record_scope,
     staff_of,
     visible_records,
@@ -147,6 +148,22 @@ def may_review(user: AnyUser, proposal: Proposal) -> bool:
     if isinstance(scope, bool):
         return scope
     return Proposal.objects.filter(scope, pk=proposal.pk).exists()
+
+
+def _flag(scope: Q | bool) -> Value | Case:
+    if isinstance(scope, bool):
+        return Value(scope, output_field=BooleanField())
+    return Case(When(scope, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def with_verdicts(user: AnyUser, proposals: QuerySet[Proposal]) -> QuerySet[Proposal]:
+    """`proposals` with two boolean columns, so that a list costs one query: `reviewable`
+    (may_review) and `unmasked` (history.proposal_unmasked: the proposer, and whoever may
+    see personal data where the proposal lies)."""
+    personal = personal_data_scope(user)
+    mine = Q(proposer_id=user.pk) if user.is_authenticated else Q(pk__in=[])
+    unmasked = True if personal is True else (mine | personal if isinstance(personal, Q) else mine)
+    return proposals.annotate(reviewable=_flag(review_queue(user)), unmasked=_flag(unmasked))
 
 
 def visible_proposals(user: AnyUser) -> Any:

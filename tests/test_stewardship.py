@@ -7,6 +7,7 @@ import datetime
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -386,3 +387,47 @@ def test_set_layer_owner_names_the_department_whose_staff_apply_directly(
     assert answer.status_code == 200 and answer.json()["applied"] is True
     with pytest.raises(CommandError):
         call_command("set_layer_owner", "components", "没有这个单位", stdout=io.StringIO())
+
+
+def test_the_review_queue_costs_the_same_queries_for_one_proposal_or_many(
+    cast: dict[str, User], residents: dict[str, Person], small_city: dict[str, Area]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    inspector = client_for(cast["inspector"])
+    admin = client_for(cast["data_admin"])
+    street = client_for(cast["street"])
+    key = with_check_digit("44010619900101555")
+
+    def propose(n: int) -> None:
+        inspector.post(
+            "/api/stewardship/proposals/",
+            {"layer": "population", "values": {"id_number": key, "name": f"孙{n}"},
+             **lonlat(small_city[CELLS["own"]])},
+            content_type="application/json",
+        )  # fmt: skip
+
+    def queries(client: Client) -> tuple[int, list[dict[str, Any]]]:
+        with CaptureQueriesContext(connection) as captured:
+            results = client.get("/api/stewardship/proposals/?queue=1").json()["results"]
+        return len(captured), results
+
+    propose(1)
+    one, _ = queries(admin)
+    propose(2)
+    propose(3)
+    many, results = queries(admin)
+    assert len(results) == 3 and many == one
+    # The data administrator of the area reads the ID number; the street's queue is empty
+    # (it owns no layer); the department owning the layer reviews it masked.
+    assert {r["values"]["id_number"] for r in results} == {key}
+    assert queries(street)[1] == []
+    LayerOwner.objects.create(
+        layer=ContentType.objects.get_for_model(Person),
+        unit=Staff.objects.get(user=cast["department"]).unit,
+    )
+    owner = queries(client_for(cast["department"]))[1]
+    assert {(r["values"]["id_number"], r["may_review"]) for r in owner} == {
+        (key[:6] + "********" + key[-4:], True)
+    }
