@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 PASSWORD = "gridmgmt-demo"  # what create_demo_users gives the cast
+DESKTOP = {"width": 1400, "height": 900}
 
 # Chromium in a sandboxless container, with no network beyond loopback: no first-run
 # pages, no background connections to Google's services (they would be refused).
@@ -109,6 +110,15 @@ def log_in(browser: Browser, base_url: str, username: str, **context: object) ->
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/map/**")
+    return page
+
+
+def live_page(browser: Browser, base_url: str, username: str, path: str, **context: object) -> Page:
+    """`username` logged in (at desktop size unless `context` says otherwise) on the role
+    page at `path`, once its live socket is open: from then on, what others do reaches it."""
+    page = log_in(browser, base_url, username, **{"viewport": DESKTOP, **context})
+    page.goto(path)
+    expect(page.locator(".live-status[data-status='open']")).to_be_visible()
     return page
 
 

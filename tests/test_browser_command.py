@@ -17,12 +17,12 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect
 
 from dispatch.models import ExtensionRequest
+from dispatch.routing import places_of
 from incidents.models import Case, State
-from layers.models import Area, Unit, UnitKind
-from tests.browser import inspector_page, log_in, screenshot, servable_passwords
-from tests.loop import act, photo, report
-
-DESKTOP = {"width": 1400, "height": 900}
+from layers.models import Area, Staff, Tier, Unit, UnitKind
+from map_ui.pages.command import work_day_hours
+from tests.browser import inspector_page, live_page, screenshot, servable_passwords
+from tests.loop import act, actions, photo, report
 
 
 def real_png(width: int = 40, height: int = 30) -> bytes:
@@ -53,13 +53,6 @@ def drawn_width(image: Locator) -> int:
         time.sleep(0.1)
 
 
-def board_page(browser: Browser, server: str, username: str, path: str) -> Page:
-    page = log_in(browser, server, username, viewport=DESKTOP)
-    page.goto(path)
-    expect(page.locator(".live-status[data-status='open']")).to_be_visible()
-    return page
-
-
 def open_case(page: Page, case_id: int) -> None:
     page.click(f"[data-case='{case_id}'] >> nth=0")
     expect(page.locator(f".case-detail[data-case='{case_id}']")).to_be_visible()
@@ -82,16 +75,16 @@ def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos
     assert Case.objects.get(pk=junk).state == State.REPORTED
     servable_passwords()
 
-    street = board_page(browser, server, "street", "/map/street/")
+    street = live_page(browser, server, "street", "/map/street/")
     expect(street.locator(".queue .case-row")).to_have_count(3)
 
     # 注销 with a reason: the form asks, the case leaves the queue.
     open_case(street, junk)
     street.click(".case-detail button[data-action='cancel']")
-    form = street.locator("form.decide[data-action='cancel']")
+    form = street.locator("form.case-form[data-action='cancel']")
     expect(form.locator(".confirm-question")).to_be_visible()
     form.locator("textarea[name=reason]").fill("无效上报：测试数据")
-    form.locator("button.confirm").click()
+    form.locator("button[type=submit]").click()
     expect(street.locator(".notice.done")).to_contain_text(f"#{junk}")
     expect(street.locator(f".queue .case-row[data-case='{junk}']")).to_have_count(0)
     cancelled = Case.objects.get(pk=junk)
@@ -105,8 +98,8 @@ def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos
     other = User.objects.get(username="street")  # read again: its password changed above
     assert act(other, again, "file").status_code == 200
     street.click(".case-detail button[data-action='merge']")
-    street.locator("form.decide[data-action='merge'] input[name=into]").fill(str(first_id))
-    street.locator("form.decide[data-action='merge'] button.confirm").click()
+    street.locator("form.case-form[data-action='merge'] input[name=into]").fill(str(first_id))
+    street.locator("form.case-form[data-action='merge'] button[type=submit]").click()
     # "已变为「已立案」（您看到的是「已上报」）…": the server compared expected_state.
     expect(street.locator(".notice.error")).to_contain_text("已立案")
     assert Case.objects.get(pk=again).state == State.FILED
@@ -118,9 +111,9 @@ def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos
     offered = street.locator(f".merge-targets li[data-case='{first_id}'] button.pick")
     expect(offered).to_be_visible()
     offered.click()
-    form = street.locator("form.decide[data-action='merge']")
+    form = street.locator("form.case-form[data-action='merge']")
     expect(form.locator("input[name=into]")).to_have_value(str(first_id))
-    form.locator("button.confirm").click()
+    form.locator("button[type=submit]").click()
     expect(street.locator(".notice.done")).to_contain_text(f"#{again}")
     merged = Case.objects.get(pk=again)
     assert (merged.state, merged.merged_into_id) == (State.MERGED, first_id)
@@ -131,19 +124,18 @@ def test_the_street_cancels_a_junk_report_merges_a_duplicate_and_sees_its_photos
 
     # The reporter's photo: a thumbnail in the history that opens full size.
     open_case(street, first_id)
-    thumb = street.locator(".case-detail .history .photo-thumb img")
+    thumb = street.locator(".case-detail .history .photo-strip img")
     expect(thumb).to_have_count(1)
     stored = Case.objects.get(pk=first_id).photos.get()
     url = f"/api/cases/{first_id}/photos/{stored.pk}/"
-    assert street.locator(".case-detail .photo-thumb").get_attribute("href") == url
     assert drawn_width(thumb) == 40
     thumb.click()
-    full = street.locator(".photo-viewer img")
+    full = street.locator(".photo-overlay img")
     expect(full).to_have_attribute("src", url)
     assert drawn_width(full) == 40
     screenshot(street, "street-photo-viewer")
-    street.locator(".photo-viewer").click()
-    expect(street.locator(".photo-viewer")).to_have_count(0)
+    street.locator(".photo-overlay").click()
+    expect(street.locator(".photo-overlay")).to_have_count(0)
     street.context.close()
 
 
@@ -159,25 +151,26 @@ def test_the_district_approves_an_extension_and_its_supervision_reaches_the_unit
     case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
     assert act(loop["street"], case_id, "sign").status_code == 200
     servable_passwords()
-    district = board_page(browser, server, "district", "/map/command/")
+    district = live_page(browser, server, "district", "/map/command/")
 
-    # The street, the handler, asks for 16 more working hours on its board.
-    street = board_page(browser, server, "street", "/map/street/")
+    # The street, the handler, asks for 2 more working days on its board (sent in hours).
+    street = live_page(browser, server, "street", "/map/street/")
     street.click("[data-queue='in_progress']")
     open_case(street, case_id)
     street.click(".case-detail button[data-action='request_extension']")
-    form = street.locator("form.decide[data-action='request_extension']")
+    form = street.locator("form.case-form[data-action='request_extension']")
     form.locator("select[name=kind]").select_option("extend")
-    form.locator("input[name=hours]").fill("16")
+    form.locator("input[name=days]").fill("2")
     form.locator("textarea[name=reason]").fill("需协调供电部门断电施工")
-    form.locator("button.confirm").click()
+    form.locator("button[type=submit]").click()
     expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
     asked = ExtensionRequest.objects.get(case_id=case_id)
-    assert (asked.kind, asked.hours, asked.approved) == ("extend", 16, None)
+    hours = round(2 * work_day_hours())
+    assert (asked.kind, asked.hours, asked.approved) == ("extend", hours, None)
     due_before = Case.objects.get(pk=case_id).due_at
     assert due_before is not None
     # The street does not decide its own request: no such button on its board.
-    expect(street.locator(".case-detail .pending-extension")).to_be_visible()
+    expect(street.locator(".case-detail .pending .extension")).to_be_visible()
     expect(street.locator(".case-detail button[data-action='approve_extension']")).to_have_count(0)
 
     # The district's 待我决定 shows the request live.
@@ -185,22 +178,22 @@ def test_the_district_approves_an_extension_and_its_supervision_reaches_the_unit
     expect(waiting.locator(".badge.extension")).to_be_visible()
     waiting.locator("a").click()
     panel = district.locator(f".case-detail[data-case='{case_id}']")
-    expect(panel.locator(".pending-extension")).to_contain_text("需协调供电部门断电施工")
+    expect(panel.locator(".pending .extension")).to_contain_text("需协调供电部门断电施工")
     panel.locator("button[data-action='approve_extension']").click()
-    district.locator("form.decide[data-action='approve_extension'] button.confirm").click()
+    district.locator("form.case-form[data-action='approve_extension'] button[type=submit]").click()
     expect(district.locator(".notice.done")).to_contain_text(f"#{case_id}")
-    expect(panel.locator(".pending-extension")).to_have_count(0)
+    expect(panel.locator(".pending .extension")).to_have_count(0)
     decided = ExtensionRequest.objects.get(case_id=case_id)
     assert (decided.approved, decided.decided_by) == (True, loop["district"])
     due_after = Case.objects.get(pk=case_id).due_at
-    assert due_after is not None and due_after > due_before  # 16 working hours later
+    assert due_after is not None and due_after > due_before  # 2 working days later
     expect(waiting).to_have_count(0)
 
     # 督办 with a note and a date: the case history and the unit's board, live.
     panel.locator("button[data-action='supervise']").click()
-    form = district.locator("form.decide[data-action='supervise']")
+    form = district.locator("form.case-form[data-action='supervise']")
     form.locator("textarea[name=note]").fill("请于明日前完成处置并反馈")
-    form.locator("button.confirm").click()
+    form.locator("button[type=submit]").click()
     expect(district.locator(".notice.done")).to_contain_text(f"#{case_id}")
     expect(panel.locator(".supervision")).to_contain_text("请于明日前完成处置并反馈")
     case = Case.objects.get(pk=case_id)
@@ -226,15 +219,15 @@ def test_the_street_reports_handling_with_a_photo_that_the_verification_task_sho
     servable_passwords()
     # The street office is the handler: it reports the handling (反馈) with a photo on
     # its own board.
-    street = board_page(browser, server, "street", "/map/street/")
+    street = live_page(browser, server, "street", "/map/street/")
     street.click("[data-queue='in_progress']")
     open_case(street, case_id)
     street.click(".case-detail button[data-action='handle']")
-    form = street.locator("form.decide[data-action='handle']")
+    form = street.locator("form.case-form[data-action='handle']")
     form.locator("textarea[name=note]").fill("摊贩已劝离，路面已清理")
     after = FilePayload(name="after.png", mimeType="image/png", buffer=real_png())
     form.locator("input[name=photos]").set_input_files(files=[after])
-    form.locator("button.confirm").click()
+    form.locator("button[type=submit]").click()
     expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
     case = Case.objects.get(pk=case_id)
     assert (case.state, case.verifier) == (State.HANDLED, loop["inspector"])
@@ -261,17 +254,18 @@ def test_the_district_redispatches_a_returned_case_to_a_district_department(
     department = Unit.objects.filter(area__code="440106", kind=UnitKind.DEPARTMENT).first()
     assert department is not None
     servable_passwords()
-    district = board_page(browser, server, "district", "/map/command/")
+    district = live_page(browser, server, "district", "/map/command/")
     expect(district.locator(f".awaiting li[data-case='{case_id}']")).to_have_count(0)
 
     # The street office returns it on its board (not its matter): the district has it to
     # decide, live.
-    street = board_page(browser, server, "street", "/map/street/")
+    street = live_page(browser, server, "street", "/map/street/")
     street.click("[data-queue='to_sign']")
     open_case(street, case_id)
     street.click(".case-detail button[data-action='return']")
-    street.locator("form.decide[data-action='return'] textarea[name=reason]").fill("需区级部门处置")
-    street.locator("form.decide[data-action='return'] button.confirm").click()
+    form = street.locator("form.case-form[data-action='return']")
+    form.locator("textarea[name=reason]").fill("需区级部门处置")
+    form.locator("button[type=submit]").click()
     expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
     assert Case.objects.get(pk=case_id).state == State.RETURNED
     waiting = district.locator(f".awaiting li[data-case='{case_id}']")
@@ -279,13 +273,13 @@ def test_the_district_redispatches_a_returned_case_to_a_district_department(
     waiting.locator("a").click()
     panel = district.locator(f".case-detail[data-case='{case_id}']")
     panel.locator("button[data-action='redispatch']").click()
-    form = district.locator("form.decide[data-action='redispatch']")
+    form = district.locator("form.case-form[data-action='redispatch']")
     # The picker offers units whose area holds the case, not the street's own office.
     offered = form.locator("select[name=unit] option")
     assert department.name in offered.all_text_contents()
     form.locator("select[name=unit]").select_option(str(department.pk))
     form.locator("textarea[name=reason]").fill("属区市政部门职责")
-    form.locator("button.confirm").click()
+    form.locator("button[type=submit]").click()
     expect(district.locator(".notice.done")).to_contain_text(f"#{case_id}")
     expect(panel).to_have_attribute("data-state", State.DISPATCHED)
     case = Case.objects.get(pk=case_id)
@@ -305,17 +299,17 @@ def test_the_street_escalates_a_case_which_awaits_the_district_live(
 ) -> None:
     case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
     servable_passwords()
-    district = board_page(browser, server, "district", "/map/command/")
+    district = live_page(browser, server, "district", "/map/command/")
     waiting = district.locator(f".awaiting li[data-case='{case_id}']")
     expect(waiting).to_have_count(0)
 
-    street = board_page(browser, server, "street", "/map/street/")
+    street = live_page(browser, server, "street", "/map/street/")
     street.click("[data-queue='to_sign']")
     open_case(street, case_id)
     street.click(".case-detail button[data-action='escalate']")
-    form = street.locator("form.decide[data-action='escalate']")
+    form = street.locator("form.case-form[data-action='escalate']")
     form.locator("textarea[name=reason]").fill("涉及多个街道，需区级协调")
-    form.locator("button.confirm").click()
+    form.locator("button[type=submit]").click()
     expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
     case = Case.objects.select_related("unit").get(pk=case_id)
     assert case.state == State.DISPATCHED and case.unit is not None
@@ -329,3 +323,104 @@ def test_the_street_escalates_a_case_which_awaits_the_district_live(
     expect(panel.locator("button[data-action='redispatch']")).to_be_visible()
     for page in (street, district):
         page.context.close()
+
+
+def test_the_district_escalates_to_the_city_which_redispatches_it_to_a_department(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    # A street order, escalated by the street office (its own step, tested above): the
+    # district's command centre has it.
+    case_id = report(loop["inspector"], small_city, category="0501").json()["case"]["id"]
+    assert act(loop["street"], case_id, "escalate", reason="需区级协调").status_code == 200
+    department = Staff.objects.get(user__username="department").unit  # city-wide
+    servable_passwords()
+    city = live_page(browser, server, "city", "/map/command/")
+    city_waiting = city.locator(f".awaiting li[data-case='{case_id}']")
+    expect(city_waiting).to_have_count(0)
+
+    # The district escalates it again from its panel: beyond the district too.
+    district = live_page(browser, server, "district", "/map/command/")
+    district.locator(f".awaiting li[data-case='{case_id}'] a").click()
+    panel = district.locator(f".case-detail[data-case='{case_id}']")
+    panel.locator("button[data-action='escalate']").click()
+    form = district.locator("form.case-form[data-action='escalate']")
+    form.locator("textarea[name=reason]").fill("跨区管线，需市级协调")
+    form.locator("button[type=submit]").click()
+    expect(district.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    case = Case.objects.select_related("unit__area").get(pk=case_id)
+    assert case.state == State.DISPATCHED and case.unit is not None
+    assert case.unit.area.tier == Tier.CITY  # the city's command centre has it now
+    city_centre = case.unit_id
+
+    # The city's 待我决定 shows it live; the city re-dispatches it to the city-wide water
+    # authority, picked in its panel (closing is not offered: nobody has handled it).
+    expect(city_waiting).to_have_attribute("data-state", State.DISPATCHED)
+    city_waiting.locator("a").click()
+    panel = city.locator(f".case-detail[data-case='{case_id}']")
+    expect(panel.locator("button[data-action='redispatch']")).to_be_visible()
+    expect(panel.locator("button[data-action='close']")).to_have_count(0)
+    panel.locator("button[data-action='redispatch']").click()
+    form = city.locator("form.case-form[data-action='redispatch']")
+    expect(form.locator(".confirm-question")).to_be_visible()
+    picker = form.locator("select[name=unit]")
+    offered = picker.locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert str(department.pk) in offered and str(city_centre) not in offered
+    picker.select_option(str(department.pk))
+    form.locator("textarea[name=reason]").fill("供水管网属市水务部门")
+    form.locator("button[type=submit]").click()
+    expect(city.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    expect(panel).to_have_attribute("data-state", State.DISPATCHED)
+    expect(panel.locator(".history li[data-action='redispatch']")).to_contain_text(department.name)
+    case = Case.objects.get(pk=case_id)
+    assert (case.state, case.unit_id) == (State.DISPATCHED, department.pk)
+    assert actions(case)[-3:] == ["escalate", "escalate", "redispatch"]
+    assert case.history.get(action="redispatch").note == "供水管网属市水务部门"
+    expect(city_waiting).to_have_count(0)
+    screenshot(city, "command-city-redispatch")
+    for page in (district, city):
+        page.context.close()
+
+
+def test_the_street_dispatches_a_filed_case_to_a_unit_it_picks(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    case_id = report(loop["inspector"], small_city).json()["case"]["id"]
+    assert act(loop["street"], case_id, "file").status_code == 200
+    case = Case.objects.get(pk=case_id)
+    places = set(places_of(case))
+    street_unit = Staff.objects.get(user__username="street").unit
+    servable_passwords()
+    street = live_page(browser, server, "street", "/map/street/")
+    open_case(street, case_id)
+    street.click(".case-detail button[data-action='dispatch']")
+    form = street.locator("form.case-form[data-action='dispatch']")
+    picker = form.locator("select[name=unit]")
+    # First the routing rules (the button alone did that before), then the units the
+    # street may send it to: whose area holds the case, none above the street's tier.
+    expect(picker.locator("option").first).to_have_text("按派遣规则自动派遣")
+    offered = [
+        int(value)
+        for value in picker.locator("option").evaluate_all("options => options.map(o => o.value)")
+        if value
+    ]
+    assert offered
+    units = Unit.objects.filter(pk__in=offered).select_related("area")
+    assert all(u.area_id in places or u.area.tier == Tier.CITY for u in units)
+    ranks = [Tier.CELL, Tier.COMMUNITY, Tier.STREET, Tier.DISTRICT, Tier.CITY]
+    assert all(ranks.index(Tier(u.tier)) <= ranks.index(Tier(street_unit.tier)) for u in units)
+    chosen = offered[-1]
+    picker.select_option(str(chosen))
+    form.locator("button[type=submit]").click()
+    expect(street.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    case = Case.objects.get(pk=case_id)
+    assert (case.state, case.unit_id) == (State.DISPATCHED, chosen)
+    assert case.history.get(action="dispatch").data.get("manual") is True
+    street.context.close()

@@ -13,21 +13,20 @@ from playwright.sync_api import Browser, FilePayload, Page, expect
 from incidents.models import Case, State
 from layers.models import Area
 from tests.browser import (
+    DESKTOP,
     inspector_page,
+    live_page,
     log_in,
     screenshot,
     servable_passwords,
 )
 from tests.loop import PNG, event_category
 
-DESKTOP = {"width": 1400, "height": 900}
 LIVE_WITHIN_MS = 2000  # the promise: a new report is on the board within 2 s
 
 
 def board_page(browser: Browser, server: str, username: str, path: str) -> Page:
-    page = log_in(browser, server, username, viewport=DESKTOP)
-    page.goto(path)
-    expect(page.locator(".live-status[data-status='open']")).to_be_visible()
+    page = live_page(browser, server, username, path)
     # Set on this document only: still there at the end means the page never reloaded.
     page.evaluate("window.loadedOnce = true")
     return page

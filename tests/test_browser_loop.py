@@ -17,11 +17,10 @@ from playwright.sync_api import Browser, FilePayload, Page, expect
 from dispatch.models import RoutingRule, TargetTier
 from incidents.models import Case, State
 from layers.models import Area, Staff
-from tests.browser import inspector_page, log_in, screenshot, servable_passwords
+from tests.browser import inspector_page, live_page, log_in, screenshot, servable_passwords
 from tests.loop import actions, event_category
 
 PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1400, "height": 900}
 WATERWAY = "0106"  # 水域不洁: the water authority's matter (水务部门)
 
 
@@ -50,20 +49,15 @@ def state_of(case_id: int) -> str:
     return Case.objects.get(pk=case_id).state
 
 
-def street_board(browser: Browser, server: str) -> Page:
-    page = log_in(browser, server, "street", viewport=DESKTOP)
-    page.goto("/map/street/")
-    expect(page.locator(".live-status[data-status='open']")).to_be_visible()
-    return page
-
-
 def street_acts(page: Page, queue: str, case_id: int, action: str, state: str) -> None:
-    """On the street board: open the case from `queue`, press `action` (sent at once),
-    and wait until the page shows the case in `state`."""
+    """On the street board: open the case from `queue`, press `action` (sent at once, or
+    its form confirmed as it opens), and wait until the page shows the case in `state`."""
     page.click(f"[data-queue='{queue}']")
     page.click(f".queue .case-row[data-case='{case_id}']")
     detail = page.locator(f".case-detail[data-case='{case_id}']")
     detail.locator(f".actions button[data-action='{action}']").click()
+    if action == "dispatch":  # 派遣 offers a unit picker: left alone, the rules route it
+        page.locator("form.case-form[data-action='dispatch'] button[type=submit]").click()
     expect(page.locator(".notice.done")).to_contain_text(f"#{case_id}")
     expect(detail).to_have_attribute("data-state", state)
 
@@ -146,7 +140,7 @@ def test_the_whole_case_loop_by_clicks_with_one_rework(
     screenshot(inspector, "loop-01-inspector-reports")
 
     # 2. The street files it and dispatches it: the routing sends it to the authority.
-    street = street_board(browser, server)
+    street = live_page(browser, server, "street", "/map/street/")
     street_acts(street, "new", case_id, "file", State.FILED)
     assert state_of(case_id) == State.FILED
     street_acts(street, "new", case_id, "dispatch", State.DISPATCHED)

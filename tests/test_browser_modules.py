@@ -8,12 +8,14 @@ is the collected common.js. Nothing is shared through globals."""
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import re
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 from playwright.sync_api import Browser, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -24,18 +26,24 @@ from tests.cast import opener
 
 SOURCES = Path(__file__).resolve().parent.parent / "map_ui" / "static" / "map_ui"
 IMPORT = re.compile(r'^import (?:[^"\n]* from )?"\./([\w-]+\.js)";$', re.MULTILINE)
-ENTRY = re.compile(r'<script type="module" src="/static/map_ui/([\w-]+\.js)"></script>')
+# Any relative import, as a page's module may import shared ones ("../map_ui/common.js").
+ANY_IMPORT = re.compile(r'^import (?:[^"\n]* from )?"(\.\.?/[\w./-]+\.js)";$', re.MULTILINE)
+ENTRY = re.compile(r'<script type="module" src="/static/([\w/.-]+\.js)"></script>')
 
 
 def imported(entry: str) -> set[str]:
-    """The entry module and every module it imports, directly or not (from the sources)."""
+    """The entry module and every module it imports, directly or not, as static paths
+    (read from the apps' static sources, where collectstatic finds them)."""
     found: set[str] = set()
     waiting = [entry]
     while waiting:
         name = waiting.pop()
         if name not in found:
             found.add(name)
-            waiting.extend(IMPORT.findall((SOURCES / name).read_text()))
+            source = finders.find(name)
+            assert source, name
+            for spec in ANY_IMPORT.findall(Path(str(source)).read_text()):
+                waiting.append(posixpath.normpath(posixpath.join(posixpath.dirname(name), spec)))
     return found
 
 
@@ -63,8 +71,8 @@ def test_each_role_page_loads_its_entry_module_and_all_it_imports(
     fetched: dict[str, Response] = {}  # our modules the browser fetched, by file name
 
     def keep(answer: Response) -> None:
-        if "/static/map_ui/" in answer.url and answer.url.endswith(".js"):
-            fetched.setdefault(answer.url.rsplit("/", 1)[1], answer)
+        if answer.request.resource_type == "script" and "/static/" in answer.url:
+            fetched.setdefault(answer.url.split("/static/", 1)[1], answer)
 
     page.on("response", keep)
     errors: list[str] = []
@@ -75,10 +83,18 @@ def test_each_role_page_loads_its_entry_module_and_all_it_imports(
     entries = ENTRY.findall(html)
     # The page's entry module, and no other script of ours (the data page has no script).
     assert len(entries) == (0 if name == "data" else 1), entries
-    assert re.findall(r'<script src="/static/map_ui/', html) == []
+    # Classic scripts: only the map's libraries (vendor/), none of the project's own.
+    tags = re.findall(r"<script\b[^>]*>", html)
+    classic = [
+        src
+        for tag in tags
+        if 'type="module"' not in tag
+        for src in re.findall(r'\bsrc="/static/([^"]+)"', tag)
+    ]
+    assert all(path.startswith("vendor/") for path in classic), classic
     with contextlib.suppress(PlaywrightTimeoutError):  # a live page keeps a socket open
         page.wait_for_load_state("networkidle", timeout=5000)
-    assert set(fetched) == (imported(entries[0]) if entries else set())
+    assert set(fetched) - set(classic) == (imported(entries[0]) if entries else set())
     for module, answer in fetched.items():
         assert answer.status == 200, module
         assert answer.headers["content-type"].startswith("text/javascript"), module

@@ -4,12 +4,14 @@ dispatch board and the evaluation tables.
 The views give the page's script what it needs and nothing of anybody else's: the case
 API's addresses (the API scopes every answer), the tile URLs of the user's layers, the
 live map's address with the sequence number the page is as new as, the user's own area
-and unit, and the labels in the user's language. The scripts are cases.js (shared:
-API calls, case markers, history), command.js, street.js and evaluation.js.
+and unit, and the labels in the user's language. The scripts are ES modules: cases.js
+(shared: case markers, tiles, counters), casepanel.js (the case panel of every role
+page), command.js, street.js and evaluation.js.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -22,6 +24,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from dispatch.calendar import office_hours
 from dispatch.evaluation import Period
 from dispatch.models import ExtensionKind
 from dispatch.transitions import TRANSITIONS
@@ -49,6 +52,13 @@ def command(request: HttpRequest) -> HttpResponse:
         **_common(request),
         "units": _units(request),
         "labels": {**_case_labels(), **_command_labels(), **_board_labels()},
+        # 巡查: inspectors on duty (onduty.js); the API answers only those the user
+        # supervises (patrol.access).
+        "on_duty": {
+            "url": reverse("patrol-on-duty"),
+            "every_seconds": 10,
+            "labels": {"last_fix": _("最近定位：")},
+        },
     }
     return page(request, "command", "map_ui/command.html", config, _area_outline(request))
 
@@ -101,7 +111,20 @@ def _common(request: HttpRequest) -> dict[str, Any]:
             "unit": staff.unit_id if staff is not None else None,
             "role": staff.role if staff is not None else None,
         },
+        "work_day_hours": work_day_hours(),
     }
+
+
+def work_day_hours() -> float:
+    """The office hours of one working day: an extension asked in days is sent in hours."""
+    total = sum(
+        (
+            dt.datetime.combine(dt.date.min, closes) - dt.datetime.combine(dt.date.min, opens)
+            for opens, closes in office_hours()
+        ),
+        dt.timedelta(),
+    )
+    return max(total.total_seconds() / 3600, 1.0)
 
 
 def _units(request: HttpRequest) -> list[dict[str, Any]]:
@@ -197,7 +220,6 @@ def _case_labels() -> dict[str, Any]:
             "none": _("未计时"),
         },
         "case": _("案件"),
-        "history": _("办理经过"),
         "loading": _("正在加载…"),
         "load_error": _("加载失败，请重试。"),
         "due": _("处置时限"),
@@ -207,39 +229,53 @@ def _case_labels() -> dict[str, Any]:
         "escalated": _("督办"),
         "urgent": _("紧急"),
         "none": _("无"),
-        "photo": _("照片"),
-        "close_photo": _("关闭"),
-        "extension_pending": _("待审批的申请"),
-        "hours_unit": _("工作小时"),
-        "supervised": _("督办"),
-        "supervise_due": _("限期"),
-        "decide": _decide_labels(),
+        "panel": _panel_labels(),
     }
 
 
-def _decide_labels() -> dict[str, Any]:
-    """The action forms' words (decisions.js)."""
+def _panel_labels() -> dict[str, Any]:
+    """The words of casepanel.js (the case panel of every role page)."""
     return {
-        "reason": _("理由"),
-        "note": _("意见"),
-        "kind": _("类型"),
-        "kinds": {value: label for value, label in ExtensionKind.choices},
-        "hours": _("延期工作小时数"),
-        "due_at": _("督办期限"),
-        "photos": _("照片"),
-        "unit": _("改派给"),
-        "choose_unit": _("请选择单位"),
-        "merge_into": _("合并到哪件案件（附近可能重复的案件）"),
-        "case_number": _("案件编号"),
-        "no_duplicates": _("附近没有可能重复的案件，请输入案件编号。"),
-        "loading": _("正在加载…"),
-        "confirm": _("确定"),
-        "cancel": _("取消"),
-        "confirm_question": {
-            "cancel": _("确定注销此案件吗？注销后不再办理。"),
-            "merge": _("确定将此案件合并到所选案件吗？此案件随之结束。"),
-            "redispatch": _("确定改派此案件吗？处置时限将重新计算。"),
-            "supervise": _("确定督办吗？责任单位将立即收到。"),
+        "description": _("问题描述"),
+        "address": _("地址"),
+        "reported_at": _("上报时间"),
+        "photos": _("现场照片"),
+        "history": _("办理经过"),
+        "extension": _("待审批的延期/缓办申请"),
+        "supervisions": _("督办要求"),
+        "supervise_due": _("限期"),
+        "by": _("提出"),
+        "no_actions": _("此案件当前无需您办理。"),
+        "done": _("已办理"),
+        "changed": _("案件已被他人更新，已刷新为最新状态。"),
+        "gone": _("此案件已不在您的办理范围内。"),
+        "enlarge": _("点击查看大图"),
+        "close": _("关闭"),
+        "form": {
+            "note": _("意见"),
+            "notes": {"handle": _("办理情况")},
+            "reason": _("理由"),
+            "photos": _("处置照片（可拍照）"),
+            "kind": _("类型"),
+            "kinds": {value: label for value, label in ExtensionKind.choices},
+            "days": _("延期天数（工作日）"),
+            "unit": _("单位编号"),
+            "pick_unit": _("改派给"),
+            "choose_unit": _("请选择单位"),
+            "dispatch_to": _("派遣给"),
+            "by_rules": _("按派遣规则自动派遣"),
+            "due_at": _("督办期限"),
+            "into": _("案件编号"),
+            "merge_into": _("合并到哪件案件（附近可能重复的案件）"),
+            "no_duplicates": _("附近没有可能重复的案件，请输入案件编号。"),
+            "send": _("提交"),
+            "cancel": _("取消"),
+            "confirm_question": {
+                "cancel": _("确定注销此案件吗？注销后不再办理。"),
+                "merge": _("确定将此案件合并到所选案件吗？此案件随之结束。"),
+                "redispatch": _("确定改派此案件吗？处置时限将重新计算。"),
+                "supervise": _("确定督办吗？责任单位将立即收到。"),
+            },
         },
     }
 
@@ -254,6 +290,7 @@ def _command_labels() -> dict[str, Any]:
             "population": _("人口密度"),
             "cases": _("案件"),
             "live": _("实时案件"),
+            "on_duty": _("在岗网格员"),
         },
         "live": {
             "connecting": _("正在连接实时推送…"),

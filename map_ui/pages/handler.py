@@ -4,12 +4,12 @@ and a case panel to sign, report handling with photos, ask for more time or retu
 Every unit that handles cases opens it: departments, and street, district and city
 offices when a case is assigned to them. The page lists `GET /api/cases/?assigned=me`;
 its buttons are the case detail's `allowed_actions` (casepanel.js), never a rule of its
-own. Scripts: casepanel.js (the reusable case panel) and handler.js (queues, live).
+own. Scripts: handler.js (queues, live), an ES module using casepanel.js (the case panel
+of every role page).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -18,12 +18,10 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from dispatch.calendar import office_hours
-from dispatch.models import ExtensionKind
 from incidents.models import State
 from incidents.outbox import last_seq
 from layers.access import staff_of
-from map_ui.pages.command import _case_labels, _command_labels
+from map_ui.pages.command import _case_labels, _command_labels, work_day_hours
 from map_ui.pages.views import page
 
 # The states of the cases a unit holds: to sign, being handled, suspended (缓办).
@@ -58,51 +56,9 @@ def handler(request: HttpRequest) -> HttpResponse:
     return page(request, "handler", "map_ui/handler.html", config)
 
 
-def work_day_hours() -> float:
-    """The office hours of one working day: an extension asked in days is sent in hours."""
-    total = sum(
-        (
-            dt.datetime.combine(dt.date.min, closes) - dt.datetime.combine(dt.date.min, opens)
-            for opens, closes in office_hours()
-        ),
-        dt.timedelta(),
-    )
-    return max(total.total_seconds() / 3600, 1.0)
-
-
 def panel_labels() -> dict[str, Any]:
-    """The words of casepanel.js (the case panel shared by the role pages)."""
+    """The queue's words; the case panel's (casepanel.js) are in every page's case labels."""
     return {
-        "panel": {
-            "description": _("问题描述"),
-            "address": _("地址"),
-            "reported_at": _("上报时间"),
-            "photos": _("现场照片"),
-            "history": _("办理经过"),
-            "extension": _("待审批的延期/缓办申请"),
-            "supervisions": _("督办要求"),
-            "supervise_due": _("限期"),
-            "by": _("提出"),
-            "no_actions": _("此案件当前无需您办理。"),
-            "done": _("已办理"),
-            "changed": _("案件已被他人更新，已刷新为最新状态。"),
-            "gone": _("此案件已不在您的办理范围内。"),
-            "enlarge": _("点击查看大图"),
-            "close": _("关闭"),
-            "form": {
-                "note": _("办理情况"),
-                "reason": _("理由"),
-                "photos": _("处置照片（可拍照）"),
-                "kind": _("类型"),
-                "kinds": {value: label for value, label in ExtensionKind.choices},
-                "days": _("延期天数（工作日）"),
-                "unit": _("单位编号"),
-                "due_at": _("期限"),
-                "into": _("案件编号"),
-                "send": _("提交"),
-                "cancel": _("取消"),
-            },
-        },
         "queue_empty": _("此队列没有案件。"),
         "choose": _("在队列中选择一件案件。"),
     }

@@ -1,8 +1,10 @@
 /* The case panel: one case's details, its place on a map, its pending extension request
-   and open 督办, its action buttons and its history with notes and photos. Shared by the
-   role pages (the handler's workbench first; the street board and the command centre
-   may reuse it). The buttons are exactly the case detail's `allowed_actions`: the server
-   decides who may do what, nothing is computed here. Every action is sent with the
+   and open 督办, its action buttons and its history with notes and photos. The one panel
+   of the role pages: the street board, the command centre, the handler's workbench and
+   the search page. The buttons are exactly the case detail's `allowed_actions`: the
+   server decides who may do what, nothing is computed here. An action that needs input
+   (a reason, a unit, a merge target, a note, a date, photos) opens its form first, with
+   a question to confirm where the action cannot be undone. Every action is sent with the
    state the panel showed (`expected_state`): a case changed meanwhile is refused (409)
    and the panel shows it afresh. Words come from the page config
    (config.labels and config.labels.panel); no text is written here.
@@ -10,6 +12,8 @@
    import { create } from "./casepanel.js";
    var panel = create(node, {
      map: leafletMap,           // optional: the case's point is marked and shown on it
+     units: [..],               // optional: the units a case may be (re)dispatched to, for
+                                // a picker (else the unit is asked by its number)
      workDayHours: 8,           // optional: an extension asked in days is sent in hours
      onDone(item, action) {},   // an action succeeded; `item`: the case as the API returns it
      onError(message) {},       // an action or a load failed
@@ -17,7 +21,7 @@
    });
    panel.show(id);     // load and draw a case (a promise of its detail)
    panel.refresh();    // draw the shown case again (after a live event), unless a form is open
-   panel.current();    // the id shown, or null
+   panel.current();    // the id shown or being loaded, or null
    panel.busy();       // a form is open */
 
 import * as page from "./common.js";
@@ -35,6 +39,8 @@ var FIELDS = {
   escalate: ["reason"],
   merge: ["into", "note"],
   redispatch: ["unit", "reason"],
+  // 派遣: to the unit the routing rules choose, or to one picked (pages with a unit list).
+  dispatch: ["unit"],
   supervise: ["note", "due_at"],
   approve_extension: ["note"],
   reject_extension: ["note"],
@@ -45,6 +51,7 @@ var FIELDS = {
 var REQUIRED = { reason: true, into: true, unit: true, due_at: true };
 var NOTE_REQUIRED = { handle: true, supervise: true, verify_fail: true };
 var PHOTOS_REQUIRED = { handle: true };
+var FINAL_STATES = { closed: true, cancelled: true, merged: true };
 
 export function stateLabel(state) {
   return (labels.states && labels.states[state]) || state;
@@ -62,16 +69,24 @@ export function deadline(item) {
   return "on_time";
 }
 
+export function isFinal(state) {
+  return FINAL_STATES[state] === true;
+}
+
 export function badge(item) {
   var status = deadline(item);
   return el("span", { class: "badge deadline-" + status, text: (labels.deadline || {})[status] || status });
 }
 
-function caseUrl(id, action) {
+export function caseUrl(id, action) {
   return page.config.api.cases + id + "/" + (action ? action + "/" : "");
 }
 
 /* A full-size view of a photo over the page; a tap or Escape closes it. */
+function pad(n) {
+  return (n < 10 ? "0" : "") + n;
+}
+
 function enlarge(photo) {
   var overlay = el("div", { class: "photo-overlay", role: "dialog", "aria-modal": "true" },
     el("img", { src: photo.url, alt: "" }),
@@ -102,6 +117,7 @@ function photoStrip(photos) {
 export function create(node, options) {
   options = options || {};
   var shown = null; // the detail drawn
+  var wanted = null; // the id asked for last: drawn, or on its way
   var formOpen = false;
   var requests = 0;
   var marker = null;
@@ -164,6 +180,7 @@ export function create(node, options) {
         el("time", { text: when(event.at) }), " ",
         named ? named + " → " : "",
         el("strong", { text: stateLabel(event.to_state) }),
+        event.data && event.data.merged ? " #" + event.data.merged : "",
         who ? " — " + who : "",
         event.unit ? " → " + event.unit.name : "",
         event.note ? el("div", { class: "note", text: event.note }) : null,
@@ -172,12 +189,15 @@ export function create(node, options) {
     return list;
   }
 
-  function field(name, action) {
+  function field(name, action, detail) {
     if (name === "note" || name === "reason") {
       var required = name === "reason" ? REQUIRED.reason : NOTE_REQUIRED[action];
-      return el("label", {}, form[name],
+      var title = name === "note" ? (form.notes || {})[action] || form.note : form.reason;
+      return el("label", {}, title,
         el("textarea", { name: name, rows: "3", required: required ? true : null, maxlength: "4000" }));
     }
+    if (name === "unit" && options.units) return unitPicker(detail, action);
+    if (name === "into") return mergeTargets(detail);
     if (name === "photos") {
       // capture: a phone opens its camera; accept: pictures only (the server checks too).
       return el("label", {}, form.photos,
@@ -198,11 +218,63 @@ export function create(node, options) {
         el("input", { name: "days", type: "number", min: "0.5", step: "0.5", value: "1", inputmode: "decimal" }));
     }
     if (name === "due_at") {
-      return el("label", {}, form.due_at, el("input", { name: "due_at", type: "date", required: true }));
+      var tomorrow = new Date(Date.now() + 86400000);
+      var day = tomorrow.getFullYear() + "-" + pad(tomorrow.getMonth() + 1) + "-" + pad(tomorrow.getDate());
+      return el("label", {}, form.due_at,
+        el("input", { name: "due_at", type: "date", value: day, min: day, required: true }));
     }
-    // unit, into: a number.
+    // unit without a list of units: its number.
     return el("label", {}, form[name],
       el("input", { name: name, type: "number", min: "1", required: true, inputmode: "numeric" }));
+  }
+
+  /* The units whose area holds the case's place (the server checks the rest): the case's
+     own unit left out. 派遣 may leave it to the routing rules (the first choice). */
+  function unitPicker(detail, action) {
+    var routed = action === "dispatch";
+    var places = {};
+    ["cell", "community", "street", "district"].forEach(function (tier) {
+      if (detail[tier]) places[detail[tier].id] = true;
+    });
+    var select = el("select", { name: "unit", required: !routed },
+      el("option", { value: "", text: routed ? form.by_rules : form.choose_unit }));
+    options.units.forEach(function (unit) {
+      if (detail.unit && unit.id === detail.unit.id) return;
+      if (!places[unit.area] && !unit.citywide) return;
+      select.appendChild(el("option", { value: String(unit.id), text: unit.name }));
+    });
+    return el("label", {}, routed ? form.dispatch_to : form.pick_unit, select);
+  }
+
+  /* The likely duplicates nearby (GET /api/cases/{id}/duplicates/), one to choose; or a
+     case number typed in. */
+  function mergeTargets(detail) {
+    var box = el("fieldset", { class: "merge-targets" }, el("legend", { text: form.merge_into }));
+    var list = el("ul", { class: "duplicates" }, el("li", { class: "muted", text: labels.loading }));
+    box.appendChild(list);
+    box.appendChild(el("label", {}, form.into,
+      el("input", { name: "into", type: "number", min: "1", required: true, inputmode: "numeric" })));
+    page.api(caseUrl(detail.id, "duplicates")).then(function (found) {
+      list.replaceChildren();
+      if (!found.length) list.appendChild(el("li", { class: "muted", text: form.no_duplicates }));
+      found.forEach(function (other) {
+        var pick = el("button", {
+          type: "button", class: "pick", "data-into": String(other.id), text: "#" + other.id,
+          onclick: function () {
+            box.querySelector("input[name=into]").value = String(other.id);
+            list.querySelectorAll("li").forEach(function (li) { li.classList.remove("chosen"); });
+            pick.parentNode.classList.add("chosen");
+          },
+        });
+        list.appendChild(el("li", { "data-case": String(other.id) }, pick, " ",
+          el("span", { class: "state", text: stateLabel(other.state) }), " ",
+          el("span", { class: "muted", text: Math.round(other.distance_m) + " m · " + when(other.created_at) }),
+          el("div", { class: "description", text: other.description })));
+      });
+    }).catch(function (error) {
+      list.replaceChildren(el("li", { class: "error", text: error.message }));
+    });
+    return box;
   }
 
   function body(action, fields) {
@@ -217,8 +289,9 @@ export function create(node, options) {
         if (!kind || kind.value !== "suspend") {
           data.hours = Math.max(1, Math.round(parseFloat(input.value) * (options.workDayHours || 8)));
         }
-      } else if (name === "unit" || name === "into") data[name] = parseInt(input.value, 10);
-      else data[name] = input.value;
+      } else if (name === "unit" || name === "into") {
+        if (input.value !== "") data[name] = parseInt(input.value, 10); // none: the rules
+      } else data[name] = input.value;
     });
     if (!files.length) return { json: data };
     var multipart = new FormData();
@@ -229,16 +302,18 @@ export function create(node, options) {
 
   function openForm(entry, bar) {
     closeForms();
-    var names = FIELDS[entry.action];
+    var names = fieldsOf(entry.action);
     var box = el("form", { class: "case-form", "data-action": entry.action });
     box.appendChild(el("h4", { text: entry.label }));
-    names.forEach(function (name) { box.appendChild(field(name, entry.action)); });
+    names.forEach(function (name) { box.appendChild(field(name, entry.action, shown)); });
     var kind = box.elements.kind;
     if (kind) {
       kind.addEventListener("change", function () {
         box.querySelector("label.days").hidden = kind.value === "suspend";
       });
     }
+    var ask = (form.confirm_question || {})[entry.action];
+    if (ask) box.appendChild(el("p", { class: "confirm-question", text: ask }));
     box.appendChild(el("div", { class: "form-buttons" },
       el("button", { type: "submit", class: "primary", text: form.send }),
       el("button", {
@@ -257,6 +332,13 @@ export function create(node, options) {
     if (first) first.focus();
   }
 
+  /* The fields an action asks for, or null: sent at once. 派遣 asks only where the page
+     has the units to pick from. */
+  function fieldsOf(action) {
+    if (action === "dispatch" && !options.units) return null;
+    return FIELDS[action] || null;
+  }
+
   function closeForms() {
     node.querySelectorAll("form.case-form").forEach(function (old) { old.parentNode.removeChild(old); });
     if (formOpen) setForm(false);
@@ -273,7 +355,7 @@ export function create(node, options) {
       bar.appendChild(el("button", {
         type: "button", class: "action action-" + entry.action, "data-action": entry.action, text: entry.label,
         onclick: function () {
-          if (FIELDS[entry.action]) openForm(entry, bar);
+          if (fieldsOf(entry.action)) openForm(entry, bar);
           else send(entry.action, { json: { expected_state: detail.state } });
         },
       }));
@@ -334,6 +416,7 @@ export function create(node, options) {
   function show(id) {
     // Only the latest request draws: a slow answer never covers a newer one.
     var request = (requests += 1);
+    wanted = id;
     if (!shown || shown.id !== id) {
       if (formOpen) setForm(false);
       node.replaceChildren(el("p", { class: "muted", text: labels.loading }));
@@ -365,10 +448,11 @@ export function create(node, options) {
   return {
     show: show,
     refresh: function () {
-      if (shown && !formOpen) return show(shown.id);
+      // The case asked for last, even if the one drawn is still the previous one.
+      if (wanted !== null && !formOpen) return show(wanted);
       return Promise.resolve(null);
     },
-    current: function () { return shown ? shown.id : null; },
+    current: function () { return wanted; },
     busy: function () { return formOpen; },
   };
 }

@@ -1,14 +1,17 @@
-/* What the command map and the street board share beyond common.js: case URLs, case
-   markers on the map, the vector-tile layers with their switcher, a case's history and
-   the live counters. Labels come from the page config (rendered in the user's
-   language by the server); no text is written here. */
+/* What the command map and the street board share beyond common.js: case markers on the
+   map, the vector-tile layers with their switcher and the live counters; the words of a
+   case (its state, deadline badge, URL) are the case panel's, exported here too. Labels
+   come from the page config (rendered in the user's language by the server); no text is
+   written here. */
 import * as page from "./common.js";
 import * as mapkit from "./mapkit.js";
+import { badge, caseUrl, deadline, isFinal, stateLabel, when } from "./casepanel.js";
+
+export { badge, caseUrl, deadline, isFinal, stateLabel, when };
 
 var kit = mapkit.active ? mapkit : null; // the map's legend, labels, popups and clusters
 var config = page.config;
 var labels = config.labels || {};
-var el = page.el;
 var api = page.api;
 
 // Colours of a case's deadline status, the same on markers, tiles and badges.
@@ -26,39 +29,6 @@ var STATE_RINGS = {
   signed: "#1f2933", suspended: "#98a2b3",
   handled: "#0e9384", verified: "#0e9384",
 };
-var FINAL_STATES = { closed: true, cancelled: true, merged: true };
-
-export function caseUrl(id, action) {
-  return config.api.cases + id + "/" + (action ? action + "/" : "");
-}
-
-/* on_time / warning / overdue / none, from a case of the API or of a live event. */
-export function deadline(item) {
-  if (!item.due_at) return "none";
-  if (item.overdue) return "overdue";
-  if (item.warned) return "warning";
-  return "on_time";
-}
-
-export function isFinal(state) {
-  return FINAL_STATES[state] === true;
-}
-
-export function stateLabel(state) {
-  return (labels.states && labels.states[state]) || state;
-}
-
-export function when(iso) {
-  if (!iso) return labels.none || "";
-  return new Date(iso).toLocaleString(document.documentElement.lang || undefined, {
-    hour12: false,
-  });
-}
-
-export function badge(item) {
-  var status = deadline(item);
-  return el("span", { class: "badge deadline-" + status, text: labels.deadline[status] });
-}
 
 /* Case markers drawn as SVG (not on the map's canvas), so that each is an element
    the page and its tests can find: .case-marker[data-case="12"][data-state="signed"]. */
@@ -218,128 +188,6 @@ export function refreshTiles(tiles) {
   api(config.tiles_urls).then(function (urls) {
     if (urls.cases) tiles.layers.cases.setUrl(urls.cases);
   }).catch(function () { /* the live markers still show the change */ });
-}
-
-/* A case with its history, into `node`; `actions(detail)` may add buttons. */
-var requests = 0;
-export function showCase(node, id, actions) {
-  // Only the latest request draws: a slow answer never covers a newer one.
-  var request = String((requests += 1));
-  node.setAttribute("data-request", request);
-  if (node.getAttribute("data-case") !== String(id)) {
-    node.replaceChildren(el("p", { class: "muted", text: labels.loading }));
-  }
-  return api(caseUrl(id)).then(function (detail) {
-    if (node.getAttribute("data-request") !== request) return detail;
-    node.replaceChildren();
-    node.setAttribute("data-case", String(detail.id));
-    node.setAttribute("data-state", detail.state);
-    node.appendChild(el("h3", {},
-      labels.case + " #" + detail.id + " ",
-      el("span", { class: "state", text: stateLabel(detail.state) }), " ", badge(detail),
-      detail.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null));
-    var facts = el("dl", { class: "facts" });
-    [
-      [labels.category, detail.category.code + " " + detail.category.name],
-      [labels.place, [detail.street.name, detail.community.name, detail.cell.code].join(" / ")],
-      [labels.unit, detail.unit ? detail.unit.name : labels.none],
-      [labels.due, when(detail.due_at)],
-    ].forEach(function (pair) {
-      facts.appendChild(el("dt", { text: pair[0] }));
-      facts.appendChild(el("dd", { text: pair[1] }));
-    });
-    node.appendChild(facts);
-    node.appendChild(el("p", { class: "description", text: detail.description }));
-    var pending = pendingParts(detail);
-    if (pending) node.appendChild(pending);
-    if (actions) actions(detail, node);
-    node.appendChild(el("h4", { text: labels.history }));
-    var list = el("ol", { class: "history" });
-    detail.history.forEach(function (event) {
-      var who = [event.actor_unit, event.actor].filter(Boolean).join(" · ");
-      list.appendChild(el("li", {},
-        el("time", { text: when(event.at) }), " ",
-        (labels.actions && labels.actions[event.action] ? labels.actions[event.action] + " → " : ""),
-        el("strong", { text: stateLabel(event.to_state) }),
-        event.data && event.data.merged ? " #" + event.data.merged : "",
-        who ? " — " + who : "",
-        event.unit ? " → " + event.unit.name : "",
-        event.note ? el("div", { class: "note", text: event.note }) : null,
-        photoStrip(event.photos, who)));
-    });
-    node.appendChild(list);
-    return detail;
-  }).catch(function (error) {
-    if (node.getAttribute("data-request") !== request) return;
-    node.removeAttribute("data-case");
-    node.replaceChildren(el("p", { class: "error" }, labels.load_error + " " + error.message));
-  });
-}
-
-/* Thumbnails of an entry's photos (the reporter's, the handler's, the verifier's);
-   a click shows the photo full size over the page. */
-export function photoStrip(photos, who) {
-  if (!photos || !photos.length) return null;
-  var strip = el("div", { class: "photos" });
-  photos.forEach(function (photo) {
-    var thumb = el("img", {
-      src: photo.thumb_url || photo.url,
-      alt: (labels.photo || "") + (who ? " · " + who : ""),
-      loading: "lazy",
-    });
-    strip.appendChild(el("a", {
-      href: photo.url,
-      class: "photo-thumb",
-      "data-photo": String(photo.id),
-      onclick: function (e) {
-        e.preventDefault();
-        showPhoto(photo.url, thumb.alt);
-      },
-    }, thumb));
-  });
-  return strip;
-}
-
-function showPhoto(url, alt) {
-  var old = document.querySelector(".photo-viewer");
-  if (old) old.parentNode.removeChild(old);
-  var viewer = el("div", { class: "photo-viewer", role: "dialog", "aria-modal": "true" },
-    el("img", { src: url, alt: alt }),
-    el("button", { type: "button", class: "close", text: labels.close_photo || "×" }));
-  function close() {
-    viewer.parentNode.removeChild(viewer);
-    document.removeEventListener("keydown", onKey);
-  }
-  function onKey(e) {
-    if (e.key === "Escape") close();
-  }
-  viewer.addEventListener("click", close);
-  document.addEventListener("keydown", onKey);
-  document.body.appendChild(viewer);
-  viewer.querySelector("button").focus();
-}
-
-/* What waits on the case: a pending 延期/缓办 request, open 督办. */
-function pendingParts(detail) {
-  var parts = [];
-  var ext = detail.extension;
-  if (ext) {
-    parts.push(el("div", { class: "pending-extension", "data-extension": String(ext.id) },
-      el("strong", { text: labels.extension_pending + " · " + (ext.kind_label || ext.kind) }),
-      ext.hours ? " " + ext.hours + " " + labels.hours_unit : "",
-      " — " + ext.requested_by + " " + when(ext.requested_at),
-      el("div", { class: "note", text: ext.reason })));
-  }
-  (detail.supervisions || []).forEach(function (s) {
-    parts.push(el("div", { class: "supervision" },
-      el("strong", { text: labels.supervised + (s.by ? " · " + s.by : "") }),
-      " " + labels.supervise_due + " " + when(s.due_at),
-      el("div", { class: "note", text: s.note })));
-  });
-  if (!parts.length) return null;
-  var box = el("div", { class: "pending" });
-  parts.forEach(function (p) { box.appendChild(p); });
-  return box;
 }
 
 /* The live counters (new today, open, overdue, closed on time) and the board's list

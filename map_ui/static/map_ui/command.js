@@ -6,46 +6,40 @@
 
 import * as page from "./common.js";
 import * as g from "./cases.js";
-import { render as renderActions } from "./decisions.js";
+import { create as casePanel } from "./casepanel.js";
 import { connect } from "./live.js";
+import { onDutyLayer } from "./onduty.js";
 var config = page.config;
 var labels = config.labels;
 var map = page.map;
 var el = page.el;
-var detail = document.querySelector(".case-detail");
 var attention = document.querySelector(".attention");
 var feed = document.querySelector(".feed");
 var FEED_LENGTH = 30;
 var awaiting = document.querySelector(".awaiting");
 var notice = document.querySelector(".notice");
-var shown = null; // the case whose history the panel shows
-var formOpen = false; // an action form is being filled in: live updates wait
 
 function tell(kind, text) {
   notice.className = "notice " + kind;
   notice.textContent = text;
 }
 
-function actionsFor(item, node) {
-  renderActions(item, node, {
-    units: config.units,
-    onForm: function (isOpen) { formOpen = isOpen; },
-    onDone: function (result) {
-      formOpen = false;
-      tell("done", labels.done + " #" + result.id + " " + g.stateLabel(result.state));
-      loadAwaiting();
-      counters.refresh();
-      return g.showCase(detail, item.id, actionsFor);
-    },
-    onError: function (message) { tell("error", message); },
-  });
-}
+/* The case panel (casepanel.js): its history with photos and the actions of the
+   user's tier (exactly the server's allowed_actions). */
+var panel = casePanel(document.querySelector(".case-detail"), {
+  units: config.units,
+  workDayHours: config.work_day_hours,
+  onDone: function (result) {
+    tell("done", labels.done + " #" + result.id + " " + g.stateLabel(result.state));
+    loadAwaiting();
+    counters.refresh();
+  },
+  onError: function (message) { tell("error", message); },
+});
 
 function open(id) {
-  shown = id;
-  formOpen = false;
   tell("", "");
-  g.showCase(detail, id, actionsFor);
+  panel.show(id);
 }
 
 var tiles = g.tileLayers(map, ["areas", "cases"], open);
@@ -54,6 +48,7 @@ var tiles = g.tileLayers(map, ["areas", "cases"], open);
 var live = g.markerLayer(map, open);
 var overlays = Object.assign({}, tiles.overlays);
 overlays[labels.layers.live] = live.layer;
+overlays[labels.layers.on_duty] = onDutyLayer(map, config.on_duty);
 L.control.layers(null, overlays, { collapsed: false }).addTo(map);
 
 function row(item) {
@@ -133,7 +128,7 @@ connect({
     }
     noteInFeed(event);
     counters.refresh();
-    if (shown === item.id && !formOpen) g.showCase(detail, item.id, actionsFor);
+    if (panel.current() === item.id) panel.refresh();
     // Fetch fresh tiles now and then, not on every event of a busy hour.
     if (tilesTimer === null) {
       tilesTimer = window.setTimeout(function () {

@@ -4,15 +4,13 @@
 
 import * as page from "./common.js";
 import * as P from "./casepanel.js";
+import { create as caseList } from "./caselist.js";
 import { connect } from "./live.js";
 import "./mapkit.js";
 var config = page.config;
 var labels = config.labels;
-var el = page.el;
-var list = document.querySelector(".queue");
 var notice = document.querySelector(".notice");
 var cases = {}; // id → the case as the list API gives it
-var current = config.queues[0].key;
 var held = config.held_states;
 
 var panel = P.create(document.querySelector(".case-panel"), {
@@ -40,42 +38,15 @@ function mine(item) {
   return item.unit && item.unit.id === config.unit && held.indexOf(item.state) >= 0;
 }
 
-function byDeadline(a, b) {
-  if (a.due_at && b.due_at) return a.due_at < b.due_at ? -1 : 1;
-  if (a.due_at || b.due_at) return a.due_at ? -1 : 1;
-  return b.id - a.id;
-}
+var queues = caseList(document.querySelector(".queue"), {
+  queues: config.queues,
+  queuesOf: queuesOf,
+  selected: function () { return panel.current(); },
+  onSelect: select,
+});
 
 function render() {
-  var counts = {};
-  config.queues.forEach(function (queue) { counts[queue.key] = 0; });
-  var shown = [];
-  Object.keys(cases).forEach(function (id) {
-    queuesOf(cases[id]).forEach(function (key) {
-      counts[key] += 1;
-      if (key === current) shown.push(cases[id]);
-    });
-  });
-  Object.keys(counts).forEach(function (key) {
-    document.querySelector('[data-queue-count="' + key + '"]').textContent = String(counts[key]);
-  });
-  list.replaceChildren();
-  if (!shown.length) list.appendChild(el("li", { class: "muted", text: labels.queue_empty }));
-  shown.sort(byDeadline).forEach(function (item) {
-    list.appendChild(el("li", {
-      class: "case-row" + (item.id === panel.current() ? " selected" : ""),
-      "data-case": String(item.id),
-      "data-state": item.state,
-      tabindex: "0",
-      onclick: function () { select(item.id); },
-    },
-      el("strong", { text: "#" + item.id }), " ",
-      el("span", { text: item.category.name }), " ",
-      el("span", { class: "state", text: P.stateLabel(item.state) }), " ",
-      P.badge(item),
-      item.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null,
-      el("div", { class: "muted", text: item.community.name + " · " + labels.due + " " + P.when(item.due_at) })));
-  });
+  queues.render(cases);
 }
 
 function upsert(item) {
@@ -104,20 +75,6 @@ function load() {
   });
 }
 
-document.querySelectorAll("[data-queue]").forEach(function (tab) {
-  tab.addEventListener("click", function () {
-    current = tab.getAttribute("data-queue");
-    document.querySelectorAll("[data-queue]").forEach(function (other) {
-      other.setAttribute("aria-selected", other === tab ? "true" : "false");
-    });
-    render();
-  });
-});
-list.addEventListener("keydown", function (event) {
-  if (event.key === "Enter" && event.target.getAttribute("data-case")) {
-    select(parseInt(event.target.getAttribute("data-case"), 10));
-  }
-});
 
 load();
 

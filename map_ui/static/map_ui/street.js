@@ -4,20 +4,16 @@
 
 import * as page from "./common.js";
 import * as g from "./cases.js";
-import { render as renderActions } from "./decisions.js";
+import { create as casePanel } from "./casepanel.js";
+import { create as caseList } from "./caselist.js";
 import { connect } from "./live.js";
 var config = page.config;
 var labels = config.labels;
 var map = page.map;
-var el = page.el;
-var list = document.querySelector(".queue");
-var detail = document.querySelector(".case-detail");
 var notice = document.querySelector(".notice"); // what became of the last action
 var myUnit = config.scope.unit;
 var cases = {}; // id → the case as the list API gives it
-var current = config.queues[0].key;
 var selected = null;
-var formOpen = false; // a reason form is being filled in: live updates wait
 
 var openStates = [];
 config.queues.forEach(function (queue) { openStates = openStates.concat(queue.states); });
@@ -41,42 +37,15 @@ function queuesOf(item) {
   return keys;
 }
 
-function byDeadline(a, b) {
-  if (a.due_at && b.due_at) return a.due_at < b.due_at ? -1 : 1;
-  if (a.due_at || b.due_at) return a.due_at ? -1 : 1;
-  return b.id - a.id; // no clock yet: newest first
-}
+var queues = caseList(document.querySelector(".queue"), {
+  queues: config.queues,
+  queuesOf: queuesOf,
+  selected: function () { return selected; },
+  onSelect: select,
+});
 
 function render() {
-  var counts = {};
-  config.queues.forEach(function (queue) { counts[queue.key] = 0; });
-  var shown = [];
-  Object.keys(cases).forEach(function (id) {
-    var item = cases[id];
-    queuesOf(item).forEach(function (key) {
-      counts[key] += 1;
-      if (key === current) shown.push(item);
-    });
-  });
-  Object.keys(counts).forEach(function (key) {
-    document.querySelector('[data-queue-count="' + key + '"]').textContent = String(counts[key]);
-  });
-  list.replaceChildren();
-  if (!shown.length) list.appendChild(el("li", { class: "muted", text: labels.queue_empty }));
-  shown.sort(byDeadline).forEach(function (item) {
-    list.appendChild(el("li", {
-      class: "case-row" + (item.id === selected ? " selected" : ""),
-      "data-case": String(item.id),
-      "data-state": item.state,
-      onclick: function () { select(item.id); },
-    },
-      el("strong", { text: "#" + item.id }), " ",
-      el("span", { text: item.category.name }), " ",
-      el("span", { class: "state", text: g.stateLabel(item.state) }), " ",
-      g.badge(item),
-      item.urgent ? el("span", { class: "badge urgent", text: labels.urgent }) : null,
-      el("div", { class: "muted", text: item.community.name + " · " + labels.due + " " + g.when(item.due_at) })));
-  });
+  queues.render(cases);
 }
 
 function upsert(item) {
@@ -97,29 +66,24 @@ function tell(kind, text) {
 
 function select(id) {
   selected = id;
-  formOpen = false;
   tell("", "");
   render();
   var marker = markers.get(id);
   if (marker) map.panTo(marker.getLatLng());
-  g.showCase(detail, id, actionsFor);
+  panel.show(id);
 }
 
-/* The buttons of exactly the actions the server allows the user on the case now
-   (allowed_actions), each sent with the state shown. */
-function actionsFor(item, node) {
-  renderActions(item, node, {
-    units: config.units,
-    onForm: function (open) { formOpen = open; },
-    onDone: function (result) {
-      formOpen = false;
-      upsert(result);
-      tell("done", labels.done + " #" + result.id + " " + g.stateLabel(result.state));
-      return g.showCase(detail, item.id, actionsFor);
-    },
-    onError: function (message) { tell("error", message); },
-  });
-}
+/* The case panel (casepanel.js): the buttons of exactly the actions the server allows
+   the user on the case now (allowed_actions), each sent with the state shown. */
+var panel = casePanel(document.querySelector(".case-detail"), {
+  units: config.units,
+  workDayHours: config.work_day_hours,
+  onDone: function (result) {
+    upsert(result);
+    tell("done", labels.done + " #" + result.id + " " + g.stateLabel(result.state));
+  },
+  onError: function (message) { tell("error", message); },
+});
 
 function load() {
   var query = openStates.map(function (s) { return "state=" + s; }).join("&");
@@ -138,16 +102,6 @@ function load() {
   });
 }
 
-document.querySelectorAll("[data-queue]").forEach(function (tab) {
-  tab.addEventListener("click", function () {
-    current = tab.getAttribute("data-queue");
-    document.querySelectorAll("[data-queue]").forEach(function (other) {
-      other.setAttribute("aria-selected", other === tab ? "true" : "false");
-    });
-    render();
-  });
-});
-
 var counters = g.board();
 counters.load();
 load();
@@ -163,7 +117,7 @@ connect({
     // community, unit): read the case once.
     page.api(g.caseUrl(id)).then(function (item) {
       upsert(item);
-      if (selected === id && !formOpen) g.showCase(detail, id, actionsFor);
+      if (selected === id) panel.refresh();
     }).catch(function (error) {
       if (error.status === 404) {
         delete cases[id];
