@@ -1,6 +1,6 @@
 # The two commands of the README, and a few conveniences. Everything goes through
 # scripts/, which are safe to run again (a second run only checks and starts).
-.PHONY: run test setup demo bench-import bench-geocode bench-intake bench-tiles bench-fanout bench-patrol faults lint
+.PHONY: run test setup demo bench-import bench-geocode bench-intake bench-tiles bench-fanout bench-patrol bench-analysis faults lint
 
 run:            ## set up everything, load a city into an empty database (CITY_DIR=… or the demo), serve on 127.0.0.1:8000
 	CITY_DIR="$(CITY_DIR)" bash scripts/run.sh
@@ -31,6 +31,9 @@ bench-tiles:    ## benchmark: vector tile latency p50/p95 beside the same SQL ru
 
 bench-patrol:   ## benchmark: patrol positions/s through the HTTP API (batches) beside a bare COPY
 	bash scripts/setup.sh && .venv/bin/python bench/patrol_bench.py --positions $${N:-200000}
+
+bench-analysis: ## benchmark: decision analysis views at 1,000,000 cases, month and year, beside their lean SQL
+	bash scripts/setup.sh && .venv/bin/python bench/analysis_bench.py --n $${N:-1000000}
 
 faults:         ## fault kit: own PostgreSQL, Redis and server, broken under load (docs/reliability.md)
 	bash scripts/setup.sh && .venv/bin/python -m bench.faults

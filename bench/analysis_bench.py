@@ -184,7 +184,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(username: str, repeat: int) -> list[tuple[str, str, list[float], list[float]]]:
+def measure(
+    username: str, repeat: int, views: list[str]
+) -> list[tuple[str, str, list[float], list[float]]]:
     import psycopg
     from django.conf import settings
     from django.contrib.auth.models import User
@@ -207,7 +209,7 @@ def measure(username: str, repeat: int) -> list[tuple[str, str, list[float], lis
     }
     out = []
     for name, (first, end) in windows.items():
-        for view in VIEWS:
+        for view in views:
             url = f"/api/analysis/{view}/?start={first}&end={end}"
             if view == "trends" and name == "year":
                 url += "&step=week"
@@ -246,6 +248,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--load-only", action="store_true")
     parser.add_argument("--users", default="city,district")
+    parser.add_argument("--views", default=",".join(VIEWS))
     args = parser.parse_args()
     setup_django()
     ensure_cases(args.n)
@@ -255,7 +258,7 @@ def main() -> None:
     gc.freeze()
     print(f"{os.cpu_count()} cores; views through Django beside their lean SQL", flush=True)
     for username in args.users.split(","):
-        measure(username, args.repeat)
+        measure(username, args.repeat, args.views.split(","))
 
 
 if __name__ == "__main__":
