@@ -351,6 +351,13 @@ GEOMETRY_INPUT_MAX_VERTICES = env_int("GEOMETRY_INPUT_MAX_VERTICES", 10_000)
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")
 # The credit line the tile server asks for, shown in the corner of every map.
 MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "")
+# The datum the base map's tiles are drawn in: wgs84 (or cgcs2000), gcj02 (AMap, Tencent)
+# or bd09 (Baidu). Data stays WGS 84; the maps move overlays, clicks, drags, GPS positions
+# and vector tiles so that a point lands where the tiles show it (map_ui/static/map_ui/
+# datum.js, map_ui/tiles/sql.py).
+MAP_TILE_DATUM = env_str("MAP_TILE_DATUM", "wgs84").strip().lower()
+if MAP_TILE_DATUM not in ("wgs84", "gcj02", "bd09", "cgcs2000"):
+    raise ValueError(f"MAP_TILE_DATUM: wgs84, gcj02, bd09 or cgcs2000, not {MAP_TILE_DATUM!r}")
 
 # The case loop (incidents/, dispatch/).
 # Photos attached to a report or a feedback: at most this many, each at most this big,

@@ -139,6 +139,7 @@ def map_config() -> dict[str, Any]:
     overlay addresses, the zoom limit, the legend's and the popups' words."""
     return {
         "max_zoom": MAX_ZOOM,
+        "tile_datum": settings.MAP_TILE_DATUM,
         "labels_url": reverse("map_tiles:labels"),
         "stacks_url": reverse("map_tiles:stacks"),
         # info/<layer>/<id>.json below this prefix

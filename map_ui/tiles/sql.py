@@ -28,6 +28,8 @@ Zooms (see docs/tiles.md for the properties):
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import Enum
@@ -43,6 +45,7 @@ from incidents.access import case_scope
 from incidents.models import FINAL_STATES
 from incidents.models import Case as CaseModel
 from layers.access import Scope, apply_scope, post_key, record_scope, visible_areas
+from layers.datum import Datum, parse_datum, to_wgs84
 from layers.models import Area, Component, LegalEntity, Person, Tier
 from map_ui.tiles.models import TileCount, TileLabel
 
@@ -70,15 +73,24 @@ class At(Enum):
     Z = "z"
     X = "x"
     Y = "y"
+    DX = "dx"
+    DY = "dy"
 
 
-ZXY = (At.Z, At.X, At.Y)
+ZXY = (At.Z, At.X, At.Y, At.DX, At.DY)
 # The tile's Web Mercator envelope; its box in GRID_SRID with the clipping margin (the
 # index filter); half a pixel in degrees (simplifying outlines). PostgreSQL folds them to
 # constants when it plans the statement, so its estimates see the real box.
-ENVELOPE = "ST_TileEnvelope(%s, %s, %s)"
+# Base map datum (settings.MAP_TILE_DATUM): a base map drawn in GCJ-02 or BD-09 shows a
+# place some hundred metres from its WGS 84 coordinates. The tile the browser asks for
+# covers the base map's tile, so the envelope is moved back by the datum's offset at the
+# tile's centre (dx, dy, metres of Web Mercator; Tile.shift): the stored WGS 84 rows then
+# land where the base map shows them. The offset changes by under 0.3 % of a tile across
+# it, less than a pixel at every zoom.
+ENVELOPE = "ST_Translate(ST_TileEnvelope(%s, %s, %s), %s, %s)"
 BOX_SQL = (
-    f"ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => {BUFFER / EXTENT}), {settings.GRID_SRID})"
+    f"ST_Transform(ST_Translate(ST_TileEnvelope(%s, %s, %s, margin => {BUFFER / EXTENT}), "
+    f"%s, %s), {settings.GRID_SRID})"
 )
 # A constant text, with the tile's numbers as parameters.
 BOX = RawSQL(BOX_SQL, ZXY, output_field=GeometryField(srid=settings.GRID_SRID))  # noqa: S611
@@ -86,6 +98,10 @@ HALF_PIXEL = f"180.0 / {EXTENT} / 2 ^ %s"
 
 # (expression in the inner query, property name in the tile)
 Columns = list[tuple[str, str]]
+
+
+_HALF_WORLD = 20037508.342789244  # metres of Web Mercator from the centre to an edge
+_EARTH_RADIUS = 6378137.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,35 @@ class Tile:
 
     def valid(self) -> bool:
         return 0 <= self.z <= MAX_ZOOM and 0 <= self.x < 2**self.z and 0 <= self.y < 2**self.z
+
+    @property
+    def dx(self) -> float:
+        return self.shift()[0]
+
+    @property
+    def dy(self) -> float:
+        return self.shift()[1]
+
+    def shift(self) -> tuple[float, float]:
+        """How far (Web Mercator metres) the envelope moves so that WGS 84 rows land
+        where a base map in settings.MAP_TILE_DATUM shows them: minus that datum's offset
+        at the tile's centre. (0, 0) for a WGS 84 or CGCS2000 base map."""
+        return _shift(self.z, self.x, self.y, settings.MAP_TILE_DATUM)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shift(z: int, x: int, y: int, datum: str) -> tuple[float, float]:
+    if parse_datum(datum) in (Datum.WGS84, Datum.CGCS2000):
+        return 0.0, 0.0
+    size = 2 * _HALF_WORLD / 2**z
+    mx, my = -_HALF_WORLD + (x + 0.5) * size, _HALF_WORLD - (y + 0.5) * size
+    lon = math.degrees(mx / _EARTH_RADIUS)
+    lat = math.degrees(2 * math.atan(math.exp(my / _EARTH_RADIUS)) - math.pi / 2)
+    # The WGS 84 place the base map shows at the tile's centre, in Web Mercator.
+    wlon, wlat = (float(v[0]) for v in to_wgs84([lon], [lat], datum))
+    wx = math.radians(wlon) * _EARTH_RADIUS
+    wy = math.log(math.tan(math.pi / 4 + math.radians(wlat) / 2)) * _EARTH_RADIUS
+    return wx - mx, wy - my
 
 
 @dataclass(frozen=True)

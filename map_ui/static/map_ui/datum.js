@@ -99,3 +99,34 @@ export function toWgs84(point, datum) {
       return [point[0], point[1]];
   }
 }
+
+// Leaflet's Web Mercator seen through `datum`: a WGS 84 latlng is projected where a base
+// map drawn in `datum` shows it, and a point picked on the map (click, drag) unprojects
+// to WGS 84. With it as the map's CRS every marker, outline, popup, click, drag and GPS
+// position of the pages stays in WGS 84 and lands on the tiles' place.
+export function datumCrs(L, datum) {
+  const mercator = L.Projection.SphericalMercator;
+  const projection = {
+    bounds: mercator.bounds,
+    project(latlng) {
+      const [lon, lat] = fromWgs84([latlng.lng, latlng.lat], datum);
+      return mercator.project(L.latLng(lat, lon));
+    },
+    unproject(point) {
+      const shown = mercator.unproject(point);
+      const [lon, lat] = toWgs84([shown.lng, shown.lat], datum);
+      return L.latLng(lat, lon);
+    },
+  };
+  return L.extend({}, L.CRS.EPSG3857, { projection });
+}
+
+// Give `map` the CRS of a base map in `datum` (nothing for WGS 84 or CGCS2000); true when
+// it changed. What is already drawn is placed again at once.
+export function useTileDatum(L, map, datum) {
+  if (!map || !datum || datum === "wgs84" || datum === "cgcs2000") return false;
+  const center = map.getCenter();
+  map.options.crs = datumCrs(L, checked(datum));
+  map.setView(center, map.getZoom(), { reset: true });
+  return true;
+}

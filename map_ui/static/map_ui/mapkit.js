@@ -12,10 +12,13 @@
            markerStacks(group, onCase), hidden(name, properties), caseColours(colours),
            refreshLegend()} */
 import * as page from "./common.js";
+import { useTileDatum } from "./datum.js";
 
 var map = page.map;
 var kit = page.config.mapkit;
 export const active = Boolean(map && kit);
+// A base map in GCJ-02 or BD-09: everything drawn and picked goes through its datum.
+if (active) useTileDatum(window.L, map, kit.tile_datum);
 var texts = active ? kit.texts : {};
 var el = page.el;
 var names = texts.layers;
