@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from dispatch import calendar
-from dispatch.models import HotlineTerm, TicketKind
+from dispatch.models import HotlineTerm, Stage, StageLimit, TicketKind
 from incidents.history import record
 from incidents.models import Case, ReplyTerm, State, TicketType
 
@@ -29,6 +29,43 @@ log = logging.getLogger(__name__)
 REPLY_OVERDUE, CALLBACK_OVERDUE = "reply_overdue", "callback_overdue"
 # Cases that leave the workflow without an answer to give (注销, 合并): no timer runs.
 NO_REPLY_STATES = frozenset({State.CANCELLED, State.MERGED})
+
+
+# The defaults the migrations write (dispatch 0004, 0005), for a database emptied since
+# (a flushed test database): (term, reply limit, unit, call-back limit, unit).
+DEFAULT_TERMS = [
+    (ReplyTerm.URGENT, 2, "calendar_hours", 4, "calendar_hours"),
+    (ReplyTerm.UTILITIES, 24, "calendar_hours", 1, "working_days"),
+    (ReplyTerm.GENERAL, 7, "working_days", 2, "working_days"),
+    (ReplyTerm.COMPLEX, 15, "working_days", 2, "working_days"),
+]
+DEFAULT_KINDS = [
+    (TicketType.CONSULT, ReplyTerm.GENERAL, True),
+    (TicketType.HELP, ReplyTerm.GENERAL, False),
+    (TicketType.COMPLAINT, ReplyTerm.GENERAL, False),
+    (TicketType.TIPOFF, ReplyTerm.GENERAL, False),
+    (TicketType.SUGGESTION, ReplyTerm.COMPLEX, False),
+    (TicketType.PRAISE, ReplyTerm.GENERAL, False),
+    (TicketType.OTHER, ReplyTerm.GENERAL, False),
+]
+
+
+def ensure_defaults() -> None:
+    """Write the default limits and ticket types where a row is missing (rows that exist,
+    edited or not, are left as they are)."""
+    for term, reply, reply_unit, callback, callback_unit in DEFAULT_TERMS:
+        HotlineTerm.objects.get_or_create(
+            term=term,
+            defaults={"reply_limit": reply, "reply_unit": reply_unit,
+                      "callback_limit": callback, "callback_unit": callback_unit},
+        )  # fmt: skip
+    for ticket_type, default_term, direct in DEFAULT_KINDS:
+        TicketKind.objects.get_or_create(
+            ticket_type=ticket_type, defaults={"default_term": default_term, "direct_close": direct}
+        )
+    StageLimit.objects.get_or_create(
+        stage=Stage.FILE, defaults={"limit": 1, "unit": "working_hours"}
+    )
 
 
 def is_ticket(case: Case) -> bool:
@@ -168,6 +205,7 @@ __all__ = [
     "TicketType",
     "callback_tries_allowed",
     "direct_close_types",
+    "ensure_defaults",
     "is_ticket",
     "next_check",
     "replied",

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from dispatch import services
+from dispatch import hotline, services
 from dispatch.permissions import allowed_actions
 from dispatch.transitions import TRANSITIONS
 from incidents.errors import CaseNotFound, Conflict, NotPermitted
@@ -40,6 +40,7 @@ class _Undo(Exception):
 def units(loop: dict[str, User], small_city: dict[str, Area]) -> dict[str, Unit]:
     """The units cases go to: the street office, a second unit at the street's tier (so
     that a street office has somewhere to re-dispatch to), the district's 城管执法."""
+    hotline.ensure_defaults()  # the 12345 ticket types (a flushed database has none)
     street = Unit.objects.get(pk=loop["street"].staff.unit_id)
     team = Unit.objects.create(
         name=STREET_TEAM, tier=Tier.STREET, area=street.area, kind=UnitKind.DEPARTMENT

@@ -9,9 +9,11 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from django.contrib.auth.models import User
 
+from dispatch import hotline
 from dispatch.permissions import allowed_actions
 from dispatch.sla import run_due
 from incidents.models import Case, CaseEvent
@@ -20,6 +22,13 @@ from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, act, actions, client_for, event_category, outbox_kinds
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(autouse=True)
+def limits(db: None) -> None:
+    """The limits the migrations seed, again: a transactional test run before (the
+    browser's) flushed them."""
+    hotline.ensure_defaults()
 
 
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from playwright.sync_api import Browser, expect
 
+from dispatch import hotline
 from dispatch.models import HotlineTerm
 from dispatch.permissions import allowed_actions
 from dispatch.sla import run_due
@@ -18,8 +20,17 @@ from incidents.models import Case, CaseEvent
 from layers.models import Area
 from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, act, actions, client_for, event_category, outbox_kinds
+from tests.test_browser_hotline import fill_ticket, hotline_page, register  # noqa: F401
+from tests.test_browser_intake import WANTED
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(autouse=True)
+def limits(db: None) -> None:
+    """The limits the migrations seed, again: a transactional test run before (the
+    browser's) flushed them."""
+    hotline.ensure_defaults()
 
 
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -167,3 +178,30 @@ def test_a_cancelled_ticket_is_not_chased(
     case = Case.objects.get(pk=case_id)
     assert not case.reply_overdue and case.hotline_check_at is None
     assert actions(case) == ["report", "cancel"]
+
+
+@pytest.mark.usefixtures("register")  # the standard addresses of the hotline's tests
+def test_the_hotline_page_files_a_typed_ticket_and_tells_its_number(
+    transactional_db: None,
+    loop: dict[str, User],
+    browser: Browser,
+    server: str,
+) -> None:
+    hotline.ensure_defaults()
+    page = hotline_page(browser, server)
+    page.fill("#address-text", WANTED)
+    page.click(f"#candidates button:has-text('{WANTED}')")
+    fill_ticket(page)
+    page.select_option("#ticket-type", "complaint")
+    page.select_option("#reply-term", "utilities")
+    page.click("#submit-ticket")
+    number = page.locator("#result [data-ticket-no]")
+    expect(number).to_be_visible()
+    case = Case.objects.get()
+    assert (case.ticket_type, case.reply_term) == ("complaint", "utilities")
+    assert case.ticket_no and number.get_attribute("data-ticket-no") == case.ticket_no
+    expect(page.locator("#result")).to_contain_text(f"工单编号：{case.ticket_no}")
+    expect(page.locator("#result .reply-due")).to_contain_text("答复时限：")
+    # The form is ready for the next caller: no type chosen.
+    assert page.input_value("#ticket-type") == ""
+    page.context.close()

@@ -21,7 +21,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from incidents.models import Channel, State
+from incidents.models import Channel, ReplyTerm, State, TicketType
 from layers.access import staff_of, visible_categories
 from layers.models import Category
 from map_ui.pages.views import page
@@ -46,6 +46,9 @@ def hotline(request: HttpRequest) -> HttpResponse:
             {"value": v, "label": str(label)} for v, label in Channel.choices if v != "app"
         ],
         "states": {value: str(label) for value, label in State.choices},
+        # 12345 work orders: the type (咨询 …) and the reply term (empty: the type's).
+        "ticket_types": [{"value": v, "label": str(label)} for v, label in TicketType.choices],
+        "reply_terms": [{"value": v, "label": str(label)} for v, label in ReplyTerm.choices],
         "tiles": tile_urls(request.user),
         "labels": _hotline_labels(),
     }
@@ -162,6 +165,10 @@ def _hotline_labels() -> dict[str, str]:
         "history_none": _("该号码没有以往工单。"),
         "history_found": _("该号码以往的工单："),
         "history_phone_needed": _("请先填写来电号码。"),
+        "no_ticket_type": _("请选择工单类型"),
+        "term_by_type": _("按工单类型默认"),
+        "ticket_no": _("工单编号："),
+        "reply_due": _("答复时限："),
     }
 
 

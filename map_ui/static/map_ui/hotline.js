@@ -30,6 +30,8 @@ var areaStatus = document.getElementById("area-status");
 var areaList = document.getElementById("areas");
 var phoneInput = document.getElementById("caller-phone");
 var historyBox = document.getElementById("caller-history");
+var ticketTypeSelect = document.getElementById("ticket-type");
+var replyTermSelect = document.getElementById("reply-term");
 
 intake.outlines(map, config.tiles);
 var candidateLayer = L.layerGroup().addTo(map);
@@ -47,6 +49,16 @@ var clientUuid = intake.uuid(); // one per ticket: a double click files it once
 // ---- pickers --------------------------------------------------------------------
 
 intake.categoryPicker(categorySelect, config.categories, urgentBox);
+// 12345 work orders: the type gives the ticket its number and its reply deadline; the
+// term, when picked, overrides the type's (an urgent ticket is always 紧急).
+function fillChoices(select, choices, first) {
+  select.appendChild(el("option", { value: "", text: first }));
+  (choices || []).forEach(function (choice) {
+    select.appendChild(el("option", { value: choice.value, text: choice.label }));
+  });
+}
+fillChoices(ticketTypeSelect, config.ticket_types, labels.no_ticket_type);
+fillChoices(replyTermSelect, config.reply_terms, labels.term_by_type);
 config.channels.forEach(function (channel) {
   channelSelect.appendChild(el("option", { value: channel.value }, channel.label));
 });
@@ -397,6 +409,8 @@ function ticketBody() {
     caller_name: document.getElementById("caller-name").value.trim(),
     caller_phone: document.getElementById("caller-phone").value.trim(),
     urgent: urgentBox.checked,
+    ticket_type: ticketTypeSelect.value,
+    reply_term: ticketTypeSelect.value ? replyTermSelect.value : "",
   };
   if (place.kind === "address") {
     body.address_id = place.id;
@@ -455,6 +469,15 @@ function filed(body) {
   result.replaceChildren(
     el("strong", { "data-case-id": body.case.id }, labels.sent + "#" + body.case.id)
   );
+  // The number the caller is given, and when they will hear back.
+  if (body.case.ticket_no) {
+    result.appendChild(el("div", { class: "ticket-no", "data-ticket-no": body.case.ticket_no },
+      labels.ticket_no + body.case.ticket_no));
+  }
+  if (body.case.reply_due_at) {
+    result.appendChild(el("div", { class: "reply-due" },
+      labels.reply_due + new Date(body.case.reply_due_at).toLocaleString()));
+  }
   form.reset();
   place = null;
   clientUuid = intake.uuid();
