@@ -21,7 +21,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from incidents.models import Channel, ReplyTerm, State, TicketType
+from incidents.models import Channel, ReplyTerm, Satisfaction, State, TicketType
 from layers.access import staff_of, visible_categories
 from layers.models import Category
 from map_ui.pages.views import page
@@ -67,8 +67,29 @@ def inspector(request: HttpRequest) -> HttpResponse:
         "max_photos": settings.CASE_PHOTO_MAX_COUNT,  # what the report API accepts
         "service_worker": reverse("map_ui:inspector-worker"),
         "cells": _own_cells(request),
+        "patrol": _patrol(request),
     }
     return page(request, "inspector", "map_ui/inspector.html", config)
+
+
+def _patrol(request: HttpRequest) -> dict[str, Any]:
+    """巡查 on the phone (patrol.js): the duty and positions APIs, how often fixes are
+    sent, and its texts."""
+    return {
+        "duty": reverse("patrol-duty"),
+        "positions": reverse("patrol-positions"),
+        "user": request.user.pk,
+        "batch_seconds": 5,
+        "labels": {
+            "go_on": _("上岗"),
+            "go_off": _("下岗"),
+            "on_duty": _("巡查中"),
+            "off_duty": _("未上岗"),
+            "pending": _("待发送："),
+            "rejected": _("未被接收的定位点："),
+            "refused": _("未被受理："),
+        },
+    }
 
 
 def _own_cells(request: HttpRequest) -> dict[str, Any]:
@@ -139,7 +160,7 @@ def _categories(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-def _hotline_labels() -> dict[str, str]:
+def _hotline_labels() -> dict[str, Any]:
     return {
         "searching": _("正在查找…"),
         "no_candidates": _("没有找到匹配的标准地址；可在地图上点选位置。"),
@@ -169,6 +190,16 @@ def _hotline_labels() -> dict[str, str]:
         "term_by_type": _("按工单类型默认"),
         "ticket_no": _("工单编号："),
         "reply_due": _("答复时限："),
+        # The call-back queue (回访): the reply is read out, the outcome recorded.
+        "callbacks_none": _("暂无待回访工单。"),
+        "callback_reply": _("答复（请向来电人宣读）："),
+        "callback_due": _("回访时限："),
+        "callback_caller": _("来电人："),
+        "callback_tries": _("已拨打%(n)s次"),
+        "not_reached": _("未接通"),
+        "callback_done": _("已记录回访。"),
+        "callback_reopened": _("来电人不满意，案件已重办。"),
+        "satisfaction": {v: str(label) for v, label in Satisfaction.choices},
     }
 
 

@@ -8,6 +8,7 @@ import * as intake from "./intake-common.js";
 import { connect } from "./live.js";
 import "./mapkit.js";
 import * as outbox from "./queue.js";
+import * as patrol from "./patrol.js";
 
 // Where the static files are served: this module is map_ui/inspector.js under it.
 var STATIC_ROOT = new URL("../", import.meta.url).pathname;
@@ -56,6 +57,7 @@ var accuracyCircle = null;
 var watch = null;
 
 function located(fix) {
+  patrol.position(fix);
   var first = position === null || position.tapped;
   position = {
     lon: fix.coords.longitude,
@@ -560,4 +562,5 @@ render();
 queue.flush();
 loadTasks();
 loadReports();
+patrol.start({ relocate: locate });
 keepForOffline();
