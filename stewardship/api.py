@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.contrib.gis.geos import Point
+from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -66,6 +67,13 @@ def _photo(request: Request) -> Any:
     return checked[0] if checked else None
 
 
+def _label(model: Any, field: str) -> str:
+    try:
+        return str(model._meta.get_field(field).verbose_name)
+    except FieldDoesNotExist:  # values hold only layer fields; be safe with old rows
+        return field
+
+
 def proposal_json(user: Any, proposal: Proposal) -> dict[str, Any]:
     layer = L.layer_of_type(proposal.layer_id) or ""
     model = L.MODELS.get(layer)
@@ -86,6 +94,8 @@ def proposal_json(user: Any, proposal: Proposal) -> dict[str, Any]:
         "layer_display": str(model._meta.verbose_name) if model else "",
         "object_id": proposal.object_id,
         "values": values,
+        # Each value's field as the interface names it (the model's verbose name).
+        "labels": {k: _label(model, k) for k in values} if model else {},
         "lon": proposal.geom.x if proposal.geom else None,
         "lat": proposal.geom.y if proposal.geom else None,
         "note": proposal.note,

@@ -38,6 +38,7 @@ def test_the_data_administrator_rejects_with_a_reason_and_accepts(
     page.goto("/map/data/review/")
     items = page.locator("li.proposal")
     expect(items).to_have_count(2)
+    expect(items.first.locator("dt")).to_have_text(["建筑物编码", "名称"])
 
     older = page.locator(f"li.proposal[data-id='{made[0].pk}']")
     older.locator("button[data-action=reject]").click()

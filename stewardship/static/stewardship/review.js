@@ -42,7 +42,7 @@ function row(proposal) {
   item.append(element("div", "muted", meta));
   const values = element("dl", "values");
   for (const [key, value] of Object.entries(proposal.values)) {
-    values.append(element("dt", "", key), element("dd", "", value));
+    values.append(element("dt", "", proposal.labels[key] || key), element("dd", "", value));
   }
   item.append(values);
   if (proposal.note) item.append(element("p", "", proposal.note));
