@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
+from playwright.sync_api import Browser, expect
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
@@ -40,6 +41,7 @@ from dispatch.models import CalendarDay
 from dispatch.sla import run_due
 from incidents.models import Case
 from layers.models import Area, LimitUnit
+from tests.browser import live_page, servable_passwords
 from tests.loop import act, client_for, report
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -486,3 +488,27 @@ def test_a_deadline_past_the_calendar_is_flagged_on_the_case(
     holidays.import_calendar(CALENDAR_2027)
     shown = client_for(loop["street"]).get(f"/api/cases/{case_id}/").json()
     assert shown["due_beyond_calendar"] is False
+
+
+def test_the_case_panel_says_when_a_deadline_is_past_the_calendar(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    beyond = report(loop["inspector"], small_city).json()["case"]["id"]
+    within = report(loop["inspector"], small_city).json()["case"]["id"]
+    Case.objects.filter(pk=beyond).update(due_at=datetime(2027, 1, 15, 18, tzinfo=SHANGHAI))
+    Case.objects.filter(pk=within).update(due_at=datetime(2026, 11, 30, 18, tzinfo=SHANGHAI))
+    servable_passwords()
+    street = live_page(browser, server, "street", "/map/street/")
+    for case_id, flagged in ((beyond, 1), (within, 0)):
+        street.click(f".queue .case-row[data-case='{case_id}']")
+        panel = street.locator(f".case-detail[data-case='{case_id}']")
+        expect(panel).to_be_visible()
+        expect(panel.locator(".facts .beyond-calendar")).to_have_count(flagged)
+        if flagged:
+            expect(panel.locator(".beyond-calendar")).to_have_text(
+                "时限超出工作日历，未计入节假日，请核实"
+            )

@@ -239,6 +239,7 @@ def _panel_labels() -> dict[str, Any]:
         "description": _("问题描述"),
         "address": _("地址"),
         "reported_at": _("上报时间"),
+        "beyond_calendar": _("时限超出工作日历，未计入节假日，请核实"),
         "photos": _("现场照片"),
         "history": _("办理经过"),
         "extension": _("待审批的延期/缓办申请"),

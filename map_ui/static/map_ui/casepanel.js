@@ -143,11 +143,13 @@ export function create(node, options) {
       [labels.place, [detail.street.name, detail.community.name, detail.cell.code].join(" / ")],
       [words.address, detail.address_text || labels.none],
       [labels.unit, detail.unit ? detail.unit.name : labels.none],
-      [labels.due, when(detail.due_at)],
+      // A deadline past the working calendar was counted without that year's holidays.
+      [labels.due, when(detail.due_at), detail.due_beyond_calendar && words.beyond_calendar],
       [words.reported_at, when(detail.created_at)],
     ].forEach(function (pair) {
       list.appendChild(el("dt", { text: pair[0] }));
       list.appendChild(el("dd", { text: pair[1] }));
+      if (pair[2]) list.appendChild(el("dd", { class: "beyond-calendar", text: pair[2] }));
     });
     return list;
   }
