@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from playwright.sync_api import Browser, expect
 
 from dispatch import hotline
 from dispatch.permissions import allowed_actions
@@ -20,6 +21,7 @@ from incidents.models import Case, CaseEvent
 from layers.models import Area, Unit
 from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, act, actions, client_for, event_category, outbox_kinds
+from tests.test_browser_hotline import hotline_page
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -191,3 +193,26 @@ def test_the_hotline_queues_list_tickets_awaiting_reply_and_call_back(
     shown = hotline.get("/api/cases/", {"ticket": "awaiting_callback"}).json()["results"][0]
     assert shown["reply"] == "已处理" and shown["caller_phone"] == "13900139000"
     assert hotline.get("/api/cases/", {"ticket": "later"}).status_code == 400
+
+
+def test_the_hotline_page_calls_back_and_dissatisfied_reopens_the_case(
+    transactional_db: None, loop: dict[str, User], small_city: dict[str, Area],
+    browser: Browser, server: str,
+) -> None:  # fmt: skip
+    # A complaint filed by the hotline, dispatched to the district's 城管执法, which replies.
+    hotline.ensure_defaults()
+    case_id = complaint(loop, small_city)
+    assert act(loop["enforcement"], case_id, "reply", reply="已安排清运。").status_code == 200
+    page = hotline_page(browser, server)
+    item = page.locator(f"#callback-list li[data-case-id='{case_id}']")
+    expect(item).to_contain_text("已安排清运。")  # the script the operator reads out
+    expect(item).to_contain_text("13900139000")  # the hotline calls the caller's number
+    item.locator("button[data-satisfaction='dissatisfied']").click()
+    expect(page.locator("#callback-status")).to_have_text("来电人不满意，案件已重办。")
+    expect(page.locator(f"#callback-list li[data-case-id='{case_id}']")).to_have_count(0)
+    case = Case.objects.get(pk=case_id)
+    assert (case.state, case.reopens, case.unit_id) == (
+        "dispatched", 1, loop["enforcement"].staff.unit_id
+    )  # fmt: skip
+    assert actions(case)[-3:] == ["reply", "callback", "reopen"]
+    page.context.close()

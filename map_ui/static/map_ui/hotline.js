@@ -512,3 +512,70 @@ addressInput.addEventListener("keydown", function (event) {
   }
 });
 searchButton.addEventListener("click", search);
+
+// ---- the call-back queue (回访) --------------------------------------------------------
+// Answered tickets not yet called back, soonest deadline first (GET /api/cases/?ticket=
+// awaiting_callback): the operator reads the unit's reply to the caller and records the
+// outcome; 不满意 reopens the case (重办) on the server.
+
+var callbackList = document.getElementById("callback-list");
+var callbackStatus = document.getElementById("callback-status");
+
+function loadCallbacks() {
+  return page.api(config.api.cases + "?ticket=awaiting_callback").then(function (answer) {
+    callbackList.replaceChildren();
+    var rows = answer.results || [];
+    if (!rows.length) callbackList.appendChild(el("li", { class: "muted", text: labels.callbacks_none }));
+    rows.forEach(function (row) { callbackList.appendChild(callbackItem(row)); });
+  }).catch(function (error) {
+    callbackStatus.textContent = error.message;
+  });
+}
+
+function callbackItem(row) {
+  var item = el("li", { "data-case-id": String(row.id) },
+    el("strong", { text: "#" + row.id + (row.ticket_no ? " · " + row.ticket_no : "") }),
+    el("div", { text: labels.callback_caller + [row.caller_name, row.caller_phone].filter(Boolean).join(" ") }),
+    el("div", { class: "description", text: row.description }),
+    el("div", { class: "reply" }, labels.callback_reply, el("q", { text: row.reply })),
+    row.callback_due_at
+      ? el("div", { class: "muted", text: labels.callback_due + new Date(row.callback_due_at).toLocaleString() })
+      : null,
+    row.callback_tries
+      ? el("div", { class: "muted", text: labels.callback_tries.replace("%(n)s", String(row.callback_tries)) })
+      : null);
+  var buttons = el("div", { class: "callback-buttons" });
+  Object.keys(labels.satisfaction || {}).forEach(function (value) {
+    buttons.appendChild(el("button", {
+      type: "button", "data-satisfaction": value, text: labels.satisfaction[value],
+      onclick: function () { record(row, { reached: true, satisfaction: value }); },
+    }));
+  });
+  buttons.appendChild(el("button", {
+    type: "button", "data-satisfaction": "", text: labels.not_reached,
+    onclick: function () { record(row, { reached: false }); },
+  }));
+  item.appendChild(buttons);
+  return item;
+}
+
+function record(row, outcome) {
+  callbackStatus.textContent = labels.sending;
+  var body = Object.assign({ expected_state: row.state }, outcome);
+  page.request(config.api.cases + row.id + "/callback/", { method: "POST", json: body }).then(
+    function (answer) {
+      if (answer.status !== 200) {
+        callbackStatus.textContent = page.errorText(answer.body);
+        return;
+      }
+      callbackStatus.textContent = answer.body.reopens > row.reopens
+        ? labels.callback_reopened : labels.callback_done;
+      loadCallbacks();
+    },
+    function () { callbackStatus.textContent = labels.network_error; }
+  );
+}
+
+document.getElementById("callbacks-refresh").addEventListener("click", loadCallbacks);
+loadCallbacks();
+
