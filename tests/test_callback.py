@@ -19,8 +19,10 @@ from dispatch.permissions import allowed_actions
 from dispatch.sla import run_due
 from incidents.models import Case, CaseEvent
 from layers.models import Area, Unit
+from tests.browser import log_in, servable_passwords
 from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, act, actions, client_for, event_category, outbox_kinds
+from tests.test_browser_handler import PHONE, open_case
 from tests.test_browser_hotline import hotline_page
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -215,4 +217,47 @@ def test_the_hotline_page_calls_back_and_dissatisfied_reopens_the_case(
         "dispatched", 1, loop["enforcement"].staff.unit_id
     )  # fmt: skip
     assert actions(case)[-3:] == ["reply", "callback", "reopen"]
+    page.context.close()
+
+
+def test_the_department_replies_on_its_workbench_and_the_hotline_reopens_on_its_page(
+    transactional_db: None, loop: dict[str, User], small_city: dict[str, Area],
+    browser: Browser, server: str,
+) -> None:  # fmt: skip
+    """The issue's loop in the browser: a complaint ticket filed, the department replies
+    from its workbench's case panel, the hotline calls back with 不满意, the case reopens."""
+    hotline.ensure_defaults()
+    servable_passwords()
+    for user in loop.values():  # their new password hashes, or their sessions lapse
+        user.refresh_from_db()
+    point = centre(small_city[INSPECTOR_CELL])
+    body = {"channel": "phone", "category": event_category("0101").pk, "ticket_type": "complaint",
+            "description": "水管漏水多日", "address_text": "华景路", "lon": point.x,
+            "lat": point.y, "caller_phone": "13900139000"}  # fmt: skip
+    filed = client_for(loop["hotline"]).post("/api/cases/tickets/", body, format="json")
+    case_id = int(filed.json()["case"]["id"])
+    water = Unit.objects.get(pk=loop["department"].staff.unit_id)
+    assert act(loop["city"], case_id, "file").status_code == 200
+    assert act(loop["city"], case_id, "dispatch", unit=water.pk).status_code == 200
+    assert act(loop["department"], case_id, "sign").status_code == 200
+
+    handler = log_in(browser, server, "department", viewport=PHONE, is_mobile=True, has_touch=True)
+    handler.wait_for_url("**/map/handle/")
+    open_case(handler, "in_progress", case_id)
+    handler.click(".case-panel .actions button[data-action='reply']")
+    form = handler.locator("form.case-form[data-action='reply']")
+    form.locator("textarea[name=reply]").fill("已更换漏水管段，请放心。")
+    form.locator("button[type=submit]").click()
+    expect(handler.locator(".notice.done")).to_contain_text(f"#{case_id}")
+    assert Case.objects.get(pk=case_id).reply == "已更换漏水管段，请放心。"
+    handler.context.close()
+
+    page = hotline_page(browser, server)
+    item = page.locator(f"#callback-list li[data-case-id='{case_id}']")
+    expect(item).to_contain_text("已更换漏水管段，请放心。")
+    item.locator("button[data-satisfaction='dissatisfied']").click()
+    expect(page.locator("#callback-status")).to_have_text("来电人不满意，案件已重办。")
+    case = Case.objects.get(pk=case_id)
+    assert (case.state, case.reopens, case.unit_id) == ("dispatched", 1, water.pk)
+    assert actions(case)[-4:] == ["sign", "reply", "callback", "reopen"]
     page.context.close()

@@ -28,7 +28,7 @@ from dispatch.calendar import office_hours
 from dispatch.evaluation import Period
 from dispatch.models import ExtensionKind
 from dispatch.transitions import TRANSITIONS
-from incidents.models import State
+from incidents.models import Satisfaction, State
 from incidents.outbox import last_seq
 from layers.access import staff_of
 from layers.models import Area, Tier, Unit
@@ -211,6 +211,10 @@ def _case_labels() -> dict[str, Any]:
             # The deadline worker's entries (dispatch.sla); its 督办 is the table's.
             "warning": _("超期预警"),
             "overdue": _("超期催办"),
+            # 12345 work orders (dispatch.hotline, dispatch.services.case_callback).
+            "reply_overdue": _("答复超期"),
+            "callback_overdue": _("回访超期"),
+            "reopen": _("重办"),
             **{name: t.label for name, t in TRANSITIONS.items()},
         },
         "deadline": {
@@ -269,6 +273,12 @@ def _panel_labels() -> dict[str, Any]:
             "into": _("案件编号"),
             "merge_into": _("合并到哪件案件（附近可能重复的案件）"),
             "no_duplicates": _("附近没有可能重复的案件，请输入案件编号。"),
+            "reply": _("答复来电人"),
+            "outcome": _("回访结果"),
+            "outcomes": {
+                **{value: str(label) for value, label in Satisfaction.choices},
+                "not_reached": _("未接通"),
+            },
             "send": _("提交"),
             "cancel": _("取消"),
             "confirm_question": {

@@ -46,6 +46,11 @@ var FIELDS = {
   reject_extension: ["note"],
   verify_pass: ["note", "photos"],
   verify_fail: ["note", "photos"],
+  // 12345 work orders: the answer to the caller (the unit's 答复, or the hotline's 直接办结),
+  // and the call-back's outcome (回访).
+  reply: ["reply"],
+  close_direct: ["reply"],
+  callback: ["outcome", "note"],
 };
 // Fields the API requires (the rest may stay empty).
 var REQUIRED = { reason: true, into: true, unit: true, due_at: true };
@@ -198,6 +203,17 @@ export function create(node, options) {
       return el("label", {}, title,
         el("textarea", { name: name, rows: "3", required: required ? true : null, maxlength: "4000" }));
     }
+    if (name === "reply") {
+      return el("label", {}, form.reply,
+        el("textarea", { name: "reply", rows: "4", required: true, maxlength: "4000" }));
+    }
+    if (name === "outcome") {
+      var outcome = el("select", { name: "outcome", required: true });
+      Object.keys(form.outcomes || {}).forEach(function (value) {
+        outcome.appendChild(el("option", { value: value, text: form.outcomes[value] }));
+      });
+      return el("label", {}, form.outcome, outcome);
+    }
     if (name === "unit" && options.units) return unitPicker(detail, action);
     if (name === "into") return mergeTargets(detail);
     if (name === "photos") {
@@ -291,6 +307,10 @@ export function create(node, options) {
         if (!kind || kind.value !== "suspend") {
           data.hours = Math.max(1, Math.round(parseFloat(input.value) * (options.workDayHours || 8)));
         }
+      } else if (name === "outcome") {
+        // Not reached: one more try; reached: the caller's satisfaction.
+        data.reached = input.value !== "not_reached";
+        if (data.reached) data.satisfaction = input.value;
       } else if (name === "unit" || name === "into") {
         if (input.value !== "") data[name] = parseInt(input.value, 10); // none: the rules
       } else data[name] = input.value;
