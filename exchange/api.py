@@ -53,6 +53,7 @@ class ResultOut(serializers.Serializer[Any]):
     closed = serializers.BooleanField()
     unit = serializers.CharField(allow_null=True)
     reply = serializers.CharField()
+    replied_at = serializers.DateTimeField(allow_null=True)
     handled_at = serializers.DateTimeField(allow_null=True)
     closed_at = serializers.DateTimeField(allow_null=True)
     closed_on_time = serializers.BooleanField(allow_null=True)

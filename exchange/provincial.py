@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from exchange.models import ProvincialTicket
 from incidents.errors import CaseError, InvalidInput, NotPermitted
-from incidents.models import Case, CaseEvent, Channel
+from incidents.models import Case, CaseEvent, Channel, TicketType
 from incidents.services import Location, Ticket, case_ticket
 from layers.access import is_superuser, staff_of
 from layers.datum import Datum
@@ -97,6 +97,7 @@ def _file(user: User, number: str, raw: dict[str, Any]) -> ProvincialTicket:
         location=_location(raw),
         urgent=bool(raw["urgent"]) if "urgent" in raw else None,
         attributes=attributes,
+        ticket_type=_ticket_type(ticket_type),
     )
     if not ticket.description:
         raise InvalidInput(_("请填写问题描述。"), field="description")
@@ -105,6 +106,16 @@ def _file(user: User, number: str, raw: dict[str, Any]) -> ProvincialTicket:
         ticket_no=number, ticket_type=ticket_type, case=intake.case,
         received_at=_moment(raw.get("received_at")), imported_at=timezone.now(),
     )  # fmt: skip
+
+
+def _ticket_type(given: str) -> str:
+    """The case's ticket type (its reply clock) from the platform's, by value or by its
+    Chinese name (投诉 → complaint); another name is 其他 (the platform's word is kept in
+    the attributes and on the ProvincialTicket)."""
+    for value, label in TicketType.choices:
+        if given in (value, str(label)):
+            return str(value)
+    return TicketType.OTHER.value
 
 
 def _channel(value: object) -> Channel:
@@ -157,7 +168,9 @@ def results(*, since: dt.datetime | None = None, limit: int = 1000) -> list[dict
 
 def _result(row: ProvincialTicket) -> dict[str, Any]:
     case: Case = row.case
-    reply = CaseEvent.objects.filter(case=case, action="handle").order_by("-at", "-id").first()
+    # The hotline's reply (答复) when there is one, else the unit's handling report.
+    handled = CaseEvent.objects.filter(case=case, action="handle").order_by("-at", "-id").first()
+    reply = case.reply or (handled.note if handled else "")
     return {
         "ticket_no": row.ticket_no,
         "type": row.ticket_type,
@@ -165,7 +178,8 @@ def _result(row: ProvincialTicket) -> dict[str, Any]:
         "state": case.state,
         "closed": case.state == "closed",
         "unit": case.unit.name if case.unit else None,
-        "reply": reply.note if reply else "",
+        "reply": reply,
+        "replied_at": _iso(case.replied_at),
         "handled_at": _iso(case.handled_at),
         "closed_at": _iso(case.closed_at),
         "closed_on_time": case.closed_on_time,

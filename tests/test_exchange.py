@@ -177,6 +177,7 @@ def test_provincial_tickets_import_once_and_export_their_results(
     assert case.attributes["notify_on_close"] == ["true"]
     ticket = ProvincialTicket.objects.get(ticket_no="GD-2026-0001")
     assert ticket.ticket_type == "投诉" and ticket.case == case
+    assert case.ticket_type == "complaint"  # its reply clock runs (dispatch.hotline)
     assert ticket.received_at == dt.datetime(2026, 11, 23, 1, 30, tzinfo=dt.UTC)
 
     # The same batch again: no new case (idempotent by ticket number).
