@@ -140,8 +140,17 @@ def _y() -> Any:
 
 
 def _area_names(ids: set[int]) -> dict[int, tuple[str, str]]:
-    areas = Area.objects.filter(pk__in=ids).only("code", "name", "name_en")
-    return {area.pk: (area.code, in_language(area.name, area.name_en)) for area in areas}
+    """Code and name of each area, by id. The ids go as one array parameter: 5,000 of
+    them as `IN (%s, …)` cost 0.6 s of client-side binding at 1M cases."""
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, code, name, name_en FROM {Area._meta.db_table} WHERE id = ANY(%s)",
+            [sorted(ids)],
+        )
+        rows = cursor.fetchall()
+    return {pk: (code, in_language(name, name_en)) for pk, code, name, name_en in rows}
 
 
 # --- trends --------------------------------------------------------------------------
