@@ -44,7 +44,7 @@ duty AS (
            ST_Distance(lag(geom) OVER w::geography, geom::geography) AS m
     FROM patrol_position
     WHERE user_id = ANY(%(users)s) AND at >= %(start)s AND at < %(end)s
-    WINDOW w AS (PARTITION BY shift_id ORDER BY at)
+    WINDOW w AS (PARTITION BY user_id, shift_id ORDER BY at)
 ), walked AS (
     SELECT user_id, sum(m) FILTER (WHERE dt <= %(gap)s) / 1000.0 AS km FROM fix GROUP BY user_id
 ), reported AS (

@@ -88,7 +88,7 @@ WITH fix AS (
            lag(p.at) OVER w AS prev_at, lag(p.geom) OVER w AS prev_geom
     FROM patrol_position p
     WHERE p.at >= %(start)s AND p.at < %(end)s
-    WINDOW w AS (PARTITION BY p.shift_id ORDER BY p.at)
+    WINDOW w AS (PARTITION BY p.user_id, p.shift_id ORDER BY p.at)
 ), placed AS (
     SELECT DISTINCT ON (fix.user_id, fix.at) fix.*, piece.area_id AS cell_id
     FROM fix JOIN layers_areapiece piece

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -23,11 +25,26 @@ from layers.datum import Datum, from_wgs84
 from layers.models import Area
 from patrol.ingest import MAX_POSITIONS
 from patrol.models import CellCoverage, CoverageDay, Shift
-from patrol.partitions import ensure_partitions, local_day, partition_name, partitions
+from patrol.partitions import (
+    day_bounds,
+    ensure_partitions,
+    local_day,
+    partition_name,
+    partitions,
+)
 from tests.loop import client_for
 
+# Mid-day in Asia/Shanghai, time moving: a test's walk of a few minutes stays inside
+# one local day (days are the track's partitions and coverage's unit).
+MIDDAY = dt.datetime(2026, 12, 3, 4, 0, tzinfo=dt.UTC)
 OWN = "440106001001001"  # one of the demo inspector's cells (tests/cities.py)
 OTHER_DISTRICT = "440104001001001"
+
+
+@pytest.fixture(autouse=True)
+def midday() -> Iterator[None]:
+    with time_machine.travel(MIDDAY, tick=True):
+        yield
 
 
 def inside(cell: Area, fx: float, fy: float) -> tuple[float, float]:
@@ -285,7 +302,7 @@ def test_the_purge_drops_whole_days_past_the_retention_and_keeps_the_rest(
     left = partitions()
     assert old not in left and kept in left and today in left
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM patrol_position WHERE at < %s", [timezone.now()])
+        cursor.execute("SELECT count(*) FROM patrol_position WHERE at < %s", [day_bounds(kept)[0]])
         assert cursor.fetchone()[0] == 0  # the old day's rows went with their partition
 
 

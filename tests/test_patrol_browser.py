@@ -6,8 +6,9 @@ the phone and are sent once it is back. Every step is checked in the database.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from playwright.sync_api import Browser, Page, expect
@@ -35,12 +36,22 @@ def fixes(user: User) -> list[tuple[float, float]]:
         return cursor.fetchall()
 
 
+@pytest.fixture
+def clean_track() -> Iterator[None]:
+    """The track is not a model Django flushes (its table is partitioned, unmanaged):
+    what this test wrote is removed after it."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM patrol_position")
+
+
 def offline(page: Page) -> None:
     page.route("**/api/patrol/**", lambda route: route.abort("internetdisconnected"))
 
 
 def test_the_inspector_patrols_and_the_district_sees_them_and_offline_nothing_is_lost(
     transactional_db: None,
+    clean_track: None,
     loop: dict[str, User],
     small_city: dict[str, Area],
     browser: Browser,
