@@ -375,3 +375,15 @@ def test_todays_coverage_is_recomputed_once_stale_and_a_past_days_kept(
     past = street.get(f"/api/patrol/coverage/?day={yesterday}").json()
     assert (past["cells"], past["visited"]) == (8, 0)
     assert CoverageDay.objects.filter(day=yesterday).exists()
+
+
+def test_coverage_lists_the_cells_of_the_users_area_an_inspector_their_own(
+    cast: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    def cells(name: str) -> set[str]:
+        body = client_for(cast[name]).get("/api/patrol/coverage/").json()
+        return {row["code"] for row in body["results"]}
+
+    assert cells("inspector") == {OWN, "440106001001002", "440106001001003"}
+    assert len(cells("street")) == 8 and len(cells("district")) == 16
+    assert len(cells("city")) == 32  # the whole city: coverage holds no positions
