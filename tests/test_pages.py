@@ -190,3 +190,14 @@ def test_every_history_entry_has_a_name_on_the_case_pages(loop: dict[str, User])
         wanted = {"report", "ticket", "merge_in", WARNING, OVERDUE, SUPERVISE, *TRANSITIONS}
         assert wanted <= set(names), wanted - set(names)
         assert all(isinstance(label, str) and label for label in names.values())
+
+
+def test_a_tile_server_without_a_credit_line_is_credited_by_its_name(
+    loop: dict[str, User], settings: Any
+) -> None:
+    settings.MAP_TILE_URL = "http://tiles.city.example/{z}/{x}/{y}.png"
+    settings.MAP_TILE_ATTRIBUTION = ""
+    status, html = page(loop["district"], "/map/command/")
+    assert status == 200
+    assert "tiles.city.example/{z}/{x}/{y}.png" in html
+    assert '"attribution": "tiles.city.example"' in html

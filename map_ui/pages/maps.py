@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import folium
 from django.conf import settings
@@ -103,7 +104,8 @@ def area_map(area: Area | None) -> LocalMap:
         location=location,
         zoom_start=zoom,
         tiles=tiles,
-        attr=settings.MAP_TILE_ATTRIBUTION if tiles else None,
+        # folium refuses custom tiles without a credit line: the server's name stands in.
+        attr=(settings.MAP_TILE_ATTRIBUTION or urlsplit(tiles).netloc) if tiles else None,
         control_scale=True,
         prefer_canvas=True,
         max_zoom=MAX_ZOOM,
