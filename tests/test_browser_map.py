@@ -53,7 +53,8 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     expect(cluster).to_have_text("3")
 
     # The cells layer on; a click inside the cell (beside the cluster) opens its popup.
-    page.locator(".leaflet-control-layers label", has_text="网格").locator("input").check()
+    # Exactly "网格": another layer's name (在岗网格员) holds the word too.
+    page.locator(".leaflet-control-layers").get_by_role("checkbox", name="网格", exact=True).check()
     expect(legend.locator("[data-legend-item='cells']")).to_be_visible()
     page.wait_for_timeout(500)  # the cells' tiles
     box = page.evaluate(
