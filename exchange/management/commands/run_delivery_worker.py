@@ -15,7 +15,7 @@ from notifications.management.commands.run_notify_worker import Command as Notif
 
 class Command(NotifyCommand):
     help = "Deliver notifications (inbox, e-mail, SMS) and webhooks."
-    worker = "delivery"
+    worker = label = "delivery"
 
     def work(self) -> None:
         super().work()
