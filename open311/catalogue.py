@@ -151,7 +151,7 @@ def attributes_of(category: Category) -> list[Attribute]:
                 required=False,
                 description=_("部件标识码：部件上标注的16位编码（如有）"),
                 order=max((row.order for row in rows), default=0) + 1,
-                datatype_description=_("16位数字，如 4401060101000001"),
+                datatype_description=_("16位数字：所在区划代码加部件类别和序号"),
             )
         )
     return found

@@ -31,7 +31,7 @@ class GeocodeQuery(serializers.Serializer[Any]):
     q = serializers.CharField(
         max_length=MAX_QUERY_LENGTH,
         help_text="The caller's address as typed: partial, misspelled, Chinese numerals, "
-        "full-width digits and punctuation are fine (e.g. 天河路一百二十三号华景新城5座).",
+        "full-width digits and punctuation are fine (e.g. 某某路一百二十三号某某小区5座).",
     )
     limit = serializers.IntegerField(
         required=False,

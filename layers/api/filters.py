@@ -361,8 +361,8 @@ class AreaQuery(SpatialQuery):
         r"^\d{1,15}$",
         required=False,
         max_length=15,
-        help_text="Only areas whose code starts with these digits (e.g. 440106 for 天河区 "
-        "and everything in it).",
+        help_text="Only areas whose code starts with these digits (a district's six-digit "
+        "code: the district and everything in it).",
     )
     # Named like Field.parent, which DRF's serializer metaclass keeps apart from declared
     # fields at run time; only the type checker sees a clash.

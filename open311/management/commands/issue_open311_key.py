@@ -1,7 +1,7 @@
 """Issue an Open311 API key, creating the client application on first use.
 
-    manage.py issue_open311_key --name demo [--scope 440106] [--channel web]
-                                [--unit 广州市12345热线中心] [--label "test phone"] [--quiet]
+    manage.py issue_open311_key --name demo [--scope AREA_CODE] [--channel web]
+                                [--unit UNIT_NAME] [--label "test phone"] [--quiet]
 
 A new application gets the city as its intake scope, the `web` channel and the first
 12345 hotline unit unless told otherwise; an existing one keeps what it has (change it in
