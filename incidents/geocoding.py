@@ -151,7 +151,7 @@ def parse_query(text: str, districts: frozenset[str]) -> Query:
 
 
 def district_words() -> frozenset[str]:
-    """The current districts' names in normal form (天河区 …): one indexed query."""
+    """The current districts' names in normal form (某某区 …): one indexed query."""
     names = Area.objects.current().filter(tier=Tier.DISTRICT).values_list("name", flat=True)
     return frozenset(word for word in map(normalise_address, names) if word)
 
@@ -247,8 +247,8 @@ def _rank_key(row: _Row) -> tuple[float, float, float, str]:
 def edit_distance(query: str, address: str) -> float:
     """Weighted Levenshtein distance from the query to the address: a substitution costs
     SUBSTITUTION_COST, and the address's words after the last one the query reaches cost
-    TRAILING_COST a character (天河路 123 asks for the estate gate at 天河路 123 华景新城
-    rather than for 越秀区's 天河路 123 with the district wrong).
+    TRAILING_COST a character (某某路 123 asks for the estate gate at 某某路 123 某某小区
+    rather than for another district's 某某路 123 with the district wrong).
 
     >>> edit_distance("同和路", "同合路"), edit_distance("同和路", "同和中路")
     (0.8, 1.0)

@@ -341,9 +341,9 @@ def _find_orphan_codes(cursor: CursorWrapper, tiers: Sequence[str]) -> list[Find
     ]
     values = ", ".join(["(%s, %s, %s, %s::text[])"] * len(rules))
     params: list[Any] = [value for rule in rules for value in rule]
-    # A city's division code ends in 00 (440100) and its districts share only the first
-    # four digits (440106); streets directly under a city without districts extend its
-    # full code (441900003); below that every code extends its parent's code.
+    # A city's division code ends in 00 (PPCC00) and its districts share only its first
+    # four digits (PPCCDD); streets directly under a city without districts extend its
+    # full code (PPCC00SSS); below that every code extends its parent's code.
     cursor.execute(
         f"""
         WITH rules (tier, code_length, parent_tier, parent_tiers) AS (VALUES {values})

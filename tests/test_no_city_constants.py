@@ -27,24 +27,16 @@ LIVE_FILES = [ROOT / "Makefile", ROOT / "manage.py"]
 SUFFIXES = {".py", ".html", ".js", ".sh", ".txt", ".css"}
 SKIP_PARTS = {"vendor", "__pycache__", "node_modules"}
 # Documentation examples inside code: doctests of the address normaliser and the
-# geocoder's ranking (they run as tests and need real-looking addresses), comments of the
-# code-format checks and the demo users' command. Each entry is a file and the exact text
-# of the line, stripped: an edited or moved line fails until looked at again, and nothing
-# else in the file is let through.
+# geocoder's ranking (they run as tests and need real-looking addresses). Each entry is a
+# file and the exact text of the line, stripped: an edited or moved line fails until
+# looked at again, and nothing else in the file is let through.
 EXAMPLES = {
-    ("incidents/geocoding.py", "\"\"\"The current districts' names in normal form (天河区 …): one indexed query.\"\"\""),
-    ("incidents/geocoding.py", "TRAILING_COST a character (天河路 123 asks for the estate gate at 天河路 123 华景新城"),
-    ("incidents/geocoding.py", "rather than for 越秀区's 天河路 123 with the district wrong)."),
     ("incidents/geocoding.py", '>>> edit_distance("天河路 123", "天河路 123 华景新城")'),
     ("layers/addresses.py", '>>> normalise_address("广州市天河区天河路123号华景新城5栋")'),
     ("layers/addresses.py", "'天河区 天河路 123 华景新城 5栋'"),
     ("layers/addresses.py", '>>> normalise_address("天河路一百二十三号 华景新城五座")'),
     ("layers/addresses.py", "'天河路 123 华景新城 5栋'"),
     ("layers/addresses.py", '>>> normalise_address("广东省广州市ＴＩＡＮ河路１２３號，華景新城5#樓附近")'),
-    ("layers/grid_check.py", "# A city's division code ends in 00 (440100) and its districts share only the first"),
-    ("layers/grid_check.py", "# four digits (440106); streets directly under a city without districts extend its"),
-    ("layers/models/areas.py", "city (440100 is no prefix of its districts' 4401xx).\"\"\""),
-    ("layers/management/commands/create_demo_users.py", "manage.py create_demo_users [--district 440106] [--street 440106001] [--reset-passwords]"),
 }  # fmt: skip
 
 

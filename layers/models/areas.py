@@ -93,7 +93,7 @@ class Area(models.Model):
     @property
     def inner_prefix(self) -> str:
         """What the codes of the areas inside it start with: its code, or "" for the
-        city (440100 is no prefix of its districts' 4401xx)."""
+        city (PPCC00 is no prefix of its districts' PPCCDD)."""
         return "" if self.tier == Tier.CITY else self.code
 
 

@@ -1,6 +1,6 @@
 """Create the demo city's units and one demo user per role (needs the areas loaded).
 
-    manage.py create_demo_users [--district 440106] [--street 440106001] [--reset-passwords]
+    manage.py create_demo_users [--district CODE] [--street CODE] [--reset-passwords]
 
 Units: the territorial owner (属地单位) of every area — the city command centre, a
 command centre per district, an office per street — so that every case has an owner to
