@@ -26,7 +26,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -140,34 +139,6 @@ def report_bodies(inspectors: list[Inspector], n: int, seed: int) -> list[tuple[
     return bodies
 
 
-def start_server(workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": BENCH_DB, "LOG_LEVEL": "WARNING"}
-    command = [
-        str(ROOT / ".venv" / "bin" / "uvicorn"), "gridmgmt.asgi:application",
-        "--host", HOST, "--port", str(PORT), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            asyncio.run(_get_status("/api/schema/?format=json"))
-            return server
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise SystemExit("the server did not start within 60 s")
-
-
-async def _get_status(path: str) -> int:
-    reader, writer = await asyncio.open_connection(HOST, PORT)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
-    await writer.drain()
-    status = int((await reader.readline()).split()[1])
-    writer.close()
-    return status
-
-
 async def _request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
 ) -> int:
@@ -272,7 +243,9 @@ def main() -> None:
     assert category is not None
     connection.close()  # the server processes use the database from here
 
-    server = start_server(args.workers)
+    from bench.server import start_server
+
+    server = start_server(BENCH_DB, HOST, PORT, args.workers)
     try:
         post = [("POST", "/api/cases/reports/", inspectors[w].session, b) for w, b in warm]
         asyncio.run(drive(post, args.connections))  # warm-up: connections, caches, plans

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -125,34 +124,6 @@ def batches(
         body = json.dumps({"datum": "gcj02", "positions": fixes}).encode()
         out.append((session, body))
     return out
-
-
-def start_server(workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": BENCH_DB, "LOG_LEVEL": "WARNING"}
-    command = [
-        str(ROOT / ".venv" / "bin" / "uvicorn"), "gridmgmt.asgi:application",
-        "--host", HOST, "--port", str(PORT), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            asyncio.run(_status("/api/schema/?format=json"))
-            return server
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise SystemExit("the server did not start within 90 s")
-
-
-async def _status(path: str) -> int:
-    reader, writer = await asyncio.open_connection(HOST, PORT)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
-    await writer.drain()
-    status = int((await reader.readline()).split()[1])
-    writer.close()
-    return status
 
 
 async def _post(
@@ -274,7 +245,9 @@ def main() -> None:
     work = batches(inspectors, args.positions, args.batch, body_start, args.seed)
     connection.close()  # the server processes use the database from here
 
-    server = start_server(args.workers)
+    from bench.server import start_server
+
+    server = start_server(BENCH_DB, HOST, PORT, args.workers)
     try:
         asyncio.run(drive(warm, args.connections))  # connections, caches, today's partition
         seconds, latencies, statuses, stored = asyncio.run(drive(work, args.connections))
