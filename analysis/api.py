@@ -30,6 +30,7 @@ from analysis.access import may_analyse
 from audit.models import Action
 from audit.services import audit_record
 from dispatch.evaluation import Period, PeriodError
+from gridmgmt import clock
 from incidents.errors import InvalidInput, NotPermitted
 from layers.models import Category, Tier
 
@@ -135,7 +136,7 @@ class AnalysisView(APIView):
             )
         if not may_analyse(request.user):
             raise NotPermitted(_("决策分析仅供指挥中心和领导使用。"))
-        now = timezone.now()
+        now = clock.now()
         query = AnalysisQuery(data=request.query_params.dict(), context={"now": now})
         query.is_valid(raise_exception=True)
         data = query.validated_data

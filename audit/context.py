@@ -18,6 +18,9 @@ class Trace:
     user_agent: str
     # Object type → ids whose personal data this request showed unmasked.
     personal_reads: dict[str, set[str]] = field(default_factory=dict)
+    # The view recorded its own successful write inside its transaction
+    # (audit.middleware.atomic_write): the middleware records the request only if it failed.
+    write_recorded: bool = False
 
 
 # Mutated, never re-set, inside a request: a sync view runs in a copy of the context

@@ -1,13 +1,20 @@
 """AuditMiddleware: the request's client for the audit trail, and two entries written
 once the response is ready — the personal data the request showed unmasked (one row per
 request, however many records), and every write through the API or Open311 with its
-outcome (the record of a case action's origin; what changed is the case history)."""
+outcome (the record of a case action's origin; what changed is the case history).
+
+A view that writes in one transaction can record its own write inside it instead
+(`atomic_write`): one commit per request, not two. It records only a success; a failed
+request is rolled back, its row with it, and the middleware records it after."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.db import transaction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.decorators import sync_and_async_middleware
@@ -24,6 +31,8 @@ WRITE_PATHS = ("/api/", "/open311/")
 # which sends no signal: the request that ran it is recorded here.
 ADMIN_PATH = "/admin/"
 
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+
 
 @sync_and_async_middleware
 def AuditMiddleware(get_response: Any) -> Any:
@@ -36,7 +45,7 @@ def AuditMiddleware(get_response: Any) -> Any:
                 response = await get_response(request)
             finally:
                 current.reset(token)
-            if _worth_recording(request, trace):
+            if _worth_recording(request, response, trace):
                 await sync_to_async(_record, thread_sensitive=True)(request, response, trace)
             return response
 
@@ -49,11 +58,32 @@ def AuditMiddleware(get_response: Any) -> Any:
             response = get_response(request)
         finally:
             current.reset(token)
-        if _worth_recording(request, trace):
+        if _worth_recording(request, response, trace):
             _record(request, response, trace)
         return response
 
     return sync_middleware
+
+
+def atomic_write(view: View) -> View:
+    """A view method `(self, request, …)` run in one transaction that, when it answers
+    with success, writes its request's audit row in that same transaction (the
+    middleware then leaves it out). An error rolls the row back with everything else,
+    and the middleware records the failed request in its own transaction."""
+
+    @functools.wraps(view)
+    def wrapper(self: Any, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with transaction.atomic():
+            response = view(self, request, *args, **kwargs)
+            # A DRF Request wraps the HttpRequest the middleware sees.
+            http: HttpRequest = getattr(request, "_request", request)
+            trace = current.get()
+            if trace is not None and response.status_code < 400 and _is_write(http):
+                _record_write(http, response.status_code)
+                trace.write_recorded = True
+        return response
+
+    return cast(View, wrapper)
 
 
 def _is_write(request: HttpRequest) -> bool:
@@ -72,8 +102,16 @@ def _is_admin_bulk_action(request: HttpRequest) -> bool:
     )
 
 
-def _worth_recording(request: HttpRequest, trace: Trace) -> bool:
-    return bool(trace.personal_reads) or _is_write(request)
+def _worth_recording(request: HttpRequest, response: HttpResponseBase, trace: Trace) -> bool:
+    return bool(trace.personal_reads) or _write_unrecorded(request, response, trace)
+
+
+def _write_unrecorded(request: HttpRequest, response: HttpResponseBase, trace: Trace) -> bool:
+    """A write the view did not record itself: any write but an atomic_write view's
+    success (whose row committed with its changes)."""
+    if not _is_write(request):
+        return False
+    return not (trace.write_recorded and response.status_code < 400)
 
 
 def outcome_of(status: int) -> Outcome:
@@ -87,34 +125,40 @@ def outcome_of(status: int) -> Outcome:
 
 
 def _record(request: HttpRequest, response: HttpResponseBase, trace: Trace) -> None:
-    outcome = outcome_of(response.status_code)
-    where: dict[str, Any] = {
-        "method": request.method,
-        "path": request.path,
-        "status": response.status_code,
-    }
     if trace.personal_reads:
         # Recorded whatever the status: an error after the values were read may still
         # have shown them.
         audit_record(
             action=Action.PERSONAL_READ,
-            outcome=outcome,
+            outcome=outcome_of(response.status_code),
             request=request,
-            detail={**where, "objects": personal_reads_detail(trace.personal_reads)},
+            detail={
+                **_where(request, response.status_code),
+                "objects": personal_reads_detail(trace.personal_reads),
+            },
         )
-    if _is_write(request):
-        object_type, object_id = _target(request)
-        if _is_admin_bulk_action(request):
-            selected = request.POST.getlist("_selected_action")
-            where |= {"action": request.POST["action"], "selected": selected[:1000]}
-        audit_record(
-            action=Action.REQUEST_WRITE,
-            outcome=outcome,
-            request=request,
-            object_type=object_type,
-            object_id=object_id,
-            detail=where,
-        )
+    if _write_unrecorded(request, response, trace):
+        _record_write(request, response.status_code)
+
+
+def _where(request: HttpRequest, status: int) -> dict[str, Any]:
+    return {"method": request.method, "path": request.path, "status": status}
+
+
+def _record_write(request: HttpRequest, status: int) -> None:
+    where = _where(request, status)
+    object_type, object_id = _target(request)
+    if _is_admin_bulk_action(request):
+        selected = request.POST.getlist("_selected_action")
+        where |= {"action": request.POST["action"], "selected": selected[:1000]}
+    audit_record(
+        action=Action.REQUEST_WRITE,
+        outcome=outcome_of(status),
+        request=request,
+        object_type=object_type,
+        object_id=object_id,
+        detail=where,
+    )
 
 
 def _target(request: HttpRequest) -> tuple[str, str]:

@@ -4,9 +4,9 @@
   `flush` and `purge_audit` run as it.
 - The application role (DATABASE_URL, the `default` alias) serves requests and runs the
   worker. It owns none of the protected tables, so it cannot TRUNCATE them, drop or
-  disable their triggers, or change their privileges; on the case history and the audit
-  trail it may only SELECT and INSERT (their triggers refuse UPDATE and DELETE to every
-  role besides).
+  disable their triggers, or change their privileges; on the case history, the base
+  records' field history and the audit trail it may only SELECT and INSERT (their
+  triggers refuse UPDATE and DELETE to every role besides).
 
 After every `migrate` the owner applies the grants below, so a new table is covered at
 once and an older database is brought in line by the next `make run`.
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 OWNER_ALIAS = "owner"
 # Evidence: the application may read and add rows, nothing else.
-PROTECTED_TABLES = ("incidents_caseevent", "audit_auditevent")
+PROTECTED_TABLES = ("incidents_caseevent", "audit_auditevent", "stewardship_fieldchange")
 # Written in bulk by imports (layers/importing/writer.py drops and rebuilds their indexes)
 # or rebuilt whole from other tables: owned by the application role.
 APP_OWNED_TABLES = (

@@ -8,7 +8,8 @@ of the older ones closed (on time or late), some cancelled or merged, the recent
 open in every deadline state; one dispatch event per dispatched case (the scope of a
 district reads the history). A second run finds the data and reuses it.
 
-Then, for each view of /api/analysis/ (docs/analysis.md), for a month and for a year,
+Then, for each view of /api/analysis/ (docs/analysis.md) and each evaluation table
+asked for (--views …,evaluation-street,evaluation-cell), for a month and for a year,
 as the city user and as a district user, it requests the view through Django
 (django.test.Client: routing, session, scope, serialisation) and prints p50/p95/max
 beside the same-run baseline: the lean SQL of the same view (the statements the view
@@ -29,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gridmgmt import clock
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = os.environ.get(
@@ -36,6 +39,9 @@ BENCH_DB = os.environ.get(
     "postgres://gridmgmt:gridmgmt@127.0.0.1:5432/gridmgmt_bench_analysis",
 )
 VIEWS = ["hotspots", "trends", "categories", "recurring", "at-risk"]
+# The evaluation tables (/api/evaluation/{by}/, JSON: the first page of the per-cell
+# table), measured the same way with --views evaluation-street,evaluation-cell,….
+EVALUATIONS = ["evaluation-street", "evaluation-cell", "evaluation-unit", "evaluation-inspector"]
 
 # Columns of incidents_case the generator sets; every other NOT NULL column gets its
 # model default (so a new field with a default does not break the bench).
@@ -184,6 +190,13 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def backend_cpu_ms(pid: int) -> float:
+    """CPU time (user + system) of a PostgreSQL backend so far, from /proc (its parallel
+    workers not included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     username: str, repeat: int, views: list[str]
 ) -> list[tuple[str, str, list[float], list[float]]]:
@@ -193,7 +206,6 @@ def measure(
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
 
     db = settings.DATABASES["default"]
     direct = psycopg.connect(
@@ -202,7 +214,9 @@ def measure(
     )  # fmt: skip
     client = Client()
     client.force_login(User.objects.get(username=username))
-    today = timezone.localdate()
+    connection.ensure_connection()
+    backend = connection.connection.info.backend_pid
+    today = clock.localdate()
     windows = {
         "month": (today - dt.timedelta(days=30), today + dt.timedelta(days=1)),
         "year": (today - dt.timedelta(days=365), today + dt.timedelta(days=1)),
@@ -211,6 +225,9 @@ def measure(
     for name, (first, end) in windows.items():
         for view in views:
             url = f"/api/analysis/{view}/?start={first}&end={end}"
+            if view in EVALUATIONS:
+                by = view.removeprefix("evaluation-")
+                url = f"/api/evaluation/{by}/?start={first}&end={end}"
             if view == "trends" and name == "year":
                 url += "&step=week"
             with CaptureQueriesContext(connection) as captured:
@@ -219,14 +236,21 @@ def measure(
             statements = [
                 q["sql"]
                 for q in captured.captured_queries
-                if "incidents_case" in q["sql"] and "django_session" not in q["sql"]
+                if ("incidents_case" in q["sql"] or "analysis_daily" in q["sql"])
+                and "django_session" not in q["sql"]
             ]
             view_ms: list[float] = []
             sql_ms: list[float] = []
+            # CPU of the request: this process (Django) and its PostgreSQL backend,
+            # robust to the machine's load (waiting for a core is not counted).
+            python_cpu: list[float] = []
+            pg_cpu: list[float] = []
             for _ in range(repeat):
-                started = time.perf_counter()
+                started, cpu, pg = time.perf_counter(), time.process_time(), backend_cpu_ms(backend)
                 client.get(url)
                 view_ms.append((time.perf_counter() - started) * 1000)
+                python_cpu.append((time.process_time() - cpu) * 1000)
+                pg_cpu.append(backend_cpu_ms(backend) - pg)
                 started = time.perf_counter()
                 for sql in statements:
                     direct.execute(sql).fetchall()  # type: ignore[arg-type]
@@ -235,7 +259,9 @@ def measure(
             print(
                 f"{username:9} {name:5} {view:10} view p50 {statistics.median(view_ms):7.1f} "
                 f"p95 {pct(view_ms, 0.95):7.1f} max {max(view_ms):7.1f} ms | lean SQL p50 "
-                f"{statistics.median(sql_ms):7.1f} p95 {pct(sql_ms, 0.95):7.1f} ms",
+                f"{statistics.median(sql_ms):7.1f} p95 {pct(sql_ms, 0.95):7.1f} ms | CPU p50 "
+                f"Django {statistics.median(python_cpu):6.1f} PostgreSQL "
+                f"{statistics.median(pg_cpu):6.1f} ms | load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     direct.close()

@@ -123,16 +123,22 @@ def credentials() -> tuple[str, str, list[tuple[float, float]]]:
     """A token for the city user (every client), the inspector's session, and points
     in the inspector's cells (WGS 84)."""
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
 
     from map_ui.live.models import issue_token
 
+    # The backend that finds users again (get_user): django-axes' comes first and only
+    # guards sign-ins.
+    backend = next(
+        path for path in settings.AUTHENTICATION_BACKENDS if hasattr(load_backend(path), "get_user")
+    )
+
     def signed_in(user: User) -> SessionStore:
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[BACKEND_SESSION_KEY] = backend
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         return session

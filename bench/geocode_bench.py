@@ -16,13 +16,23 @@ Runs in its own database (gridmgmt_bench_geocode, from the project's template), 
 the demo city's grid, so that other benchmarks' tables are left alone.
 
     .venv/bin/python bench/geocode_bench.py [--n 1000000] [--queries 1000] [--seed 11]
+
+With --http (make bench-geocode-http), the same queries go through the server instead:
+uvicorn on the bench database, wrk (Debian's) at 8 keep-alive connections, each path
+for --seconds: GET /api/geocode/?q= and GET /api/layers/locate/?lon&lat (points of
+random addresses, GCJ-02 as a phone map sends them), beside two same-run baselines for
+each: the floor (an authenticated GET of one catalogue row) and the lean SQL (the same
+statement straight from psycopg, at the same concurrency, no Python in between).
+Server and database CPU ms per request are read from /proc (bench/wrk.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import os
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -170,8 +180,16 @@ def sources(count: int, rng: np.random.Generator) -> list[Source]:
     ]
 
 
-def make_query(source: Source, rng: np.random.Generator, city: str = "广州市") -> Query:
-    """A caller's version of the address: at least one slip, usually several."""
+def city_name() -> str:
+    """The name of the bench database's city (its one area of the city tier)."""
+    from layers.models import Area, Tier
+
+    return str(Area.objects.current().filter(tier=Tier.CITY).values_list("name", flat=True)[0])
+
+
+def make_query(source: Source, rng: np.random.Generator, city: str) -> Query:
+    """A caller's version of the address (`city`: the city's name, which callers may say
+    or leave out): at least one slip, usually several."""
     kinds: list[str] = []
     u = rng.random(6)
     prefix = _prefix(source, u[0], city, kinds)
@@ -361,25 +379,272 @@ def print_misses(result: Result, queries: list[Query]) -> None:
         print(f"  {kind:<28} {missed:>4} / {total:<5} ({missed / total:.1%})")
 
 
+# --- over HTTP -----------------------------------------------------------------------
+
+HOST, PORT = "127.0.0.1", int(os.environ.get("GEOCODE_BENCH_PORT", "8766"))
+
+
+def locate_points(count: int, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """GCJ-02 points of `count` random addresses (where callers and phones are)."""
+    from layers.datum import Datum, from_wgs84
+    from layers.models import Address
+
+    ids = np.array(Address.objects.order_by("pk").values_list("pk", flat=True))
+    picked = rng.choice(ids, count, replace=False).tolist()
+    points = Address.objects.filter(pk__in=picked).values_list("geom", flat=True)
+    xs, ys = zip(*((p.x, p.y) for p in points), strict=True)
+    lon, lat = from_wgs84(list(xs), list(ys), Datum.GCJ02)
+    return [(float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
+
+
+def lean_geocode_sql(text: str) -> tuple[str, list[object]]:
+    """geocode()'s index statement for `text`, as one plain statement."""
+    from incidents.geocoding import CANDIDATES, district_words, parse_query
+
+    query = parse_query(text, district_words())
+    sql = (
+        "SELECT a.id, a.code, a.text, a.geom, a.search_text FROM layers_address a"
+        " WHERE %s <%% a.search_text"
+    )
+    args: list[object] = [query.core]
+    if query.numbers:
+        sql += " AND %s <<%% a.search_text AND %s <<%% a.search_text"
+        args += [query.names, query.numbers]
+    sql += (
+        " ORDER BY word_similarity(%s, a.search_text) DESC, similarity(a.search_text, %s) DESC,"
+        f" a.code LIMIT {CANDIDATES}"
+    )
+    return sql, [*args, query.normal, query.normal]
+
+
+def lean_road_sql(text: str) -> tuple[str, list[object]]:
+    """geocode()'s first statement for `text` (by road name), its index statement when the
+    query has no road name before a number."""
+    from incidents.geocoding import _by_road, district_words, parse_query
+    from layers.models import Address
+
+    query = parse_query(text, district_words())
+    if not query.road:
+        return lean_geocode_sql(text)
+    sql, params = _by_road(query, 0.5, Address.objects.all())
+    return sql, list(params)
+
+
+LEAN_LOCATE_SQL = (
+    "SELECT c.code, c.name, m.code, m.name, s.code, s.name, d.code, d.name"
+    " FROM layers_areapiece p JOIN layers_area c ON c.id = p.area_id"
+    " JOIN layers_area m ON m.id = c.parent_id JOIN layers_area s ON s.id = m.parent_id"
+    " JOIN layers_area d ON d.id = s.parent_id"
+    " WHERE p.tier = 'cell' AND ST_Covers(p.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))"
+    " ORDER BY c.code LIMIT 1"
+)
+
+
+def lean_sql_load(
+    label: str,
+    statements: list[tuple[str, list[object]]],
+    connections: int,
+    seconds: float,
+    word_threshold: float = 0.5,
+) -> str:
+    """The statements round-robin from `connections` threads, each with its own
+    connection (psycopg releases the GIL while PostgreSQL works), for `seconds`, with
+    pg_trgm's word similarity threshold at `word_threshold`."""
+    import threading
+
+    import psycopg
+
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    stop = time.perf_counter() + seconds
+
+    def client(k: int) -> None:
+        with psycopg.connect(BENCH_DB, autocommit=True) as conn:
+            conn.execute(f"SET pg_trgm.word_similarity_threshold = {word_threshold}")
+            conn.execute("SET pg_trgm.strict_word_similarity_threshold = 0.1")
+            i = k * 997
+            while time.perf_counter() < stop:
+                sql, args = statements[i % len(statements)]
+                start = time.perf_counter()
+                conn.execute(sql, args, prepare=True).fetchall()
+                latencies[k].append((time.perf_counter() - start) * 1000)
+                i += 1
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(connections)]
+    begun = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - begun
+    flat = [ms for per in latencies for ms in per]
+    p50, p95, p99 = np.percentile(flat, [50, 95, 99])
+    return (
+        f"{label:<52} {len(flat) / elapsed:>8.0f} {p50:>7.1f} {p95:>7.1f} {p99:>7.1f}"
+        f" {'-':>7} {'-':>6} {0:>5} {os.getloadavg()[0]:>5.1f}"
+    )
+
+
+def start_before(checkout: str, workers: int) -> subprocess.Popen[bytes]:
+    """The server of an earlier checkout (same virtualenv, same database) on PORT + 1, for
+    a before/after comparison in the same run."""
+    from bench.server import get_status
+
+    env = {**os.environ, "DATABASE_URL": BENCH_DB, "LOG_LEVEL": "WARNING"}
+    command = [
+        str(ROOT / ".venv" / "bin" / "uvicorn"), "gridmgmt.asgi:application",
+        "--host", HOST, "--port", str(PORT + 1), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=checkout, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            asyncio.run(get_status(HOST, PORT + 1, "/api/schema/?format=json"))
+            time.sleep(3)  # the other worker
+            return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the server of --before did not start within 120 s")
+
+
+def http_bench(queries: list[Query], rng: np.random.Generator, args: argparse.Namespace) -> None:
+    from urllib.parse import quote
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    from bench.server import start_server
+    from bench.wrk import HEADER, bench_session, require_wrk, run_wrk
+    from incidents.geocoding import ROAD_THRESHOLD
+    from layers.models import Category
+
+    require_wrk()
+    call_command("create_demo_users", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    cookie = bench_session("bench-hotline", "hotline", "12345热线中心")
+    category = Category.objects.order_by("pk").first()
+    assert category is not None
+    geocode_paths = [f"/api/geocode/?q={quote(q.text)}&limit=5" for q in queries]
+    points = locate_points(len(queries), rng)
+    locate_paths = [f"/api/layers/locate/?lon={x:.6f}&lat={y:.6f}&datum=gcj02" for x, y in points]
+    from layers.datum import Datum, point_to_storage
+
+    wgs = [point_to_storage(x, y, Datum.GCJ02) for x, y in points]
+    lean_geocode = [lean_geocode_sql(q.text) for q in queries]
+    lean_road = [lean_road_sql(q.text) for q in queries]
+    lean_locate: list[tuple[str, list[object]]] = [(LEAN_LOCATE_SQL, [x, y]) for x, y in wgs]
+    database = BENCH_DB.rsplit("/", 1)[1]
+    connection.close()
+    # Hundreds of requests a second from one user: the rate limit is checked (its cost is
+    # part of every request) but not reached.
+    os.environ["API_THROTTLE_USER"] = "100000000/min"
+
+    rows = []
+    # The ladder's lower rungs, each its own server on the same uvicorn settings: what
+    # uvicorn and wrk cost, and a Django view with no middleware as the project serves
+    # HTTP (bench/floor_bench.py's rungs).
+    rungs = [
+        ("ladder: bare ASGI app", "bench.floor_apps:app", "/bare/", {}),
+        ("ladder: minimal Django view (no middleware)", "gridmgmt.asgi:application",
+         "/floor/plain/", {"DJANGO_SETTINGS_MODULE": "bench.floor_settings", "FLOOR_MINIMAL": "1"}),
+    ]  # fmt: skip
+    print(HEADER)
+    for label, app, path, env in rungs:
+        rung = start_server(BENCH_DB, HOST, PORT, args.workers, app=app, ready=path, env=env)
+        try:
+            time.sleep(1)  # every worker up
+            run_wrk("(warm-up)", f"http://{HOST}:{PORT}", [path], cookie=cookie,
+                    connections=args.connections, seconds=2, server_pid=rung.pid,
+                    database=database)  # fmt: skip
+            rows.append(
+                run_wrk(label, f"http://{HOST}:{PORT}", [path], cookie=cookie,
+                        connections=args.connections, seconds=args.seconds, server_pid=rung.pid,
+                        database=database).line()
+            )  # fmt: skip
+            print(rows[-1], flush=True)
+        finally:
+            rung.terminate()
+            rung.wait(timeout=30)
+    server = start_server(BENCH_DB, HOST, PORT, args.workers)
+    before = start_before(args.before, args.workers) if args.before else None
+    ladder = list(rows)
+    try:
+
+        def load(label: str, paths: list[str], seconds: float, old: bool = False) -> None:
+            host = before if old else server
+            assert host is not None
+            port = PORT + 1 if old else PORT
+            rows.append(
+                run_wrk(label, f"http://{HOST}:{port}", paths, cookie=cookie,
+                        connections=args.connections, seconds=seconds, server_pid=host.pid,
+                        database=database).line()
+            )  # fmt: skip
+            print(rows[-1], flush=True)
+
+        floor = [f"/api/layers/categories/{category.pk}/"]
+        # The code before (--before: a checkout of an earlier commit) served the point's
+        # areas at /api/geocode/locate/ only.
+        old_locate = [
+            p.replace("/api/layers/locate/", "/api/geocode/locate/") for p in locate_paths
+        ]
+        load("(warm-up: geocode)", geocode_paths, 5)
+        load("(warm-up: locate)", locate_paths, 3)
+        if before:
+            load("(warm-up: geocode, before)", geocode_paths, 5, old=True)
+            load("(warm-up: locate, before)", old_locate, 3, old=True)
+        rows[:] = ladder
+        load("baseline: GET one catalogue row (floor)", floor, args.seconds)
+        if before:
+            load("before: GET /api/geocode/locate/", old_locate, args.seconds, old=True)
+        load("GET /api/layers/locate/ (GCJ-02 point)", locate_paths, args.seconds)
+        if before:
+            load("before: GET /api/geocode/?q=", geocode_paths, args.seconds, old=True)
+        load("GET /api/geocode/?q= (caller's text)", geocode_paths, args.seconds)
+    finally:
+        for process in (server, before):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+    rows.append(lean_sql_load("baseline: lean SQL of locate (psycopg)", lean_locate,
+                              args.connections, args.seconds))  # fmt: skip
+    rows.append(lean_sql_load("baseline: lean SQL of geocode's index query", lean_geocode,
+                              args.connections, args.seconds))  # fmt: skip
+    rows.append(lean_sql_load("baseline: lean SQL of geocode's road-name query", lean_road,
+                              args.connections, args.seconds, ROAD_THRESHOLD))  # fmt: skip
+    print(f"\nuvicorn, {args.workers} workers; wrk, {args.connections} connections, "
+          f"{args.seconds:g} s per path; {os.cpu_count()} cores; load: 1-min average")  # fmt: skip
+    print(HEADER)
+    print("\n".join(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="standard addresses")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--http", action="store_true", help="through the server, with wrk")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--before", help="checkout of an earlier commit to serve beside")
     args = parser.parse_args()
     setup_django()
     ensure_addresses(args.n)
 
     rng = np.random.default_rng(args.seed)
     picked = sources(args.queries + WARM_UP, rng)
-    queries = [make_query(source, rng) for source in picked]
+    city = city_name()
+    queries = [make_query(source, rng, city) for source in picked]
     warm_up, queries = queries[:WARM_UP], queries[WARM_UP:]
     print(f"{len(queries)} queries (seed {args.seed}), e.g. {queries[0].text} → {queries[0].code}")
     print("index query plan:\n  " + plan_of(queries[0].text).replace("\n", "\n  "))
+    if args.http:
+        http_bench(queries, rng, args)
+        return
 
     measure("warm-up", warm_up, ours)
-    results = [measure("geocode() (normalised, GIN trigram, re-rank)", queries, ours)]
+    results = [measure("geocode() (normalised, road names | GIN trigram, re-rank)", queries, ours)]
     if not args.skip_baseline:
         print(f"building the baseline's GIN index on the raw text: {build_raw_index():.1f} s")
         try:

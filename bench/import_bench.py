@@ -2,8 +2,12 @@
 
 Prints rows/s of `import_layer` (layers.importing) beside the same-run baseline a GIS
 engineer would use today: ogr2ogr of the same file into a staging table, then one SQL
-UPDATE … FROM cells WHERE ST_Covers(…). Runs in its own database (gridmgmt_bench),
-created from the project's template and loaded with the demo city's grid.
+UPDATE … FROM cells WHERE ST_Covers(…); and the floor of a durable, indexed table: a
+bare COPY of the same rows, committed, then the index builds (one by one, PostgreSQL's
+parallel workers helping with the B-trees, as the import does; and in two sessions at
+once, which was tried for the import and not kept). Runs in
+its own database (gridmgmt_bench), created from the project's template and loaded with
+the demo city's grid.
 
     .venv/bin/python bench/import_bench.py [--n 1000000] [--skip-baseline]
 """
@@ -184,6 +188,90 @@ def run_ours(path: Path) -> tuple[float, str]:
     return time.perf_counter() - start, result.summary()
 
 
+def build_in_sessions(statements: list[str], params: dict[str, object], sessions: int = 2) -> None:
+    """The index builds in `sessions` connections at once, the GiST one first: tried for
+    a first load (issue 18 item 7) and not kept, no faster here (docs/performance.md)."""
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    kept = ("dbname", "user", "password", "host", "port")
+    libpq = {key: params[key] for key in kept if params.get(key)}
+    todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for statement in sorted(statements, key=lambda s: "USING gist" not in s):
+        todo.put(statement)
+
+    def session() -> None:
+        with psycopg.connect(**libpq, autocommit=True) as conn:  # type: ignore[arg-type]
+            while True:
+                try:
+                    conn.execute(todo.get_nowait())  # type: ignore[arg-type]
+                except queue.Empty:
+                    return
+
+    with ThreadPoolExecutor(max_workers=sessions) as pool:
+        for done in [pool.submit(session) for _ in range(sessions)]:
+            done.result()
+
+
+def run_floor() -> dict[str, float]:
+    """The floor of a durable, indexed table, on the rows the import wrote: they are
+    copied out (binary, in memory), then COPYed back into the emptied table with only its
+    primary key (user triggers off: the bare write) and committed; then its indexes are
+    built, one after the other in one session as the import does, and again (after the
+    same COPY) in two sessions at once. Seconds of each step."""
+    import io
+
+    from django.db import connection, transaction
+
+    from layers.importing.writer import drop_indexes
+    from layers.models import Component
+
+    table = Component._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+            "AND attname <> 'id'",
+            [table],
+        )
+        columns = cursor.fetchone()[0]
+    rows = io.BytesIO()
+    raw = connection.connection
+    with (
+        raw.cursor() as cur,
+        cur.copy(f"COPY (SELECT {columns} FROM {table}) TO STDOUT (FORMAT binary)") as copy,
+    ):
+        for data in copy:
+            rows.write(data)
+    figures: dict[str, float] = {}
+    for mode in ("serial", "parallel"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {table}")
+            statements = drop_indexes(cursor, table)
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            start = time.perf_counter()
+            with (
+                connection.connection.cursor() as cur,
+                cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)") as copy,
+            ):
+                view = rows.getbuffer()
+                for at in range(0, len(view), 8 << 20):
+                    copy.write(view[at : at + (8 << 20)])
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        figures["copy"] = min(figures.get("copy", 1e9), time.perf_counter() - start)
+        start = time.perf_counter()
+        if mode == "serial":
+            with connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+        else:
+            build_in_sessions(statements, connection.get_connection_params())
+        figures[mode] = time.perf_counter() - start
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -205,16 +293,27 @@ def main() -> None:
     print(f"  import_layer: {summary}", flush=True)
     again, summary_again = run_ours(path)
     print(f"  re-import:    {summary_again}", flush=True)
+    floor = run_floor()
 
     n = args.n
     print()
-    print(f"{'route':<40} {'seconds':>8} {'rows/s':>10}")
-    print(f"{'import_layer (fresh table)':<40} {fresh:>8.2f} {n / fresh:>10,.0f}")
-    print(f"{'import_layer (re-import, no change)':<40} {again:>8.2f} {n / again:>10,.0f}")
+    print(f"{'route':<52} {'seconds':>8} {'rows/s':>10}")
+    rows = [
+        ("import_layer (fresh table)", fresh),
+        ("import_layer (re-import, no change)", again),
+        ("floor: bare COPY + indexes one by one", floor["copy"] + floor["serial"]),
+        ("floor: bare COPY + indexes in two sessions", floor["copy"] + floor["parallel"]),
+    ]
+    for label, seconds in rows:
+        print(f"{label:<52} {seconds:>8.2f} {n / seconds:>10,.0f}")
+    print(f"  (floor: COPY {floor['copy']:.2f} s, indexes one by one {floor['serial']:.2f} s, "
+          f"in two sessions {floor['parallel']:.2f} s)")  # fmt: skip
+    print(f"import_layer (fresh) as a share of the floor's speed: "
+          f"{(floor['copy'] + floor['serial']) / fresh:.2f}; target ≥ 140,000 rows/s: "
+          f"{'met' if n / fresh >= 140_000 else 'NOT met'}")  # fmt: skip
     if baseline is not None:
-        print(
-            f"{'baseline: ogr2ogr + UPDATE ST_Covers':<40} {baseline:>8.2f} {n / baseline:>10,.0f}"
-        )
+        label = "baseline: ogr2ogr + UPDATE ST_Covers"
+        print(f"{label:<52} {baseline:>8.2f} {n / baseline:>10,.0f}")
         print(f"speed-up over the same-run baseline: {baseline / fresh:.1f}x")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of the benchmark process: {peak:.0f} MB")

@@ -1,21 +1,28 @@
-"""Benchmark: inspector reports per second through the HTTP API, full path.
+"""Benchmark: inspector reports per second through the HTTP API, in a city's steady state.
 
 Starts the ASGI server (uvicorn, as `make run` does) on the bench database and drives
-POST /api/cases/reports/ from many keep-alive connections, as inspectors' phones would:
-each report is authenticated by its session, validated, converted from GCJ-02, placed
+POST /api/cases/reports/ with wrk (Debian's native load generator, a Lua script posting
+prepared reports from many keep-alive connections, each with an inspector's session).
+The city already holds open cases around every point the inspectors report from, so most
+reports have likely duplicates nearby; half of the reports are of a class the demo rules
+file and dispatch at once (one transaction with the intake); one in ten carries a small
+photo (multipart). Each report is authenticated, validated, converted from GCJ-02, placed
 into its cell, checked against the inspector's cells and for likely duplicates, written
-with its history entry and outbox event, routed by the rules (half of the reports are
-of a class the demo rules file and dispatch at once, with their deadline), and rendered.
+with its history and outbox events, routed, rendered; its events are numbered after
+commit (incidents.outbox.sequence).
 
-Prints reports/s and p50/p95/p99 latency beside two same-run baselines:
-- the floor of the stack: an authenticated GET of one catalogue row through the same
-  server, connections and client (what any API request costs before its own work);
-- the same intake service called in-process, one at a time (no HTTP, no concurrency).
+Prints, for each path, req/s, p50/p95/p99 latency and the server's CPU ms per request
+(utime + stime of the uvicorn processes from /proc, which stays fair on a loaded machine),
+beside two baselines of the same run:
+- the floor: an authenticated GET of one catalogue row, same server, client, connections;
+- the lean SQL bound: the same rows written in plain SQL (psycopg, prepared statements,
+  one transaction per report plus the numbering after it) from as many connections, with
+  the same placement and duplicate queries: what PostgreSQL needs, without Django.
 
 Runs in its own database (gridmgmt_bench_intake, from the project's template) with the
 demo city's grid, units and routing rules; the cases it writes are removed at the start.
 
-    .venv/bin/python bench/intake_bench.py [--reports 6000] [--connections 32] [--workers 2]
+    .venv/bin/python bench/intake_bench.py [--duration 20] [--connections 32] [--workers 2]
 """
 
 from __future__ import annotations
@@ -25,11 +32,15 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +52,64 @@ BENCH_DB = os.environ.get(
 HOST, PORT = "127.0.0.1", int(os.environ.get("INTAKE_BENCH_PORT", "8765"))
 INSPECTORS = 40
 CELLS_EACH = 25
+CATEGORIES_EACH = 3  # of each class: dense enough that most reports have duplicates
+OPEN_PER_POINT = 2  # open cases per point and category before the run
 CSRF = "b" * 32  # a CSRF secret of the accepted form; sent as cookie and header
+BOUNDARY = "----gridmgmtbench"
+# A small JPEG-signed photo (the intake checks the signature and the size).
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 24
+TICK = os.sysconf("SC_CLK_TCK")
+
+LUA = r"""
+local data = dofile(os.getenv("INTAKE_BENCH_DATA"))
+local step = tonumber(os.getenv("INTAKE_BENCH_THREADS"))
+local path = os.getenv("INTAKE_BENCH_PATH")
+local method = os.getenv("INTAKE_BENCH_METHOD")
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  i = id
+  n = #data
+  statuses = {}
+  empty = 0
+end
+
+function request()
+  local r = data[(i % n) + 1]
+  i = i + step
+  local headers = {["Cookie"] = r[1], ["X-CSRFToken"] = "@CSRF@"}
+  if r[2] ~= "" then headers["Content-Type"] = r[2] end
+  return wrk.format(method, path, headers, r[3])
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if string.find(body, '"likely_duplicates":[]', 1, true) then empty = empty + 1 end
+end
+
+function done(summary, latency, requests)
+  local counts, nodup = {}, 0
+  for _, t in ipairs(threads) do
+    for status, k in pairs(t:get("statuses")) do
+      counts[tostring(status)] = (counts[tostring(status)] or 0) + k
+    end
+    nodup = nodup + t:get("empty")
+  end
+  local parts = {}
+  for status, k in pairs(counts) do table.insert(parts, '"' .. status .. '":' .. k) end
+  io.write(string.format(
+    'RESULT {"requests":%d,"seconds":%f,"p50":%f,"p95":%f,"p99":%f,"no_duplicates":%d,'
+    .. '"statuses":{%s}}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+    latency:percentile(95) / 1e3, latency:percentile(99) / 1e3, nodup,
+    table.concat(parts, ",")))
+end
+""".replace("@CSRF@", CSRF)
 
 
 @dataclass(frozen=True)
@@ -49,6 +117,27 @@ class Inspector:
     username: str
     session: str
     points: list[tuple[float, float]]  # GCJ-02, as a phone map reports them
+    wgs84: list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class Phase:
+    label: str
+    requests: int
+    seconds: float
+    p50: float
+    p95: float
+    p99: float
+    cpu_ms: float | None  # server CPU per request
+    load: float
+    detail: str = ""
+
+    def line(self) -> str:
+        cpu = f"{self.cpu_ms:>8.1f}" if self.cpu_ms is not None else f"{'-':>8}"
+        return (
+            f"{self.label:<46} {self.requests / self.seconds:>8,.0f} {self.p50:>7.1f} "
+            f"{self.p95:>7.1f} {self.p99:>7.1f} {cpu} {self.load:>6.2f}"
+        )
 
 
 def setup_django() -> None:
@@ -70,6 +159,7 @@ def reset_cases() -> None:
             "TRUNCATE incidents_casephoto, incidents_caseevent, incidents_outbox, "
             "dispatch_assignment, dispatch_extensionrequest, incidents_case CASCADE"
         )
+        cursor.execute("UPDATE incidents_outboxcounter SET last_seq = 0")
 
 
 def make_inspectors(seed: int) -> list[Inspector]:
@@ -104,177 +194,551 @@ def make_inspectors(seed: int) -> list[Inspector]:
         session[BACKEND_SESSION_KEY] = backend
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
-        points = []
+        points, wgs84 = [], []
         for cell in own:
             p = cell.geom.point_on_surface
             lon, lat = from_wgs84([p.x], [p.y], Datum.GCJ02)
             points.append((float(lon[0]), float(lat[0])))
-        inspectors.append(Inspector(user.username, session.session_key or "", points))
+            wgs84.append((p.x, p.y))
+        inspectors.append(Inspector(user.username, session.session_key or "", points, wgs84))
     return inspectors
 
 
-def report_bodies(inspectors: list[Inspector], n: int, seed: int) -> list[tuple[int, bytes]]:
-    """(inspector index, JSON body) for n reports: half of a class the rules dispatch at
-    once (street order, 05), half waiting for a dispatcher (city appearance, 01)."""
+def categories() -> tuple[list[int], list[int]]:
+    """Subcategories the demo rules dispatch at once (街面秩序, 05) and that wait for a
+    dispatcher (市容环境, 01)."""
     from layers.models import Category
 
+    def of(major: str) -> list[int]:
+        rows = Category.objects.filter(kind="event", major_code=major, active=True)
+        ids = list(rows.exclude(minor_code="").order_by("minor_code").values_list("pk", flat=True))
+        return ids[:CATEGORIES_EACH]
+
+    return of("05"), of("01")
+
+
+def seed_open_cases(inspectors: list[Inspector], category_ids: list[int], seed: int) -> int:
+    """The steady state: OPEN_PER_POINT open cases per inspector's point and category,
+    reported within the duplicate window, a few metres from the point."""
+    from django.contrib.auth.models import User
+    from django.contrib.gis.geos import Point
+
+    from gridmgmt import clock
+    from incidents.models import Case, Channel, Source, State
+    from layers.models import Category
+    from layers.placement import place_point
+
     rng = random.Random(seed)
-    auto = list(Category.objects.filter(kind="event", major_code="05").exclude(minor_code=""))
-    waiting = list(Category.objects.filter(kind="event", major_code="01").exclude(minor_code=""))
-    bodies = []
+    now = clock.now()
+    cats = {c.pk: c for c in Category.objects.filter(pk__in=category_ids)}
+    rows = []
+    for inspector in inspectors:
+        user = User.objects.get(username=inspector.username)
+        for x, y in inspector.wgs84:
+            placement = place_point(Point(x, y, srid=4326))
+            for category_id in category_ids:
+                for _ in range(OPEN_PER_POINT):
+                    at = now - timedelta(hours=rng.uniform(1, 48))
+                    rows.append(
+                        Case(
+                            source=Source.INSPECTOR,
+                            channel=Channel.APP,
+                            category=cats[category_id],
+                            urgent=False,
+                            description="此前上报，尚未办结",
+                            state=State.REPORTED,
+                            geom=Point(
+                                x + rng.uniform(-5e-5, 5e-5),
+                                y + rng.uniform(-5e-5, 5e-5),
+                                srid=4326,
+                            ),
+                            datum="wgs84",
+                            cell=placement.cell,
+                            community=placement.community,
+                            street=placement.street,
+                            district=placement.district,
+                            reporter=user,
+                            created_at=at,
+                            updated_at=at,
+                        )
+                    )
+    Case.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def _multipart(fields: dict[str, object], photo: bytes) -> bytes:
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f"--{BOUNDARY}\r\nContent-Disposition: form-data; "
+            f'name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photos"; filename="site.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n".encode()
+        + photo
+        + b"\r\n"
+    )
+    parts.append(f"--{BOUNDARY}--\r\n".encode())
+    return b"".join(parts)
+
+
+def report_requests(
+    inspectors: list[Inspector], auto: list[int], waiting: list[int], n: int, seed: int
+) -> list[tuple[str, str, bytes]]:
+    """(cookie, content type, body) for n reports: half of a class dispatched at once,
+    half waiting for a dispatcher, one in ten with a photo."""
+    rng = random.Random(seed)
+    requests = []
     for i in range(n):
-        who = rng.randrange(len(inspectors))
-        lon, lat = rng.choice(inspectors[who].points)
-        category = rng.choice(auto if i % 2 else waiting)
-        body = {
+        who = inspectors[rng.randrange(len(inspectors))]
+        lon, lat = rng.choice(who.points)
+        fields: dict[str, object] = {
             "client_uuid": str(uuid.UUID(int=rng.getrandbits(128))),
-            "category": category.pk,
-            "description": f"巡查发现{category.name}，请尽快处置（第{i}号）",
+            "category": rng.choice(auto if i % 2 else waiting),
+            "description": f"巡查发现问题，请尽快处置（第{i}号）",
             "lon": lon + rng.uniform(-1e-4, 1e-4),
             "lat": lat + rng.uniform(-1e-4, 1e-4),
             "datum": "gcj02",
             "accuracy_m": round(rng.uniform(3, 30), 1),
         }
-        bodies.append((who, json.dumps(body, ensure_ascii=False).encode()))
-    return bodies
+        cookie = f"sessionid={who.session}; csrftoken={CSRF}"
+        if i % 10 == 3:
+            body = _multipart(fields, PHOTO)
+            requests.append((cookie, f"multipart/form-data; boundary={BOUNDARY}", body))
+        else:
+            body = json.dumps(fields, ensure_ascii=False).encode()
+            requests.append((cookie, "application/json", body))
+    return requests
 
 
-async def _request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
-) -> int:
-    writer.write(head + body)
-    await writer.drain()
-    status = int((await reader.readline()).split()[1])
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return status
+def _lua_string(data: bytes) -> str:
+    out = []
+    for b in data:
+        if 32 <= b < 127 and b not in (34, 92):
+            out.append(chr(b))
+        else:
+            out.append(f"\\{b:03d}")
+    return '"' + "".join(out) + '"'
 
 
-def _head(method: str, path: str, session: str, length: int) -> bytes:
-    lines = [
-        f"{method} {path} HTTP/1.1", f"Host: {HOST}:{PORT}",
-        f"Cookie: sessionid={session}; csrftoken={CSRF}", f"X-CSRFToken: {CSRF}",
-        "Content-Type: application/json", f"Content-Length: {length}", "", "",
-    ]  # fmt: skip
-    return "\r\n".join(lines).encode()
+def write_lua_data(requests: list[tuple[str, str, bytes]], path: Path) -> None:
+    with path.open("w") as out:
+        out.write("return {\n")
+        for cookie, ctype, body in requests:
+            out.write(
+                f"{{{_lua_string(cookie.encode())},{_lua_string(ctype.encode())},"
+                f"{_lua_string(body)}}},\n"
+            )
+        out.write("}\n")
 
 
-async def drive(
-    requests: list[tuple[str, str, str, bytes]], connections: int
-) -> tuple[float, list[float], dict[int, int]]:
-    """Send (method, path, session, body) from `connections` keep-alive connections;
-    returns wall seconds, latencies and a count of status codes."""
-    queue: asyncio.Queue[tuple[str, str, str, bytes]] = asyncio.Queue()
-    for item in requests:
-        queue.put_nowait(item)
+def server_ticks(root: int) -> int:
+    """utime + stime of the server process and its children (the uvicorn workers)."""
+    pids = [root]
+    try:
+        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total
+
+
+def run_wrk(
+    label: str, requests: list[tuple[str, str, bytes]], method: str, path: str,
+    args: argparse.Namespace, server_pid: int, workdir: Path, duration: float,
+) -> tuple[Phase, dict[str, object]]:  # fmt: skip
+    data = workdir / f"{label.split()[0].lower()}-{len(requests)}.lua"
+    write_lua_data(requests, data)
+    script = workdir / "intake.lua"
+    script.write_text(LUA)
+    env = {
+        **os.environ, "INTAKE_BENCH_DATA": str(data), "INTAKE_BENCH_THREADS": str(args.threads),
+        "INTAKE_BENCH_PATH": path, "INTAKE_BENCH_METHOD": method,
+    }  # fmt: skip
+    before = server_ticks(server_pid)
+    result = subprocess.run(
+        ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{duration:g}s",
+         "--timeout", "10s", "-s", str(script), f"http://{HOST}:{PORT}{path}"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    ticks = server_ticks(server_pid) - before
+    load = os.getloadavg()[0]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))
+    figures = json.loads(line.removeprefix("RESULT "))
+    n = int(figures["requests"])
+    statuses = {str(k): int(v) for k, v in figures["statuses"].items()}
+    ok = sum(v for k, v in statuses.items() if k.startswith("2"))
+    phase = Phase(
+        label, ok, float(figures["seconds"]), figures["p50"], figures["p95"], figures["p99"],
+        ticks * 1000 / TICK / max(ok, 1), load, f"{statuses}",
+    )  # fmt: skip
+    if ok != n:
+        print(f"{label}: {n - ok} of {n} requests failed ({statuses}); figures count 2xx only")
+    return phase, figures
+
+
+# --- CPU per report in one process (robust to a loaded machine) -------------------------
+
+CPU_SCRIPT = r"""
+import json, pickle, sys, time
+root, data = sys.argv[1], sys.argv[2]
+sys.path.insert(0, root)
+import django
+django.setup()
+from django.db import connection
+from django.test import Client
+requests = pickle.load(open(data, "rb"))
+count = [0]
+def counted(execute, sql, params, many, context):
+    count[0] += 1
+    return execute(sql, params, many, context)
+client = Client()
+def post(batch):
+    for cookie, ctype, body in batch:
+        client.cookies["sessionid"] = cookie.split(";")[0].split("=", 1)[1]
+        response = client.generic("POST", "/api/cases/reports/", body, content_type=ctype)
+        assert response.status_code == 201, (response.status_code, response.content[:200])
+post(requests[:50])  # warm: caches, plans
+start = time.process_time()
+with connection.execute_wrapper(counted):  # (connection.queries keeps only 9,000)
+    post(requests[50:])
+cpu = time.process_time() - start
+n = len(requests) - 50
+print("CPU " + json.dumps({"cpu_ms": cpu * 1000 / n, "queries": count[0] / n}))
+"""
+
+
+def cpu_per_report(root: Path, requests: list[tuple[str, str, bytes]], workdir: Path) -> str:
+    """The whole request path (middleware, view, services; no HTTP server) run one
+    report at a time in a fresh process of the checkout `root`: Python CPU ms (process
+    time, which other load does not inflate) and queries per report."""
+    import pickle
+
+    data = workdir / f"cpu-{root.name}.pickle"
+    data.write_bytes(pickle.dumps(requests))
+    env = {**os.environ, "DATABASE_URL": BENCH_DB, "DJANGO_SETTINGS_MODULE": "gridmgmt.settings",
+           "LOG_LEVEL": "ERROR"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", CPU_SCRIPT, str(root), str(data)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in result.stdout.splitlines() if x.startswith("CPU "))
+    figures = json.loads(line.removeprefix("CPU "))
+    return f"{figures['cpu_ms']:.1f} ms CPU, {figures['queries']:.1f} queries"
+
+
+# --- the lean SQL bound -------------------------------------------------------------------
+
+
+def lean_plan(auto: list[int]) -> dict[str, object]:
+    """What the lean writer copies: the columns of each table it writes, from the rows
+    the server just wrote (a dispatched report, its events, assignment and photo)."""
+    from django.db import connection
+
+    from incidents.models import Case, CasePhoto
+
+    def columns(table: str) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                "AND column_name <> 'id' ORDER BY ordinal_position",
+                [table],
+            )
+            return [r[0] for r in cursor.fetchall()]
+
+    dispatched = Case.objects.filter(state="dispatched", category_id__in=auto).latest("pk")
+    photo = CasePhoto.objects.latest("pk")
+    return {
+        "case": dispatched.pk,
+        "photo": photo.pk,
+        "case_columns": columns("incidents_case"),
+        "event_columns": columns("incidents_caseevent"),
+        "outbox_columns": columns("incidents_outbox"),
+        "assignment_columns": columns("dispatch_assignment"),
+        "photo_columns": columns("incidents_casephoto"),
+    }
+
+
+def _copy(table: str, cols: list[str], changed: dict[str, str], where: str) -> str:
+    """INSERT a copy of a template row with some columns changed (SQL expressions)."""
+    select = ", ".join(changed.get(c, c) for c in cols)
+    return f"INSERT INTO {table} ({', '.join(cols)}) SELECT {select} FROM {table} WHERE {where}"
+
+
+async def lean_bound(
+    plan: dict[str, object], reports: list[dict[str, object]], connections: int, duration: float
+) -> Phase:
+    """The intake's writes in plain SQL: placement, the duplicate check, the case, its
+    event and outbox row (and for auto-dispatch: the case updated, two more events and
+    outbox rows, the assignment; one in ten: a photo row and its file), one transaction;
+    then the numbering of the events (the sequencer's statement)."""
+    import psycopg
+
+    from incidents.outbox import _NUMBER, SEQUENCER_LOCK
+
+    case_cols = list(plan["case_columns"])  # type: ignore[call-overload]
+    event_cols = list(plan["event_columns"])  # type: ignore[call-overload]
+    outbox_cols = list(plan["outbox_columns"])  # type: ignore[call-overload]
+    assignment_cols = list(plan["assignment_columns"])  # type: ignore[call-overload]
+    photo_cols = list(plan["photo_columns"])  # type: ignore[call-overload]
+    tpl = plan["case"]
+    point = "ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326)"
+    place_sql = (
+        "SELECT a.id FROM layers_areapiece p JOIN layers_area a ON a.id = p.area_id "
+        f"WHERE a.tier = 'cell' AND ST_Covers(p.geom, {point}) LIMIT 1"
+    )
+    duplicates_sql = (
+        "SELECT id, state, category_id, geom, created_at, description, "
+        f"ST_Distance(geom::geography, {point}::geography) AS d FROM incidents_case "
+        "WHERE category_id = %(category)s AND created_at >= now() - interval '72 hours' "
+        "AND state NOT IN ('closed', 'cancelled', 'merged') "
+        f"AND ST_DWithin(geom::geography, {point}::geography, 50) ORDER BY d LIMIT 5"
+    )
+    case_sql = _copy(
+        "incidents_case", case_cols,
+        {"geom": point, "category_id": "%(category)s", "client_uuid": "%(uuid)s",
+         "description": "%(description)s", "state": "'reported'", "created_at": "now()",
+         "updated_at": "now()", "unit_id": "NULL", "filed_at": "NULL",
+         "dispatched_at": "NULL"},
+        f"id = {tpl}",
+    ) + " RETURNING id"  # fmt: skip
+    event_sql = _copy(
+        "incidents_caseevent", event_cols, {"case_id": "%(case)s", "at": "now()",
+                                            "action": "%(action)s"},
+        f"id = (SELECT min(id) FROM incidents_caseevent WHERE case_id = {tpl})",
+    )  # fmt: skip
+    outbox_sql = _copy(
+        "incidents_outbox",
+        outbox_cols,
+        {"case_id": "%(case)s", "at": "now()", "seq": "NULL", "kind": "%(action)s"},
+        f"id = (SELECT min(id) FROM incidents_outbox WHERE case_id = {tpl})",
+    )
+    update_sql = (
+        "UPDATE incidents_case c SET state = t.state, unit_id = t.unit_id, filed_at = now(), "
+        "dispatched_at = now(), due_at = t.due_at, updated_at = now() "
+        f"FROM incidents_case t WHERE t.id = {tpl} AND c.id = %(case)s"
+    )
+    assignment_sql = _copy(
+        "dispatch_assignment", assignment_cols, {"case_id": "%(case)s", "at": "now()"},
+        f"id = (SELECT min(id) FROM dispatch_assignment WHERE case_id = {tpl})",
+    )  # fmt: skip
+    photo_sql = _copy(
+        "incidents_casephoto", photo_cols, {"case_id": "%(case)s", "event_id": "NULL"},
+        f"id = {plan['photo']}",
+    )  # fmt: skip
+    media = Path(tempfile.mkdtemp(prefix="lean-photos-"))
+    url = BENCH_DB
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    deadline = time.monotonic() + duration
+    counter = iter(range(10**9))
 
-    async def client() -> None:
-        reader, writer = await asyncio.open_connection(HOST, PORT)
-        while not queue.empty():
-            method, path, session, body = queue.get_nowait()
-            start = time.perf_counter()
-            status = await _request(reader, writer, _head(method, path, session, len(body)), body)
-            latencies.append(time.perf_counter() - start)
-            statuses[status] = statuses.get(status, 0) + 1
-        writer.close()
+    async def writer() -> None:
+        async with await psycopg.AsyncConnection.connect(url, prepare_threshold=0) as conn:
+            while time.monotonic() < deadline:
+                i = next(counter)
+                # A fresh UUID: a fast run goes round the prepared reports more than once.
+                r = {**reports[i % len(reports)], "uuid": uuid.uuid4()}
+                start = time.perf_counter()
+                async with conn.transaction():
+                    cur = conn.cursor()
+                    await cur.execute(place_sql, r)
+                    await cur.fetchone()
+                    await cur.execute(duplicates_sql, r)
+                    await cur.fetchall()
+                    await cur.execute(case_sql, r)
+                    row = await cur.fetchone()
+                    assert row is not None
+                    params = {**r, "case": row[0]}
+                    for action in ["case.report"] + (
+                        ["case.file", "case.dispatch"] if r["auto"] else []
+                    ):
+                        params["action"] = action.removeprefix("case.")
+                        await cur.execute(event_sql, params)
+                        params["action"] = action
+                        await cur.execute(outbox_sql, params)
+                    if r["auto"]:
+                        await cur.execute(update_sql, params)
+                        await cur.execute(assignment_sql, params)
+                    if r["photo"]:
+                        (media / f"{row[0]}.jpg").write_bytes(PHOTO)
+                        await cur.execute(photo_sql, params)
+                async with conn.transaction():
+                    cur = conn.cursor()
+                    await cur.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+                    await cur.execute(_NUMBER, {"limit": 1000})
+                    await cur.fetchall()
+                latencies.append(time.perf_counter() - start)
 
     start = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(connections)))
-    return time.perf_counter() - start, latencies, statuses
-
-
-def in_process(inspectors: list[Inspector], bodies: list[tuple[int, bytes]]) -> list[float]:
-    """The intake path without HTTP: the services the view calls, one at a time."""
-    from django.contrib.auth.models import User
-
-    from dispatch.services import case_autodispatch
-    from incidents.services import Location, Report, case_report
-    from layers.datum import Datum
-
-    users = {i.username: User.objects.get(username=i.username) for i in inspectors}
-    latencies = []
-    for who, raw in bodies:
-        body = json.loads(raw)
-        report = Report(
-            client_uuid=uuid.UUID(body["client_uuid"]),
-            category_id=body["category"],
-            description=body["description"],
-            location=Location(body["lon"], body["lat"], Datum.GCJ02, body["accuracy_m"]),
-        )
-        start = time.perf_counter()
-        result = case_report(user=users[inspectors[who].username], report=report)
-        case_autodispatch(case_id=result.case.pk)
-        latencies.append(time.perf_counter() - start)
-    return latencies
-
-
-def summary(label: str, count: int, seconds: float, latencies: list[float]) -> str:
+    await asyncio.gather(*(writer() for _ in range(connections)))
+    seconds = time.perf_counter() - start
     q = statistics.quantiles(latencies, n=100)
-    return (
-        f"{label:<44} {count / seconds:>9,.0f} {q[49] * 1000:>7.1f} {q[94] * 1000:>7.1f} "
-        f"{q[98] * 1000:>7.1f}"
-    )
+    return Phase(
+        "baseline: lean SQL, same writes", len(latencies), seconds, q[49] * 1e3, q[94] * 1e3,
+        q[98] * 1e3, None, os.getloadavg()[0],
+    )  # fmt: skip
+
+
+def lean_reports(
+    inspectors: list[Inspector], auto: list[int], waiting: list[int], n: int, seed: int
+) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        x, y = rng.choice(rng.choice(inspectors).wgs84)
+        out.append({
+            "x": x + rng.uniform(-1e-4, 1e-4), "y": y + rng.uniform(-1e-4, 1e-4),
+            "category": rng.choice(auto if i % 2 else waiting), "uuid": uuid.uuid4(),
+            "description": f"巡查发现问题，请尽快处置（第{i}号）", "auto": bool(i % 2),
+            "photo": i % 10 == 3,
+        })  # fmt: skip
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", type=int, default=6000)
+    parser.add_argument("--duration", type=float, default=20, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--before", help="another checkout whose server runs first (A/B)")
+    parser.add_argument("--before-label", default="the other checkout")
+    parser.add_argument("--cpu", type=int, default=1, help="in-process CPU per report (0: skip)")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (Debian)")
+    # Under overload a request waits for a pooled connection instead of answering 503
+    # after half a second: the bench measures the intake, not the shedding of load.
+    os.environ.setdefault("DATABASE_POOL_TIMEOUT", "5")
+    # The rate limits count per user id in Redis: keys of their own, so that another
+    # database's users of the same ids (tests, other benches) do not throttle these.
+    os.environ.setdefault("CACHE_KEY_PREFIX", f"intake-bench-{os.getpid()}")
     setup_django()
     from django.db import connection
 
-    from incidents.models import Case
+    from incidents.models import Case, CasePhoto, Outbox
     from layers.models import Category
 
     reset_cases()
     inspectors = make_inspectors(args.seed)
-    warm = report_bodies(inspectors, 300, args.seed + 1)
-    bodies = report_bodies(inspectors, args.reports, args.seed)
+    auto, waiting = categories()
+    seeded = seed_open_cases(inspectors, auto + waiting, args.seed)
+    # Enough distinct reports that none is sent twice (a resend is cheaper): ~800/s.
+    n = int(args.duration * 800) + 2000
+    warm = report_requests(inspectors, auto, waiting, 600, args.seed + 1)
+    bodies = report_requests(inspectors, auto, waiting, n, args.seed)
+    warm_before = report_requests(inspectors, auto, waiting, 600, args.seed + 11)
+    bodies_before = report_requests(inspectors, auto, waiting, n, args.seed + 10)
     category = Category.objects.order_by("pk").first()
     assert category is not None
+    floor = [(f"sessionid={i.session}; csrftoken={CSRF}", "", b"") for i in inspectors]
     connection.close()  # the server processes use the database from here
 
+    import bench.server
     from bench.server import start_server
 
+    workdir = Path(tempfile.mkdtemp(prefix="intake-bench-"))
+    post = "/api/cases/reports/"
+    before: Phase | None = None
+    if args.before:
+        # The same bench against another checkout's server (e.g. a `git worktree` of the
+        # commit before a change, with .venv linked in): a same-run A/B of the change.
+        bench.server.ROOT = Path(args.before).resolve()
+        server = start_server(BENCH_DB, HOST, PORT, args.workers)
+        try:
+            run_wrk("warm-up", warm_before, "POST", post, args, server.pid, workdir, 3)
+            before, _ = run_wrk(
+                f"  before: {args.before_label}", bodies_before, "POST", post, args, server.pid,
+                workdir, args.duration,
+            )  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        bench.server.ROOT = ROOT
     server = start_server(BENCH_DB, HOST, PORT, args.workers)
     try:
-        post = [("POST", "/api/cases/reports/", inspectors[w].session, b) for w, b in warm]
-        asyncio.run(drive(post, args.connections))  # warm-up: connections, caches, plans
-        floor = [
-            ("GET", f"/api/layers/categories/{category.pk}/", inspectors[i % INSPECTORS].session,
-             b"") for i in range(args.reports)
-        ]  # fmt: skip
-        floor_s, floor_lat, floor_status = asyncio.run(drive(floor, args.connections))
-        post = [("POST", "/api/cases/reports/", inspectors[w].session, b) for w, b in bodies]
-        seconds, latencies, statuses = asyncio.run(drive(post, args.connections))
+        # Warm-up: connections, caches, plans (its reports are distinct from the run's).
+        run_wrk("warm-up", warm, "POST", post, args, server.pid, workdir, 3)
+        floor_phase, floor_fig = run_wrk(
+            "baseline: GET one catalogue row (floor)", floor, "GET",
+            f"/api/layers/categories/{category.pk}/", args, server.pid, workdir, args.duration,
+        )  # fmt: skip
+        intake, figures = run_wrk(
+            "POST /api/cases/reports/ (full intake)", bodies, "POST", post, args, server.pid,
+            workdir, args.duration,
+        )  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=30)
-    sample = report_bodies(inspectors, 500, args.seed + 2)
-    direct = in_process(inspectors, sample)
 
-    created = Case.objects.count()
-    dispatched = Case.objects.filter(state="dispatched").count()
-    print(f"\nserver: uvicorn, {args.workers} workers; client: {args.connections} keep-alive "
-          f"connections; machine: {os.cpu_count()} cores")  # fmt: skip
-    print(f"statuses: reports {statuses}, floor {floor_status}")
-    print(f"cases in the database: {created} ({dispatched} filed and dispatched at intake)")
-    print(f"\n{'path':<44} {'req/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
-    print(summary("POST /api/cases/reports/ (full intake)", len(bodies), seconds, latencies))
-    print(summary("baseline: GET one catalogue row (floor)", len(floor), floor_s, floor_lat))
-    print(summary("baseline: intake services in-process, serial", len(direct), sum(direct),
-                  direct))  # fmt: skip
-    ok = statuses.get(201, 0) == len(bodies)
-    print(f"\nall {len(bodies)} reports accepted: {ok}")
+    # In-process CPU per report, A and B interleaved (each a fresh process).
+    cpu_lines: list[str] = []
+    if args.cpu:
+        runs = [("this checkout", ROOT)]
+        if args.before:
+            runs.insert(0, (f"before: {args.before_label}", Path(args.before).resolve()))
+        for k in range(2):
+            for label, root in runs:
+                sample = report_requests(inspectors, auto, waiting, 350, args.seed + 20 + k * 7
+                                         + len(cpu_lines))  # fmt: skip
+                cpu_lines.append(f"{label:<50} {cpu_per_report(root, sample, workdir)}")
+
+    from django.db.models import Count
+
+    reported = Case.objects.exclude(description="此前上报，尚未办结")
+    states = dict(reported.values_list("state").annotate(n=Count("pk")))
+    photos = CasePhoto.objects.count()
+    unnumbered = Outbox.objects.filter(seq__isnull=True).count()
+    plan = lean_plan(auto)
+    connection.close()
+    lean = asyncio.run(
+        lean_bound(plan, lean_reports(inspectors, auto, waiting, 4000, args.seed + 3),
+                   args.connections, args.duration)
+    )  # fmt: skip
+
+    statuses = figures["statuses"]
+    assert isinstance(statuses, dict)
+    created = int(statuses.get("201", 0))
+    print(f"\nserver: uvicorn, {args.workers} workers; client: wrk, {args.threads} threads, "
+          f"{args.connections} connections; machine: {os.cpu_count()} cores; "
+          f"database pool timeout {os.environ['DATABASE_POOL_TIMEOUT']} s")  # fmt: skip
+    print(f"steady state: {seeded} open cases around the inspectors' {INSPECTORS * CELLS_EACH} "
+          f"points before the run; {CATEGORIES_EACH} + {CATEGORIES_EACH} categories")  # fmt: skip
+    print(f"statuses: reports {statuses}, floor {floor_fig['statuses']}")
+    no_dup = int(figures["no_duplicates"])  # type: ignore[call-overload]
+    print(f"reports with likely duplicates: {created - no_dup} of {created}; cases written by "
+          f"the server: {states}; photos: {photos}; events not numbered: {unnumbered}")  # fmt: skip
+    print(f"\n{'path':<46} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+          f"{'CPU ms':>8} {'load':>6}")  # fmt: skip
+    for phase in (intake, *([before] if before else []), floor_phase, lean):
+        print(phase.line())
+    print(
+        "\nstatuses: "
+        + "; ".join(
+            f"{p.label.strip()}: {p.detail}"
+            for p in (intake, *([before] if before else []), floor_phase)
+        )
+    )
+    if cpu_lines:
+        print("\nin-process, one report at a time (Django test client, no server), per report:")
+        print("\n".join(cpu_lines))
+    print("\nCPU ms: utime + stime of the uvicorn processes per request (from /proc); "
+          "load: 1-minute load average at the end of the phase")  # fmt: skip
+    ok = intake.requests / intake.seconds >= 300 and intake.p95 <= 100
+    print(f"target (≥ 300 reports/s, p95 ≤ 100 ms): {'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":

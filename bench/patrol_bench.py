@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from gridmgmt import clock
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = os.environ.get(
@@ -231,14 +233,13 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
     from django.db import connection
-    from django.utils import timezone
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE patrol_position")
     # Fixes 0.25 s apart: the run's positions per inspector fit in the hours behind now.
     per_inspector = args.positions // INSPECTORS + 2 * args.batch
     span = dt.timedelta(milliseconds=250 * per_inspector)
-    start = timezone.now() - span - dt.timedelta(minutes=1)
+    start = clock.now() - span - dt.timedelta(minutes=1)
     inspectors = inspectors_on_duty(start - dt.timedelta(minutes=1))
     warm = batches(inspectors, INSPECTORS * args.batch, args.batch, start, args.seed + 1)
     body_start = start + dt.timedelta(milliseconds=250 * args.batch * 2)

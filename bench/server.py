@@ -12,19 +12,34 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_server(
-    database_url: str, host: str, port: int, workers: int, *, wait: float = 90
+    database_url: str,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    wait: float = 90,
+    app: str = "gridmgmt.asgi:application",
+    ready: str = "/api/schema/?format=json",
+    env: dict[str, str] | None = None,
+    checkout: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    """uvicorn serving `app` (the project by default) with `workers` processes, once it
+    answers `ready`; `env` adds variables to this process's environment; `checkout`
+    serves another checkout's code (an earlier commit's, for a before/after comparison
+    in the same run) with this one's virtualenv."""
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **(env or {})}
+    if checkout is not None:
+        env["PYTHONPATH"] = str(checkout)
     command = [
-        str(ROOT / ".venv" / "bin" / "uvicorn"), "gridmgmt.asgi:application",
+        str(ROOT / ".venv" / "bin" / "uvicorn"), app,
         "--host", host, "--port", str(port), "--workers", str(workers),
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    server = subprocess.Popen(command, cwd=checkout or ROOT, env=env)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
-            asyncio.run(get_status(host, port, "/api/schema/?format=json"))
+            asyncio.run(get_status(host, port, ready))
             return server
         except OSError:
             time.sleep(0.3)

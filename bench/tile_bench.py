@@ -99,23 +99,34 @@ def ensure_cases() -> None:
     events = list(
         Category.objects.filter(kind="event").exclude(minor_code="").values_list("pk", flat=True)
     )
+    listed = """source, channel, body_hash, urgent, description, attributes, geom, datum,
+        address_text, media_url, component_code, caller_name, caller_phone, state,
+        created_at, updated_at, dispatched_at, due_at, limit_unit, warned, overdue,
+        escalation_level, suspended, extensions, reworks, category_id,
+        cell_id, community_id, street_id, district_id"""
+    # Columns added to the case since (NOT NULL, their default in Python only, or ''):
+    # their defaults.
+    named = {name.strip() for name in listed.split(",")}
+    extra = [
+        f for f in Case._meta.concrete_fields
+        if not f.null and not f.primary_key and f.column not in named
+        and f.get_default() is not None
+    ]  # fmt: skip
+    extra_columns = "".join(f", {f.column}" for f in extra)
+    extra_values = "".join(", %s" for _ in extra)
+    defaults = [f.get_db_prep_save(f.get_default(), connection) for f in extra]
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE incidents_case CASCADE")
         cursor.execute(
-            """
-            INSERT INTO incidents_case (
-                source, channel, body_hash, urgent, description, attributes, geom, datum,
-                address_text, media_url, component_code, caller_name, caller_phone, state,
-                created_at, updated_at, dispatched_at, due_at, limit_unit, warned, overdue,
-                escalation_level, suspended, extensions, reworks, category_id,
-                cell_id, community_id, street_id, district_id)
-            SELECT 'inspector', 'app', '', n %% 10 = 0, '巡查发现问题', '{}', geom, 'wgs84',
+            f"""
+            INSERT INTO incidents_case ({listed}{extra_columns})
+            SELECT 'inspector', 'app', '', n %% 10 = 0, '巡查发现问题', '{{}}', geom, 'wgs84',
                 '', '', '', '', '', CASE WHEN n %% 4 = 0 THEN 'closed' ELSE 'dispatched' END,
                 now() - interval '1 day', now(), now() - interval '1 day',
                 now() + (n %% 5 - 1) * interval '1 day', 'working_hours',
                 n %% 5 < 2, n %% 5 = 0, 0, false, 0, 0,
                 (%s::bigint[])[1 + n %% cardinality(%s::bigint[])],
-                cell_id, community_id, street_id, district_id
+                cell_id, community_id, street_id, district_id{extra_values}
             FROM (
                 SELECT row_number() OVER () AS n, geom, cell_id, community_id, street_id,
                        district_id
@@ -123,7 +134,7 @@ def ensure_cases() -> None:
                 LIMIT %s
             ) picked
             """,
-            [events, events, BENCH_CASES],
+            [events, events, *defaults, BENCH_CASES],
         )
         cursor.execute("ANALYZE incidents_case")
     print(f"cases: {Case.objects.count()} written", flush=True)

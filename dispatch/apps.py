@@ -14,6 +14,11 @@ class DispatchConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(seed_empty_tables, sender=self)
+        from dispatch.routing import rules_follow_redraw
+        from layers.signals import areas_succeeded
+
+        # Routing rules scoped to a redrawn area follow its successor.
+        areas_succeeded.connect(rules_follow_redraw, dispatch_uid="dispatch.rules_follow")
 
 
 def seed_empty_tables(

@@ -65,6 +65,24 @@ def next_check(case: Case) -> dt.datetime | None:
     return None
 
 
+def start_verification(case: Case, at: dt.datetime, limit: tuple[int, str] | None) -> None:
+    """The unit's feedback is in (`at`): the disposal clock stops and the verification
+    stage's runs (核查时限, dispatch.models.StageLimit, on the working calendar). The SLA
+    worker looks at the case at its warning time, then at the deadline (核查超期)."""
+    case.verify_overdue = False
+    case.sla_check_at = None
+    if limit is None:
+        case.verify_due_at = None
+        return
+    amount, unit = limit
+    days = calendar.WorkingCalendar.around(at)
+    case.verify_due_at = calendar.deadline(at, amount, unit, calendar=days)
+    warn = calendar.warning_time(
+        at, case.verify_due_at, unit, settings.SLA_WARNING_SHARE, calendar=days
+    )
+    case.sla_check_at = warn if warn < case.verify_due_at else case.verify_due_at
+
+
 def stop(case: Case) -> None:
     case.sla_check_at = None
 

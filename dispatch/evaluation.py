@@ -2,8 +2,11 @@
 
 Selectors only: each table is one aggregate query per database table (conditional
 COUNT/SUM ... FILTER (WHERE ...) grouped by the row key), over the cases the requesting
-user may see (incidents.access.visible_cases). docs/evaluation.md has the same rules
-with worked examples; change both together.
+user may see (incidents.access.visible_cases); the case figures of whole months come
+from the monthly rollup (case_groups: for a street or district, of its area, its cases
+elsewhere from the cases), and a page of the city's and departments' per-cell table
+aggregates only the page's cells (cell_page). docs/evaluation.md
+has the same rules with worked examples; change both together.
 
 Period
     [start, end): local dates in Asia/Shanghai (settings.TIME_ZONE), from start 00:00
@@ -52,6 +55,9 @@ Case figures (tables by district, street, community, cell and unit)
     回访率 callback_rate   called_back / replies
     满意率 satisfaction_rate  satisfied / reached
     重办率 reopen_rate     reopened / replies
+    督办数 supervised      "supervise" events made by hand (a leader or command centre, not
+                           the SLA worker's) in the period, of the group's cases; counted in
+                           the same pass over the history as the replies.
 
     Areas are the case's placement as filed (Case.cell/community/street/district), keyed
     by code: the versions of a redrawn area share its code and make one row. A post
@@ -73,8 +79,10 @@ Inspector figures (table by inspector: reporters and verifiers)
     注销数 cancelled, 合并数 merged   of those, the ones cancelled or merged as duplicates.
     有效上报率 valid_rate  valid / reported.
     核查数 verifications   verify_pass and verify_fail events by the user in the period.
-    按时核查数 verified_on_time  of those, the ones within VERIFICATION_LIMIT (calendar time)
-                           of the unit's feedback: the case's latest "handle" event before it.
+    按时核查数 verified_on_time  of those, the ones made by the case's verification deadline
+                           (核查时限: StageLimit 核查 from the unit's feedback, on the working
+                           calendar; the event's data "on_time"); events from before that
+                           deadline existed: within VERIFICATION_LIMIT of the feedback.
     按时核查率 verification_rate  verified_on_time / verifications.
 
 Who gets which figures
@@ -86,23 +94,39 @@ Who gets which figures
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+import operator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Final
+from functools import reduce
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import BoolOr
 from django.db import models
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from dispatch.models import Assignment
-from incidents.access import visible_cases
+from dispatch.models import Assignment, EvaluationCell, EvaluationMonth, RollupKind
+from incidents.access import assigned_ids, visible_cases
 from incidents.models import Case, CaseEvent, Satisfaction, Source, State
-from layers.access import is_superuser, staff_of
-from layers.models import Area, Role
+from layers.access import is_superuser, staff_of, unit_area
+from layers.models import Area, Role, Unit
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -110,11 +134,16 @@ if TYPE_CHECKING:
     from layers.access import AnyUser
 
 MAX_PERIOD_DAYS: Final = 366
-# Time allowed from the unit's feedback to the inspector's verification on site. Common
-# city rules ask for the check within the hour; calendar time, as there is no per-case
-# verification deadline in the data. DEFINITIONS and docs/evaluation.md say "1 hour" too.
+# Time allowed from the unit's feedback to the inspector's verification on site, for the
+# verifications recorded before the per-case deadline (Case.verify_due_at) existed.
 VERIFICATION_LIMIT: Final = dt.timedelta(hours=1)
 VERIFY_ACTIONS: Final = ("verify_pass", "verify_fail")
+# 按时核查: by the case's verification deadline (核查时限, dispatch.models.StageLimit on the
+# working calendar), as the verify event recorded it (data "on_time"); events written
+# before that deadline existed fall back to VERIFICATION_LIMIT after the feedback.
+ON_TIME_VERIFICATION: Final = Q(data__on_time=True) | (
+    ~Q(data__has_key="on_time") & Q(at__lte=F("feedback_at") + VERIFICATION_LIMIT)
+)
 
 
 class By(models.TextChoices):
@@ -169,6 +198,7 @@ DEFINITIONS: Final[list[tuple[StrPromise, StrPromise]]] = [
         _("(满意数 + 基本满意数) ÷ 回访接通数；分母为0时为空。"),
     ),
     (_("重办率"), _("回访不满意而重办的答复数 ÷ 答复数；分母为0时为空。")),
+    (_("督办数"), _("统计周期内领导或指挥中心对本组案件人工发起督办的次数（不含超期自动督办）。")),
     (_("区域"), _("按案件立案时所在的区、街道、社区、网格统计。")),
     (
         _("责任单位"),
@@ -177,7 +207,13 @@ DEFINITIONS: Final[list[tuple[StrPromise, StrPromise]]] = [
     (_("上报数"), _("网格员在统计周期内上报的案件数；有效上报数为其中已立案的案件数。")),
     (_("有效上报率"), _("有效上报数 ÷ 上报数。")),
     (_("核查数"), _("网格员在统计周期内完成的核查次数（通过与不通过）。")),
-    (_("按时核查数"), _("处置单位反馈后1小时内完成的核查次数；按时核查率 = 按时核查数 ÷ 核查数。")),
+    (
+        _("按时核查数"),
+        _(
+            "在核查时限（处置单位反馈后按环节时限、工作日历计算）内完成的核查次数；"
+            "按时核查率 = 按时核查数 ÷ 核查数。"
+        ),
+    ),
 ]
 
 
@@ -221,6 +257,84 @@ class Period:
         return Q(**{f"{column}__gte": self.start_at, f"{column}__lt": self.end_at})
 
 
+class Window(Protocol):
+    """What the case aggregates read of a period: which moments of a column it holds and
+    its end (closings after the end do not count)."""
+
+    @property
+    def end_at(self) -> dt.datetime: ...
+
+    def holds(self, column: str) -> Q: ...
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class Months:
+    """Local months [start, end) read from the monthly rollup for a period."""
+
+    start: dt.date
+    end: dt.date
+
+
+def rollup_months(period: Period, as_of: dt.datetime) -> Months | None:
+    """The months of `period` read from the monthly rollup, or None: the whole months that
+    ended by `as_of` (their deadlines have all passed, so 超期数 does not depend on the
+    moment), and the first, partial month too when it ended by then and the period holds
+    more of its days than not (its days before the period are then taken away)."""
+    first = period.start.replace(day=1)
+    if period.start.day != 1 and (period.start - first) >= (_next_month(first) - period.start):
+        first = _next_month(first)
+    last = period.end.replace(day=1)
+    while last > first and _local_midnight(last) > as_of:
+        last = (last - dt.timedelta(days=1)).replace(day=1)
+    return Months(first, last) if first < last else None
+
+
+@dataclass(frozen=True)
+class Span:
+    """The moments [start, end) of a column, with the period's end (closings after it do
+    not count)."""
+
+    start: dt.date
+    end: dt.date
+    end_at: dt.datetime
+
+    def holds(self, column: str) -> Q:
+        return Q(**{f"{column}__gte": _local_midnight(self.start)}) & Q(
+            **{f"{column}__lt": _local_midnight(self.end)}
+        )
+
+
+@dataclass(frozen=True)
+class Edges:
+    """The days of `period` outside `months`, with the period's end."""
+
+    period: Period
+    months: Months
+
+    @property
+    def end_at(self) -> dt.datetime:
+        return self.period.end_at
+
+    @property
+    def days(self) -> list[Span]:
+        spans = [
+            Span(self.period.start, self.months.start, self.end_at),
+            Span(self.months.end, self.period.end, self.end_at),
+        ]
+        return [span for span in spans if span.start < span.end]
+
+    def holds(self, column: str) -> Q:
+        return reduce(operator.or_, (span.holds(column) for span in self.days))
+
+
 def _rate(numerator: int, denominator: int) -> float | None:
     return None if denominator <= 0 else round(numerator / denominator, 4)
 
@@ -247,6 +361,7 @@ class CaseFigures:
     reached: int = 0
     satisfied: int = 0
     reopened: int = 0
+    supervised: int = 0
 
     @property
     def filing_rate(self) -> float | None:
@@ -329,8 +444,9 @@ class Evaluation:
     by: By
     period: Period
     as_of: dt.datetime
-    rows: list[Row]
-    total: Row
+    rows: list[Row]  # all rows, or the page asked for
+    total: Row  # the sums of all rows
+    count: int  # the rows of all pages
 
 
 @dataclass(frozen=True)
@@ -343,6 +459,12 @@ class Audience:
     # The code prefix of the territory whose every area gets a row ("": the city);
     # None: only the areas where the cases are.
     territory: str | None = None
+    # The counted cases as a filter on the columns Case and EvaluationMonth share (the
+    # monthly rollup can count them); None: count them from the cases only.
+    placed: Q | None = None
+    # With `placed`, the counted cases outside it (a street's or district's cases assigned
+    # to or supervised by its unit elsewhere), counted from the cases.
+    elsewhere: QuerySet[Case] | None = None
 
     @property
     def cases(self) -> QuerySet[Case]:
@@ -354,27 +476,51 @@ class Audience:
 def audience_of(user: AnyUser) -> Audience:
     visible = visible_cases(user)
     if is_superuser(user):
-        return Audience(visible, territory="")
+        return Audience(visible, territory="", placed=Q())
     staff = staff_of(user)
-    if staff is None:
+    if staff is None or staff.role == Role.DATA_ADMIN:
         return Audience(visible)
     if staff.role == Role.DEPARTMENT:
-        return Audience(visible, unit_id=staff.unit_id)
+        # visible: assigned to the unit now or before; counted: now in it.
+        return Audience(visible, unit_id=staff.unit_id, placed=Q(unit_id=staff.unit_id))
     if staff.role == Role.INSPECTOR:
         return Audience(visible, user_id=staff.user_id)
-    if staff.role in TERRITORIAL_ROLES:
-        return Audience(visible, territory=staff.unit.area.inner_prefix)
-    return Audience(visible)
+    territory = staff.unit.area.inner_prefix if staff.role in TERRITORIAL_ROLES else None
+    # A post over the whole city sees every case. A street or district sees the cases
+    # of its area (the rollup's) and those assigned to or supervised by its unit
+    # elsewhere (incidents.access.case_scope), found by index scans (assigned_ids).
+    area = unit_area(staff)
+    if area is True:
+        return Audience(visible, territory=territory, placed=Q())
+    column = f"{staff.unit.area.tier}_id"
+    if column not in ROLLUP_KEYS:
+        return Audience(visible, territory=territory)
+    placed = Q(**{column: staff.unit.area_id})
+    elsewhere = Case.objects.filter(pk__in=assigned_ids(staff.unit_id)).exclude(placed)
+    return Audience(visible, territory=territory, placed=placed, elsewhere=elsewhere)
 
 
-def evaluate(user: AnyUser, *, by: By, period: Period, now: dt.datetime) -> Evaluation:
-    """The evaluation table of `period` grouped `by`, as `user` may see it."""
+def evaluate(
+    user: AnyUser, *, by: By, period: Period, now: dt.datetime, page: slice | None = None
+) -> Evaluation:
+    """The evaluation table of `period` grouped `by`, as `user` may see it: every row,
+    or the rows of `page` (a slice of the rows in their order; `count` says how many
+    rows all pages hold)."""
     audience = audience_of(user)
     as_of = min(now, period.end_at)
     rows: list[Row]
+    whole = audience.placed is not None and audience.elsewhere is None
+    if by == By.CELL and page is not None and whole:
+        # Thousands of cells: only the page's cells are aggregated (cell_page), and the
+        # total comes from the rollup. (An area's cells are fewer: one aggregate by cell
+        # over its cases measured cheaper than finding the page's cells first.)
+        cells, count, sums = cell_page(audience, period=period, as_of=as_of, page=page)
+        total: Row = AreaRow(code="", name=str(_("合计")), **sums)
+        rows = list(cells)
+        return Evaluation(by=by, period=period, as_of=as_of, rows=rows, total=total, count=count)
     if by in AREA_GROUPINGS:
         rows = list(area_rows(audience, tier=by, period=period, as_of=as_of))
-        total: Row = AreaRow(code="", name=str(_("合计")), **_sums(rows, CASE_FIGURES))
+        total = AreaRow(code="", name=str(_("合计")), **_sums(rows, CASE_FIGURES))
     elif by == By.UNIT:
         rows = list(unit_rows(audience, period=period, as_of=as_of))
         figures = (*CASE_FIGURES, "assigned")
@@ -383,7 +529,9 @@ def evaluate(user: AnyUser, *, by: By, period: Period, now: dt.datetime) -> Eval
         rows = list(inspector_rows(audience, period=period))
         figures = (*REPORT_FIGURES, *VERIFICATION_FIGURES)
         total = InspectorRow(user_id=None, username="", name=str(_("合计")), **_sums(rows, figures))
-    return Evaluation(by=by, period=period, as_of=as_of, rows=rows, total=total)
+    count = len(rows)
+    rows = rows if page is None else rows[page]
+    return Evaluation(by=by, period=period, as_of=as_of, rows=rows, total=total, count=count)
 
 
 def _sums(rows: list[Row], names: tuple[str, ...]) -> dict[str, int]:
@@ -397,26 +545,46 @@ def _sums(rows: list[Row], names: tuple[str, ...]) -> dict[str, int]:
 FIGURE_PREFIX: Final = "n_"
 
 
-def case_counts(period: Period, as_of: dt.datetime) -> dict[str, Any]:
-    """The aggregates of CaseFigures, as conditional COUNT/SUM expressions, named with
-    FIGURE_PREFIX."""
-    due = (
+# A report split for several departments (拆分) was received and filed once, as the
+# parent; its children count only in the disposal figures of their units.
+REPORT: Final = Q(parent__isnull=True)
+
+
+def _due(period: Window) -> Q:
+    """The cases due in the period (应结案数)."""
+    return (
         Q(dispatched_at__isnull=False)
         & period.holds("due_at")
         & ~Q(state__in=[State.CANCELLED, State.MERGED])
     )
+
+
+def _in_some_figure(period: Window) -> Q:
+    """The cases counted in some case figure of the period: received, filed or due (the
+    other figures count some of these)."""
+    return ((period.holds("created_at") | period.holds("filed_at")) & REPORT) | _due(period)
+
+
+def case_counts(
+    period: Window, as_of: dt.datetime, closed_from: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The aggregates of CaseFigures, as conditional COUNT/SUM expressions, named with
+    FIGURE_PREFIX. `closed_from`: count only the closings from then on."""
+    due = _due(period)
     counted = due & Q(suspended=False)
     closed = counted & Q(closed_at__lt=period.end_at)
+    if closed_from is not None:
+        closed &= Q(closed_at__gte=closed_from)
     on_time = closed & Q(closed_on_time=True)
     # closed_on_time is NULL while a case is open: open past its deadline is overdue.
     late = Q(closed_on_time=False) | Q(closed_on_time__isnull=True)
     overdue = counted & Q(due_at__lt=as_of) & late
     urgent = Q(urgent=True)
     counts = {
-        "received": Count("pk", filter=period.holds("created_at")),
-        "filed": Count("pk", filter=period.holds("filed_at")),
+        "received": Count("pk", filter=period.holds("created_at") & REPORT),
+        "filed": Count("pk", filter=period.holds("filed_at") & REPORT),
         "filed_late": Count(
-            "pk", filter=period.holds("filed_at") & Q(filed_at__gt=F("file_due_at"))
+            "pk", filter=period.holds("filed_at") & REPORT & Q(filed_at__gt=F("file_due_at"))
         ),
         "due": Count("pk", filter=due),
         "suspended": Count("pk", filter=due & Q(suspended=True)),
@@ -434,27 +602,192 @@ def case_counts(period: Period, as_of: dt.datetime) -> dict[str, Any]:
     return {f"{FIGURE_PREFIX}{name}": count for name, count in counts.items()}
 
 
-def _cases_in(audience: Audience, period: Period) -> QuerySet[Case]:
+def _cases_in(cases: QuerySet[Case], period: Window) -> QuerySet[Case]:
     """The cases that count in some figure of the period (received, filed or due)."""
     relevant = period.holds("created_at") | period.holds("filed_at") | period.holds("due_at")
-    return audience.cases.filter(relevant)
+    return cases.filter(relevant)
+
+
+# The case columns the monthly rollup (dispatch.models.EvaluationMonth) is kept by.
+ROLLUP_KEYS: Final = frozenset({"district_id", "street_id", "community_id", "unit_id"})
+CLOSED_FIGURES: Final = ("closed", "closed_on_time", "urgent_closed", "urgent_closed_on_time")
+
+Groups = dict[Any, dict[str, int]]
+
+
+def case_groups(audience: Audience, key: str, period: Period, as_of: dt.datetime) -> Groups:
+    """The case figures (named with FIGURE_PREFIX) of the audience's cases by `key` (a
+    Case column: district_id, …, cell_id, unit_id), the cases without one left out (never
+    dispatched: no unit).
+
+    For an audience the rollup can count (Audience.placed: the city, a department, the
+    area of a street or district), the months of the period from rollup_months() are
+    read from the monthly rollup, the rest from the cases in one aggregate: the days of
+    the period outside those months, the first month's days before the period (taken
+    away), and the closings in the period's last, partial month of cases due in the
+    rollup's months. (Without such months, or by a key the rollup lacks, one aggregate
+    over the placed cases.) A street's or district's cases elsewhere (Audience.elsewhere)
+    are one more aggregate over the cases: not an OR with its area's, which reads every
+    case of the period. The sums are those of one aggregate over the cases
+    (tests/test_evaluation_rollup.py proves it)."""
+    if audience.placed is None:
+        return _counted(_aggregate(audience.cases, key, period, as_of))
+    groups = _placed_groups(audience, audience.placed, key, period, as_of)
+    if audience.elsewhere is not None:
+        _add(groups, _aggregate(audience.elsewhere, key, period, as_of))
+    return _counted(groups)
+
+
+def _placed_groups(
+    audience: Audience, placed: Q, key: str, period: Period, as_of: dt.datetime
+) -> Groups:
+    """case_groups of the audience's cases `placed`: the rollup's months and the parts
+    beside them, or one aggregate."""
+    months = rollup_months(period, as_of)
+    if months is None or key not in ROLLUP_KEYS:
+        return _aggregate(audience.cases.filter(placed), key, period, as_of)
+    groups = _rollup(placed, key, months, period)
+    edges = Edges(period, months)
+    parts = [Part(edges)] if edges.days else []
+    if months.start < period.start:
+        # The first month's days before the period, taken away.
+        parts.append(Part(Span(months.start, period.start, period.end_at), sign=-1))
+    last_month = period.end.replace(day=1)
+    if months.end <= last_month < period.end:
+        # Due in the rollup's months, closed in the last month before the period's end.
+        closings = Span(months.start, months.end, period.end_at)
+        parts.append(Part(closings, closed_from=_local_midnight(last_month)))
+    if parts:
+        _add(groups, _aggregate_parts(Case.objects.filter(placed), key, parts, as_of))
+    return groups
+
+
+def _counted(groups: Groups) -> Groups:
+    """The groups with a case counted in some figure (a split report's child filed in
+    the period but due in another is in none: no row of its own)."""
+    return {key: figures for key, figures in groups.items() if any(figures.values())}
+
+
+def _aggregate(cases: QuerySet[Case], key: str, period: Window, as_of: dt.datetime) -> Groups:
+    """One aggregate over the cases."""
+    groups = (
+        _cases_in(cases.filter(**{f"{key}__isnull": False}), period)
+        .values(key)
+        .annotate(**case_counts(period, as_of))
+    )
+    return {group.pop(key): group for group in groups}
+
+
+@dataclass(frozen=True)
+class Part:
+    """What case_groups reads from the cases beside the rollup: the figures of `window`,
+    added or taken away (`sign`); with `closed_from`, only the closings from then on."""
+
+    window: Window
+    sign: int = 1
+    closed_from: dt.datetime | None = None
+
+
+def _aggregate_parts(
+    cases: QuerySet[Case], key: str, parts: list[Part], as_of: dt.datetime
+) -> Groups:
+    """The sum of the parts' figures, in one aggregate over the cases (one scan of the
+    rows any part holds)."""
+    closed = {f"{FIGURE_PREFIX}{name}" for name in CLOSED_FIGURES}
+    relevant = Q()
+    annotations: dict[str, Any] = {}
+    for index, part in enumerate(parts):
+        counts = case_counts(part.window, as_of, part.closed_from)
+        if part.closed_from is None:
+            holds = ("created_at", "filed_at", "due_at")
+            relevant |= reduce(operator.or_, (part.window.holds(column) for column in holds))
+        else:
+            relevant |= part.window.holds("due_at") & Q(closed_at__gte=part.closed_from)
+            counts = {name: count for name, count in counts.items() if name in closed}
+        annotations.update((f"p{index}_{name}", count) for name, count in counts.items())
+    groups: Groups = {}
+    rows = cases.filter(relevant, **{f"{key}__isnull": False})
+    for row in rows.values(key).annotate(**annotations):
+        group = row.pop(key)
+        for index, part in enumerate(parts):
+            prefix = f"p{index}_"
+            figures = {
+                name.removeprefix(prefix): value
+                for name, value in row.items()
+                if name.startswith(prefix)
+            }
+            _add(groups, {group: figures}, part.sign)
+    return groups
+
+
+def _rollup(placed: Q, key: str, months: Months, period: Period) -> Groups:
+    """The case figures of the rollup's whole `months` by `key`; closings count up to
+    the first day of the period's last month (the later ones: case_groups)."""
+    kind = {value: Q(kind=value) for value in RollupKind}
+    due = kind[RollupKind.DUE]
+    closed = due & Q(closed_month__lt=period.end.replace(day=1))
+    urgent = Q(urgent=True)
+
+    def total(column: str, where: Q) -> Coalesce:
+        return Coalesce(Sum(column, filter=where), 0)
+
+    sums = {
+        "received": total("n", kind[RollupKind.RECEIVED]),
+        "filed": total("n", kind[RollupKind.FILED]),
+        "filed_late": total("late", kind[RollupKind.FILED]),
+        "due": total("n", due),
+        "suspended": total("suspended", due),
+        "closed": total("closed", closed),
+        "closed_on_time": total("on_time", closed),
+        "overdue": total("late", due),
+        "rework": total("rework", due),
+        "extensions": total("extensions", due),
+        "urgent_due": total("n", due & urgent),
+        "urgent_suspended": total("suspended", due & urgent),
+        "urgent_closed": total("closed", closed & urgent),
+        "urgent_closed_on_time": total("on_time", closed & urgent),
+        "urgent_overdue": total("late", due & urgent),
+    }
+    rows = (
+        EvaluationMonth.objects.filter(
+            placed,
+            month__gte=months.start,
+            month__lt=months.end,
+            n__gt=0,
+            **{f"{key}__isnull": False},
+        )
+        .values(key)
+        .annotate(**{f"{FIGURE_PREFIX}{name}": expression for name, expression in sums.items()})
+    )
+    return {row.pop(key): row for row in rows}
+
+
+def _add(groups: Groups, more: Groups, sign: int = 1) -> None:
+    for key, figures in more.items():
+        into = groups.setdefault(key, {})
+        for name, value in figures.items():
+            into[name] = into.get(name, 0) + sign * value
 
 
 def area_rows(audience: Audience, *, tier: By, period: Period, as_of: dt.datetime) -> list[AreaRow]:
     """One row per area of `tier` (district, street, community, cell) with cases, and
-    per area of the audience's territory (cells excepted) without: three queries (cases,
-    the 12345 replies of the history, the territory's areas)."""
-    groups = (
-        _cases_in(audience, period)
-        .values(key=F(f"{tier}__code"))
-        .annotate(area_name=Max(f"{tier}__name"), **case_counts(period, as_of))
-    )
+    per area of the audience's territory (cells excepted) without: the case figures
+    (case_groups), the 12345 replies of the history, the names of the areas."""
+    groups = case_groups(audience, f"{tier}_id", period, as_of)
+    # Grouped by the area's version; the versions of a redrawn area share its code and
+    # make one row, named by the greatest of their names (as Max() in SQL).
+    versions = _versions(groups)
+    code_name = {pk: (code, name) for pk, code, name in versions.values_list("pk", "code", "name")}
+    by_cases: dict[Any, dict[str, int]] = {}
+    names: dict[Any, Any] = {}
+    for key, figures in groups.items():
+        code, name = code_name.get(key, (None, None))
+        _add(by_cases, {code: figures})
+        names[code] = name if names.get(code) is None else max(names[code], name or "")
     hotline = _hotline_groups(
         audience, f"case__{tier}__code", ("area_name", f"case__{tier}__name"), period, as_of
     )
-    names = {group["key"]: group["area_name"] for group in groups}
     names.update((key, group["area_name"]) for key, group in hotline.items() if key not in names)
-    by_cases = {group["key"]: group for group in groups}
     rows = {
         key: AreaRow(
             code=key,
@@ -470,40 +803,101 @@ def area_rows(audience: Audience, *, tier: By, period: Period, as_of: dt.datetim
     return [rows[code] for code in sorted(rows)]
 
 
-def unit_rows(audience: Audience, *, period: Period, as_of: dt.datetime) -> list[UnitRow]:
-    """One row per current responsible unit: one query on cases, one on assignments, one
-    on the 12345 replies of the history."""
-    groups = (
-        _cases_in(audience, period)
-        .filter(unit__isnull=False)
-        .values(key=F("unit_id"))
-        .annotate(unit_name=Max("unit__name"), **case_counts(period, as_of))
+def _versions(ids: Iterable[Any]) -> QuerySet[Area]:
+    """The areas (versions) of `ids`, with one array parameter, not IN with a parameter
+    per area (thousands of cells: slow to bind)."""
+    listed = RawSQL("layers_area.id = ANY(%s)", [list(ids)], output_field=BooleanField())
+    return Area.objects.alias(listed=listed).filter(listed=True)
+
+
+def cell_page(
+    audience: Audience, *, period: Period, as_of: dt.datetime, page: slice
+) -> tuple[list[AreaRow], int, dict[str, int]]:
+    """The rows of `page` of the per-cell table (area_rows by cell, in code order), how
+    many rows all pages hold and their sums (合计), without aggregating every cell; for
+    the posts that read the rollup (Audience.placed: the city, a department).
+
+    The cells with a row are found first: the distinct cells of the period's cases that
+    count in some figure (_cells_with_figures) and of its 12345 history. Only the page's
+    cells are aggregated (area_rows over the cases of those cells). Every case has a
+    cell and a district (NOT NULL): the sums are those of the district groups
+    (case_groups: the monthly rollup where it serves) and of the 12345 figures. The
+    same rows, count and sums as area_rows and _sums over every cell
+    (tests/test_evaluation_cells.py)."""
+    with_figures = _cells_with_figures(audience, period)
+    hotline = _hotline_groups(
+        audience, "case__cell_id", ("area_name", "case__cell__name"), period, as_of
     )
+    code_of = dict(_versions({*with_figures, *hotline}).values_list("pk", "code"))
+    codes = sorted(set(code_of.values()))
+    shown = set(codes[page])
+    ids = [pk for pk, code in code_of.items() if code in shown]
+    rows: list[AreaRow] = []
+    if ids:
+        of_page = dataclasses.replace(audience, visible=audience.visible.filter(cell_id__in=ids))
+        rows = area_rows(of_page, tier=By.CELL, period=period, as_of=as_of)
+    sums: Groups = {}
+    for groups in (case_groups(audience, "district_id", period, as_of), hotline):
+        for figures in groups.values():
+            _add(sums, {"": _case_figures(figures)})
+    return rows, len(codes), sums.get("", {})
+
+
+def _cells_with_figures(audience: Audience, period: Period) -> QuerySet[Any]:
+    """The distinct cells (ids) of the audience's cases that count in some figure of the
+    period (_in_some_figure), in one query. Those of the period's whole months come from
+    the month x cell table (dispatch.models.EvaluationCell, kept by triggers; its columns
+    answer Audience.placed of the city and a department). For the days beside them, only
+    the cells the table has in their months and not in the whole months are looked up in
+    the cases (an EXISTS per such cell: few, not a scan of the days' cases); the table's
+    month holds every cell with a case in its days (tests/test_evaluation_cells.py)."""
+    first = period.start if period.start.day == 1 else _next_month(period.start)
+    last = period.end.replace(day=1)
+    if first >= last or audience.placed is None:
+        cases = audience.cases.order_by().values_list("cell_id", flat=True)
+        return cases.filter(_in_some_figure(period)).distinct()
+    months = Months(first, last)
+    in_months = Q(month__gte=months.start, month__lt=months.end)
+    table = EvaluationCell.objects.filter(audience.placed, n__gt=0)
+    edges = Edges(period, months)
+    if not edges.days:
+        return table.filter(in_months).values_list("cell_id", flat=True).distinct()
+    in_edges = audience.cases.filter(_in_some_figure(edges), cell_id=OuterRef("cell_id"))
+    edge_months = [span.start.replace(day=1) for span in edges.days]
+    return (
+        table.filter(in_months | Q(month__in=edge_months))
+        .values("cell_id")
+        .annotate(whole=BoolOr(in_months))
+        .filter(Q(whole=True) | Exists(in_edges))
+        .values_list("cell_id", flat=True)
+    )
+
+
+def unit_rows(audience: Audience, *, period: Period, as_of: dt.datetime) -> list[UnitRow]:
+    """One row per current responsible unit: the case figures (case_groups), the
+    assignments, the 12345 replies of the history, the names of the units."""
+    by_cases = case_groups(audience, "unit_id", period, as_of)
     assignments = Assignment.objects.filter(period.holds("at"), case__in=audience.visible)
     if audience.unit_id is not None:
         assignments = assignments.filter(unit_id=audience.unit_id)
     assigned = {
-        group["unit_id"]: group
-        for group in assignments.values("unit_id").annotate(
-            unit_name=Max("unit__name"), assigned=Count("pk")
-        )
+        group["unit_id"]: group["assigned"]
+        for group in assignments.values("unit_id").annotate(assigned=Count("pk"))
     }
     hotline = _hotline_groups(
         audience, "case__unit_id", ("unit_name", "case__unit__name"), period, as_of
     )
-    by_cases = {group["key"]: group for group in groups}
-    rows = []
-    for unit_id in by_cases.keys() | assigned.keys() | hotline.keys():
-        cases: Mapping[str, Any] = {**by_cases.get(unit_id, {}), **hotline.get(unit_id, {})}
-        dispatches: Mapping[str, Any] = assigned.get(unit_id, {})
-        rows.append(
-            UnitRow(
-                unit_id=unit_id,
-                name=cases.get("unit_name") or dispatches["unit_name"],
-                assigned=dispatches.get("assigned", 0),
-                **_case_figures(cases),
-            )
+    unit_ids = by_cases.keys() | assigned.keys() | hotline.keys()
+    names = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "name"))
+    rows = [
+        UnitRow(
+            unit_id=unit_id,
+            name=names[unit_id],
+            assigned=assigned.get(unit_id, 0),
+            **_case_figures({**by_cases.get(unit_id, {}), **hotline.get(unit_id, {})}),
         )
+        for unit_id in unit_ids
+    ]
     return sorted(rows, key=lambda row: (row.name, row.unit_id or 0))
 
 
@@ -518,9 +912,16 @@ def _hotline_groups(
     on the history. Each reply event of the period is matched with the call-back that
     finished its round (the same case and round, dispatch.services.case_callback).
     `name`: the group's label in the row and the path to it."""
+    # The same pass counts the 督办 made by hand (a leader or command centre: an actor;
+    # the SLA worker's automatic ones have none).
+    by_hand = Q(action="supervise", actor__isnull=False)
     replies = CaseEvent.objects.filter(
-        period.holds("at"), action="reply", case__in=audience.cases, **{f"{key}__isnull": False}
+        Q(action="reply") | by_hand,
+        period.holds("at"),
+        case__in=audience.cases,
+        **{f"{key}__isnull": False},
     )
+    reply = Q(action="reply")
     finished = CaseEvent.objects.filter(
         case_id=OuterRef("case_id"),
         action="callback",
@@ -540,11 +941,12 @@ def _hotline_groups(
         .annotate(
             **{name[0]: Max(name[1])},
             **{
-                f"{FIGURE_PREFIX}replies": Count("pk"),
-                f"{FIGURE_PREFIX}called_back": Count("pk", filter=Q(was_called=True)),
-                f"{FIGURE_PREFIX}reached": Count("pk", filter=Q(was_reached=True)),
-                f"{FIGURE_PREFIX}satisfied": Count("pk", filter=Q(was_satisfied=True)),
-                f"{FIGURE_PREFIX}reopened": Count("pk", filter=Q(was_reopened=True)),
+                f"{FIGURE_PREFIX}replies": Count("pk", filter=reply),
+                f"{FIGURE_PREFIX}called_back": Count("pk", filter=reply & Q(was_called=True)),
+                f"{FIGURE_PREFIX}reached": Count("pk", filter=reply & Q(was_reached=True)),
+                f"{FIGURE_PREFIX}satisfied": Count("pk", filter=reply & Q(was_satisfied=True)),
+                f"{FIGURE_PREFIX}reopened": Count("pk", filter=reply & Q(was_reopened=True)),
+                f"{FIGURE_PREFIX}supervised": Count("pk", filter=by_hand),
             },
         )
     )
@@ -554,7 +956,10 @@ def _hotline_groups(
 def inspector_rows(audience: Audience, *, period: Period) -> list[InspectorRow]:
     """One row per reporting or verifying user: one query on cases, one on history."""
     reports = audience.cases.filter(
-        period.holds("created_at"), source=Source.INSPECTOR, reporter__isnull=False
+        period.holds("created_at"),
+        source=Source.INSPECTOR,
+        reporter__isnull=False,
+        parent__isnull=True,  # a split report's children are not reports of their own
     )
     verifications = CaseEvent.objects.filter(
         period.holds("at"), case__in=audience.cases, action__in=VERIFY_ACTIONS, actor__isnull=False
@@ -582,7 +987,7 @@ def inspector_rows(audience: Audience, *, period: Period) -> list[InspectorRow]:
             last_name=Max("actor__last_name"),
             first_name=Max("actor__first_name"),
             verifications=Count("pk"),
-            verified_on_time=Count("pk", filter=Q(at__lte=F("feedback_at") + VERIFICATION_LIMIT)),
+            verified_on_time=Count("pk", filter=ON_TIME_VERIFICATION),
         )
     )
     by_reports = {group["key"]: group for group in reported}

@@ -43,6 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dispatch.models import CalendarDay
+from gridmgmt import clock
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def known_until() -> dt.date | None:
 
 
 def today() -> dt.date:
-    return timezone.localdate()
+    return clock.localdate()
 
 
 def days_known_ahead(on: dt.date | None = None) -> int:

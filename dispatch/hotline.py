@@ -31,7 +31,7 @@ REPLY_OVERDUE, CALLBACK_OVERDUE = "reply_overdue", "callback_overdue"
 NO_REPLY_STATES = frozenset({State.CANCELLED, State.MERGED})
 
 
-# The defaults the migrations write (dispatch 0004, 0005), for a database emptied since
+# The defaults the migrations write (dispatch 0004, 0005, 0006), for a database emptied since
 # (a flushed test database): (term, reply limit, unit, call-back limit, unit).
 DEFAULT_TERMS = [
     (ReplyTerm.URGENT, 2, "calendar_hours", 4, "calendar_hours"),
@@ -65,6 +65,9 @@ def ensure_defaults() -> None:
         )
     StageLimit.objects.get_or_create(
         stage=Stage.FILE, defaults={"limit": 1, "unit": "working_hours"}
+    )
+    StageLimit.objects.get_or_create(
+        stage=Stage.VERIFY, defaults={"limit": 1, "unit": "working_days"}
     )
 
 

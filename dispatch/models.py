@@ -147,11 +147,14 @@ class HotlineTerm(models.Model):
 
 class Stage(models.TextChoices):
     FILE = "file", _("立案")
+    # 核查: the inspector checks the unit's feedback on site by then, counted from it.
+    VERIFY = "verify", _("核查")
 
 
 class StageLimit(models.Model):
-    """The time limit of a stage of the case loop before dispatch (立案: a new report is
-    filed or cancelled by then), edited in the admin and counted from the intake."""
+    """The time limit of a stage of the case loop beside disposal, edited in the admin:
+    立案 (a new report is filed or cancelled by then), counted from the intake; 核查 (the
+    inspector checks the unit's feedback on site by then), counted from the feedback."""
 
     stage = models.CharField(_("环节"), max_length=10, choices=Stage.choices, unique=True)
     limit = models.PositiveIntegerField(_("时限"))
@@ -163,6 +166,55 @@ class StageLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_stage_display()} {self.limit} {self.get_unit_display()}"
+
+
+class PartState(models.TextChoices):
+    DISPATCHED = "dispatched", _("待签收")
+    SIGNED = "signed", _("处置中")
+    HANDLED = "handled", _("已反馈")
+
+
+class CasePart(models.Model):
+    """The part of a co-unit (协办单位) in a case: the lead unit (主办, Case.unit) holds the
+    case and its state; each co-unit named at dispatch or re-dispatch signs for its part
+    and reports its own feedback (note, photos in the history). The case goes to
+    verification when the lead reports; parts still open are listed on the case."""
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="parts")
+    unit = models.ForeignKey("layers.Unit", models.PROTECT, related_name="+",
+                             verbose_name=_("协办单位"))  # fmt: skip
+    state = models.CharField(_("协办状态"), max_length=10, choices=PartState.choices,
+                             default=PartState.DISPATCHED)  # fmt: skip
+    assigned_at = models.DateTimeField(_("派遣时间"))
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    handled_at = models.DateTimeField(_("反馈时间"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(_("反馈情况"), blank=True)
+    # The co_handle history entry: its photos are the part's.
+    feedback = models.ForeignKey(
+        "incidents.CaseEvent", models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("协办")
+        verbose_name_plural = _("协办")
+        ordering = ["assigned_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "unit"], name="one_part_per_unit"),
+        ]
+        indexes = [models.Index(fields=["unit", "state"], name="part_unit_state")]
+
+    def __str__(self) -> str:
+        return f"#{self.case_id} 协办 {self.unit_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != PartState.HANDLED
 
 
 class TicketKind(models.Model):
@@ -238,3 +290,83 @@ class WorkerHeartbeat(models.Model):
                 f"passes = {table}.passes + 1",
                 [worker, at],
             )
+
+
+class RollupKind(models.TextChoices):
+    RECEIVED = "r", "received"
+    FILED = "f", "filed"
+    DUE = "d", "due"
+
+
+class EvaluationMonth(models.Model):
+    """The evaluation's case figures per local month (dispatch.evaluation, "How the tables
+    are computed" in docs/evaluation.md), kept by statement-level triggers on
+    incidents_case (migration 0008) in the same transaction as every case write.
+
+    One row per (kind, month, closed month, district, street, community, unit, urgent):
+    kind r counts the cases received (created) in `month`, f those filed in it, d those
+    due in it; the area and unit columns are the case's own (ids, no foreign keys)."""
+
+    kind = models.CharField(max_length=1, choices=RollupKind.choices)
+    month = models.DateField()  # the first day of a local month
+    # d: the month the case was closed in (not suspended and closed), else NULL.
+    closed_month = models.DateField(null=True)
+    district_id = models.BigIntegerField(null=True)
+    street_id = models.BigIntegerField(null=True)
+    community_id = models.BigIntegerField(null=True)
+    unit_id = models.BigIntegerField(null=True)
+    urgent = models.BooleanField()
+    n = models.IntegerField(default=0)  # cases
+    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
+    suspended = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)  # not suspended, closed
+    on_time = models.IntegerField(default=0)  # of those, closed on time
+    rework = models.IntegerField(default=0)
+    extensions = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "dispatch_evaluation_month"
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "kind", "month", "closed_month", "district_id", "street_id",
+                    "community_id", "unit_id", "urgent",
+                ],
+                name="dispatch_evaluation_month_key",
+                nulls_distinct=False,
+            )
+        ]  # fmt: skip
+        # A month of the city, a district's months (migration 0009).
+        indexes = [
+            models.Index(fields=["month"], name="dispatch_evaluation_month_m"),
+            models.Index(fields=["district_id", "month"], name="dispatch_evaluation_month_dm"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.month:%Y-%m}"
+
+
+class EvaluationCell(models.Model):
+    """Per local month, cell and unit, how many times the cases count in some figure of
+    the evaluation in that month (received, filed, due: dispatch.evaluation
+    _in_some_figure), kept by statement-level triggers on incidents_case (migration 0010)
+    in the same transaction as every case write. n > 0: the cell has a row in the month's
+    per-cell table (dispatch.evaluation.cell_page). Ids, no foreign keys."""
+
+    month = models.DateField()  # the first day of a local month
+    cell_id = models.BigIntegerField()
+    unit_id = models.BigIntegerField(null=True)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "dispatch_evaluation_cell"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "cell_id", "unit_id"],
+                name="dispatch_evaluation_cell_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cell_id} {self.month:%Y-%m}"

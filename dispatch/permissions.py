@@ -21,15 +21,15 @@ action without another query.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from dispatch import hotline
-from dispatch.models import ExtensionRequest
+from dispatch.models import CasePart, ExtensionRequest, PartState
 from dispatch.transitions import TRANSITIONS, Relation, Transition
 from incidents.errors import Conflict, NotPermitted
 from incidents.models import Case, State
@@ -55,6 +55,21 @@ class Facts:
     pending: ExtensionRequest | None
     # A 12345 ticket just received whose type the hotline may close on the phone.
     direct_close: bool = False
+    # The case's co-unit parts (协办), when the caller loaded them (a case detail
+    # prefetches them); else read once, only when a co-unit action is checked.
+    parts: list[CasePart] | None = None
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def part_of(self, case: Case, unit_id: int | None) -> CasePart | None:
+        """The co-unit part of `unit_id` in `case` (one query at most per Facts)."""
+        if unit_id is None:
+            return None
+        if "parts" not in self._loaded:
+            parts = self.parts
+            if parts is None:
+                parts = list(CasePart.objects.filter(case_id=case.pk))
+            self._loaded["parts"] = parts
+        return next((p for p in self._loaded["parts"] if p.unit_id == unit_id), None)
 
 
 def facts_of(user: AnyUser, case: Case) -> Facts:
@@ -67,12 +82,14 @@ def facts_of(user: AnyUser, case: Case) -> Facts:
     if case.state == State.REPORTED and case.ticket_type:
         # One query, only for a new 12345 ticket (the types are data: dispatch.models).
         direct_close = case.ticket_type in hotline.direct_close_types()
+    prefetched = getattr(case, "_prefetched_objects_cache", {}).get("parts")
     return Facts(
         superuser=is_superuser(user),
         staff=staff,
         in_area=staff is not None and _in_area(case, staff),
         pending=pending,
         direct_close=direct_close,
+        parts=list(prefetched) if prefetched is not None else None,
     )
 
 
@@ -126,6 +143,7 @@ _RELATION_MESSAGES = {
     Relation.AREA: gettext_noop("案件不在您单位的辖区内，不能%(action)s。"),
     Relation.ASSIGNEE: gettext_noop("案件未派给您的单位，不能%(action)s。"),
     Relation.VERIFIER: gettext_noop("您不是此案件指定的核查人，不能%(action)s。"),
+    Relation.CO_UNIT: gettext_noop("您的单位不是此案件的协办单位，不能%(action)s。"),
 }
 
 
@@ -134,6 +152,8 @@ def _related(case: Case, staff: Staff, facts: Facts, relation: Relation) -> bool
         return case.unit_id is not None and case.unit_id == staff.unit_id
     if relation is Relation.VERIFIER:
         return case.verifier_id == staff.user_id
+    if relation is Relation.CO_UNIT:
+        return facts.part_of(case, staff.unit_id) is not None
     return facts.in_area
 
 
@@ -161,6 +181,28 @@ def _check_case(case: Case, user: AnyUser, facts: Facts, transition: Transition)
         )
     if action in TICKET_ACTIONS:
         _check_ticket(case, facts, action)
+    if action in CO_ACTIONS:
+        _check_part(case, facts, action)
+
+
+# A co-unit's actions on its part, and the part state each needs.
+CO_ACTIONS = {"co_sign": PartState.DISPATCHED, "co_handle": PartState.SIGNED}
+
+
+def _check_part(case: Case, facts: Facts, action: str) -> None:
+    staff = facts.staff
+    part = facts.part_of(case, staff.unit_id if staff else None)
+    if part is None:  # a superuser without a post has no part to act on
+        raise NotPermitted(_(_RELATION_MESSAGES[Relation.CO_UNIT]) % {"action": _("协办")})
+    if part.state != CO_ACTIONS[action]:
+        raise Conflict(
+            _("案件 #%(id)s 的协办任务当前为「%(state)s」，不能%(action)s。")
+            % {
+                "id": case.pk,
+                "state": part.get_state_display(),
+                "action": TRANSITIONS[action].label,
+            }
+        )
 
 
 def _holds_escalation(case: Case, facts: Facts) -> bool:

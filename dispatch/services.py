@@ -14,25 +14,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dispatch import calendar, deadlines, hotline
-from dispatch.models import Assignment, ExtensionKind, ExtensionRequest, Stage, StageLimit
+from dispatch.models import (
+    Assignment,
+    CasePart,
+    ExtensionKind,
+    ExtensionRequest,
+    PartState,
+    Stage,
+    StageLimit,
+)
 from dispatch.permissions import Facts, check_action, facts_of
 from dispatch.routing import NoUnit, Route, escalation_route, places_of, route
 from dispatch.transitions import TRANSITIONS, Transition
+from gridmgmt import clock
 from incidents.access import visible_cases
 from incidents.errors import CaseNotFound, Conflict, InvalidInput
 from incidents.history import record
-from incidents.models import Case, CaseEvent, Satisfaction, State
+from incidents.models import FINAL_STATES, Case, CaseEvent, Satisfaction, State
 from incidents.photos import attach, check_photos
 from incidents.services import Intake, Report, Ticket, case_report, case_ticket
-from layers.models import Role, Staff, Tier, Unit
+from layers.models import Category, Role, Staff, Tier, Unit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -95,9 +104,13 @@ def _finish(
     data: dict[str, Any] | None = None,
     photos: Sequence[UploadedFile] = (),
     from_state: str | None = None,
+    unit_id: int | None = None,
+    save: bool = True,
 ) -> CaseEvent:
     """Apply the transition's state and write history and live event. `from_state`: the
-    state before, when the caller already changed it (an approved 缓办 suspends)."""
+    state before, when the caller already changed it (an approved 缓办 suspends);
+    `unit_id`: the co-unit whose part the action is about (协办); `save=False`: the next
+    transition of the same transaction saves the case (incidents.history.record)."""
     from_state = from_state or case.state
     if transition.target is not None:
         case.state = transition.target
@@ -110,6 +123,8 @@ def _finish(
         staff=staff,
         note=note,
         data=data,
+        unit_id=unit_id,
+        save=save,
     )
     attach(case, checked, event)
     return event
@@ -130,7 +145,7 @@ def case_file(
     *, user: User, case_id: int, note: str = "", expected_state: str | None = None
 ) -> Case:
     case, staff, transition = _begin(user, case_id, "file", expected_state)
-    case.filed_at = timezone.now()
+    case.filed_at = clock.now()
     _finish(case, user, staff, transition, note=note)
     return case
 
@@ -188,7 +203,7 @@ def case_merge(
 
 
 def _assign(case: Case, chosen: Route, user: User | None) -> dict[str, Any]:
-    now = timezone.now()
+    now = clock.now()
     case.unit = chosen.unit
     Assignment.objects.create(
         case=case, unit=chosen.unit, tier=chosen.tier, rule=chosen.rule,
@@ -205,16 +220,51 @@ def case_dispatch(
     unit_id: int | None = None,
     note: str = "",
     expected_state: str | None = None,
+    co_unit_ids: Sequence[int] = (),
 ) -> Case:
-    """派遣 by the routing rules, or to a unit the dispatcher picks. The clock starts."""
+    """派遣 by the routing rules, or to a unit the dispatcher picks. The clock starts.
+    `co_unit_ids`: co-units (协办) beside it, each with its own part."""
     case, staff, transition = _begin(user, case_id, "dispatch", expected_state)
-    now = timezone.now()
+    now = clock.now()
     chosen = _chosen_unit(case, staff, unit_id) if unit_id else _routed(case, now)
+    co_units = _co_units(case, staff, co_unit_ids, lead=chosen.unit.pk)
     data = _assign(case, chosen, user)
+    if co_units:
+        data["co_units"] = [u.pk for u in co_units]
     case.dispatched_at = now
     deadlines.start(case, now)
     _finish(case, user, staff, transition, note=note, data=data)
+    _add_parts(case, user, staff, co_units, note)
     return case
+
+
+def _co_units(case: Case, staff: Staff | None, unit_ids: Sequence[int], *, lead: int) -> list[Unit]:
+    """The co-units asked for, checked like a chosen unit (it covers the case's place, not
+    above the dispatcher's tier), none the lead unit and none a co-unit already."""
+    ids = list(dict.fromkeys(unit_ids))
+    if not ids:
+        return []
+    if lead in ids:
+        raise InvalidInput(_("主办单位不能同时是协办单位。"), field="co_units")
+    taken = CasePart.objects.filter(case=case, unit_id__in=ids).select_related("unit").first()
+    if taken is not None:
+        raise InvalidInput(
+            _("%(unit)s 已是此案件的协办单位。") % {"unit": taken.unit.name}, field="co_units"
+        )
+    return [_chosen_unit(case, staff, unit_id, field="co_units").unit for unit_id in ids]
+
+
+def _add_parts(
+    case: Case, user: User, staff: Staff | None, units: Sequence[Unit], note: str
+) -> None:
+    """One part per co-unit, and its history entry (co_dispatch): the entry names the
+    co-unit, which from then on sees the case and is told of it."""
+    now = clock.now()
+    for unit in units:
+        part = CasePart.objects.create(case=case, unit=unit, assigned_at=now, assigned_by=user)
+        data = {"part": part.pk, "unit": unit.pk, "lead": case.unit_id}
+        record(case, action="co_dispatch", from_state=case.state, actor=user, staff=staff,
+               note=note, data=data, unit_id=unit.pk)  # fmt: skip
 
 
 def case_autodispatch(*, case_id: int, case: Case | None = None) -> Case | None:
@@ -230,7 +280,7 @@ def case_autodispatch(*, case_id: int, case: Case | None = None) -> Case | None:
             return None
         if case is None:
             case = Case.objects.select_related("category", "district").get(pk=case_id)
-        now = timezone.now()
+        now = clock.now()
         try:
             chosen = route(case, at=now)
         except NoUnit:
@@ -239,7 +289,8 @@ def case_autodispatch(*, case_id: int, case: Case | None = None) -> Case | None:
             return None
         note = f"自动立案派遣（规则{chosen.rule.order}）"
         case.filed_at = now
-        _finish(case, None, None, TRANSITIONS["file"], note=note)
+        # Filed and dispatched at once: the dispatch below saves the case for both.
+        _finish(case, None, None, TRANSITIONS["file"], note=note, save=False)
         data = _assign(case, chosen, None)
         case.dispatched_at = now
         deadlines.start(case, now)
@@ -250,32 +301,29 @@ def case_autodispatch(*, case_id: int, case: Case | None = None) -> Case | None:
 def case_take_report(*, user: User, report: Report) -> Intake:
     """An inspector's report in: intake (placement, history, live event), then 自动立案派遣
     when the rule that routes it says so."""
-    return _taken(case_report(user=user, report=report))
+    return _taken(case_report(user=user, report=report, prepare=_intake_deadlines))
 
 
 def case_take_ticket(*, user: User, ticket: Ticket) -> Intake:
     """A ticket in, whatever brought it (12345 operator, Open311 client): intake (address
     or point, placement, history, live event), then 自动立案派遣 when its rule says so."""
-    return _taken(case_ticket(user=user, ticket=ticket))
+    return _taken(case_ticket(user=user, ticket=ticket, prepare=_intake_deadlines))
+
+
+def _intake_deadlines(case: Case) -> None:
+    """The deadlines that run from the intake, set on the new case before its INSERT:
+    立案 (every case), and a 12345 work order's reply (dispatch.hotline)."""
+    limit = StageLimit.objects.filter(stage=Stage.FILE).first()
+    if limit is not None:
+        case.file_due_at = calendar.deadline(case.created_at, limit.limit, limit.unit)
+    if hotline.is_ticket(case):
+        hotline.start_reply_clock(case, case.created_at)
 
 
 def _taken(result: Intake) -> Intake:
     if result.created:
-        # The deadlines that run from the intake: 立案 (every case), and a 12345 work
-        # order's reply (dispatch.hotline).
-        case = result.case
-        changed = ["file_due_at"]
-        limit = StageLimit.objects.filter(stage=Stage.FILE).first()
-        if limit is not None:
-            case.file_due_at = calendar.deadline(case.created_at, limit.limit, limit.unit)
-        if hotline.is_ticket(case):
-            hotline.start_reply_clock(case, case.created_at)
-            changed += ["reply_term", "reply_due_at", "hotline_check_at"]
-        with transaction.atomic():
-            case.save(update_fields=changed)
-    if result.created:
-        # Intake has committed: the report stands whatever routing finds. A dispatch
-        # updates result.case in place.
+        # Intake has written the case: the report stands whatever routing finds. A
+        # dispatch updates result.case in place.
         case_autodispatch(case_id=result.case.pk, case=result.case)
     return result
 
@@ -289,19 +337,19 @@ def _routed(case: Case, now: Any) -> Route:
         ) from None
 
 
-def _chosen_unit(case: Case, staff: Staff | None, unit_id: int) -> Route:
+def _chosen_unit(case: Case, staff: Staff | None, unit_id: int, *, field: str = "unit") -> Route:
     unit = Unit.objects.filter(pk=unit_id).select_related("area").first()
     if unit is None:
-        raise InvalidInput(_("单位 %(id)s 不存在。") % {"id": unit_id}, field="unit")
+        raise InvalidInput(_("单位 %(id)s 不存在。") % {"id": unit_id}, field=field)
     if unit.area_id not in places_of(case):
         raise InvalidInput(
             _("%(unit)s 的辖区不包含案件所在位置，不能派给它。") % {"unit": unit.name},
-            field="unit",
+            field=field,
         )
     if staff is not None and _tier_rank(unit.tier) > _tier_rank(staff.unit.tier):
         raise InvalidInput(
             _("不能直接派给上级单位 %(unit)s；请使用“上报上级”。") % {"unit": unit.name},
-            field="unit",
+            field=field,
         )
     actor = staff.user.get_username() if staff else "admin"
     return Route(unit, unit.tier, None, f"{actor} 指定派遣给 {unit.name}", {"manual": True})
@@ -320,10 +368,12 @@ def case_redispatch(
     unit_id: int,
     reason: str,
     expected_state: str | None = None,
+    co_unit_ids: Sequence[int] = (),
 ) -> Case:
     """改派: the command side moves a case in the hands of one unit (or returned by it)
     to another unit of its choice. The clock starts afresh for the new unit, as at a
-    dispatch: the unit it leaves is not charged for it."""
+    dispatch: the unit it leaves is not charged for it. `co_unit_ids`: co-units added
+    (协办); the parts the case has keep going."""
     reason = _required(reason, "reason", _("改派理由"))
     case, staff, transition = _begin(user, case_id, "redispatch", expected_state)
     if unit_id == case.unit_id:
@@ -333,13 +383,17 @@ def case_redispatch(
             field="unit",
         )
     chosen = _chosen_unit(case, staff, unit_id)
+    co_units = _co_units(case, staff, co_unit_ids, lead=chosen.unit.pk)
     previous = case.unit_id
     data = {**_assign(case, chosen, user), "previous_unit": previous}
-    now = timezone.now()
+    if co_units:
+        data["co_units"] = [u.pk for u in co_units]
+    now = clock.now()
     case.dispatched_at = now
     case.verifier = None
     deadlines.start(case, now)
     _finish(case, user, staff, transition, note=reason, data=data)
+    _add_parts(case, user, staff, co_units, reason)
     return case
 
 
@@ -356,7 +410,7 @@ def case_supervise(
     and the date it expects the case dealt with by. The state does not change; the
     history keeps it and its live event reaches the unit (it goes to the case's units)."""
     note = _required(note, "note", _("督办意见"))
-    if due_at <= timezone.now():
+    if due_at <= clock.now():
         raise InvalidInput(_("督办期限须晚于现在。"), field="due_at")
     case, staff, transition = _begin(user, case_id, "supervise", expected_state)
     data = {"due_at": due_at.isoformat(), "unit": case.unit_id}
@@ -386,7 +440,7 @@ def _escalate(case: Case, user: User | None, reason: str) -> dict[str, Any]:
         raise Conflict(_("无法上报：%(error)s。") % {"error": error}) from None
     data = _assign(case, chosen, user)
     if case.due_at is None:  # filed but never dispatched: the clock starts now
-        case.dispatched_at = timezone.now()
+        case.dispatched_at = clock.now()
         deadlines.start(case, case.dispatched_at)
     return data
 
@@ -443,7 +497,7 @@ def case_request_extension(
         with transaction.atomic():
             request = ExtensionRequest.objects.create(
                 case=case, kind=kind, hours=hours if kind == ExtensionKind.EXTEND else None,
-                reason=reason, requested_by=user, requested_at=timezone.now(),
+                reason=reason, requested_by=user, requested_at=clock.now(),
             )  # fmt: skip
     except IntegrityError:
         raise Conflict(_("此案件已有一个待审批的延期/缓办申请。")) from None
@@ -458,7 +512,7 @@ def _lapse_pending(case: Case, user: User) -> bool:
     if case.state != State.SIGNED:  # only a case in hand can have a pending request
         return False
     pending = ExtensionRequest.objects.filter(case=case, approved__isnull=True)
-    return bool(pending.update(approved=False, decided_by=user, decided_at=timezone.now()))
+    return bool(pending.update(approved=False, decided_by=user, decided_at=clock.now()))
 
 
 @transaction.atomic
@@ -474,7 +528,7 @@ def case_decide_extension(
     case, facts, transition = _checked(user, case_id, action, expected_state)
     staff, request = facts.staff, facts.pending
     assert request is not None  # check_action: a decision needs a pending request
-    now = timezone.now()
+    now = clock.now()
     request.approved, request.decided_by, request.decided_at = approve, user, now
     request.save(update_fields=["approved", "decided_by", "decided_at"])
     if approve and request.kind == ExtensionKind.EXTEND:
@@ -494,7 +548,7 @@ def case_resume(
     *, user: User, case_id: int, note: str = "", expected_state: str | None = None
 ) -> Case:
     case, staff, transition = _begin(user, case_id, "resume", expected_state)
-    deadlines.unpause(case, timezone.now())
+    deadlines.unpause(case, clock.now())
     _finish(case, user, staff, transition, note=note, data={"due_at": _iso(case.due_at)})
     return case
 
@@ -513,12 +567,17 @@ def case_handle(
     if not photos:
         raise InvalidInput(_("反馈须附现场处置照片。"), field="photos")
     case, staff, transition = _begin(user, case_id, "handle", expected_state)
-    now = timezone.now()
+    now = clock.now()
     case.handled_at, case.handled_by = now, user
-    deadlines.stop(case)
+    limit = StageLimit.objects.filter(stage=Stage.VERIFY).first()
+    deadlines.start_verification(case, now, (limit.limit, limit.unit) if limit else None)
     case.verifier_id = pick_verifier(case, handler_id=user.pk)
-    _finish(case, user, staff, transition, note=note, photos=photos,
-            data={"verifier": case.verifier_id})  # fmt: skip
+    # The co-units' parts still open when the lead reports: the case goes on without them.
+    still_open = CasePart.objects.filter(case=case).exclude(state=PartState.HANDLED)
+    data: dict[str, Any] = {"verifier": case.verifier_id, "verify_due_at": _iso(case.verify_due_at)}
+    if open_parts := list(still_open.values_list("unit_id", flat=True)):
+        data["open_parts"] = open_parts
+    _finish(case, user, staff, transition, note=note, photos=photos, data=data)
     return case
 
 
@@ -559,6 +618,161 @@ def pick_verifier(case: Case, *, handler_id: int | None) -> int | None:
     return int(row[0]) if row else None
 
 
+# ---- splitting (拆分) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Child:
+    """One child case of a split: its subcategory, and optionally the unit it goes to
+    (else the routing rules choose) and its own description (else the parent's)."""
+
+    category_id: int
+    unit_id: int | None = None
+    description: str = ""
+
+
+# Copied from the parent to each child: where, who reported, how it came in.
+CHILD_FIELDS = (
+    "source", "channel", "urgent", "geom", "datum", "accuracy_m", "address_id",
+    "address_text", "component_code", "entity_id", "cell_id", "community_id", "street_id",
+    "district_id", "reporter_id", "caller_name", "caller_phone", "media_url",
+)  # fmt: skip
+MAX_CHILDREN = 10
+
+
+@transaction.atomic
+def case_split(
+    *,
+    user: User,
+    case_id: int,
+    children: Sequence[Child],
+    note: str = "",
+    expected_state: str | None = None,
+) -> Case:
+    """拆分: a filed report that concerns several departments becomes child cases, one per
+    subcategory or unit, each filed and dispatched at once (its own routing, its own
+    deadline). The parent waits as 已拆分 and closes with its last child; both histories
+    name the other."""
+    if not 2 <= len(children) <= MAX_CHILDREN:
+        raise InvalidInput(
+            _("拆分须为 2 至 %(max)s 件子案件。") % {"max": MAX_CHILDREN}, field="children"
+        )
+    case, staff, transition = _begin(user, case_id, "split", expected_state)
+    categories = _child_categories(children)
+    now = clock.now()
+    made = []
+    for child in children:
+        made.append(_child(case, categories[child.category_id], child, user, staff, now))
+    deadlines.stop(case)
+    case.hotline_check_at = None
+    ids = [c.pk for c in made]
+    _finish(case, user, staff, transition, note=note, data={"children": ids})
+    return case
+
+
+def _child_categories(children: Sequence[Child]) -> dict[int, Category]:
+    wanted = {child.category_id for child in children}
+    found = {c.pk: c for c in Category.objects.filter(pk__in=wanted, active=True)}
+    for category_id in wanted:
+        category = found.get(category_id)
+        if category is None or category.is_major:
+            raise InvalidInput(
+                _("分类 %(id)s 不存在或不是小类。") % {"id": category_id}, field="children"
+            )
+    return found
+
+
+def _child(
+    parent: Case, category: Category, child: Child, user: User, staff: Staff | None, now: Any
+) -> Case:
+    case = Case(
+        **{name: getattr(parent, name) for name in CHILD_FIELDS},
+        category=category, description=child.description.strip() or parent.description,
+        attributes={}, state=State.FILED, parent=parent, created_at=now, updated_at=now,
+        filed_at=now,
+    )  # fmt: skip
+    case.save()
+    record(case, action="split_from", from_state="", actor=user, staff=staff,
+           data={"parent": parent.pk})  # fmt: skip
+    if child.unit_id:
+        chosen = _chosen_unit(case, staff, child.unit_id, field="children")
+    else:
+        chosen = _routed(case, now)
+    data = _assign(case, chosen, user)
+    case.dispatched_at = now
+    deadlines.start(case, now)
+    _finish(case, user, staff, TRANSITIONS["dispatch"], data={**data, "parent": parent.pk})
+    return case
+
+
+def _close_parent(parent_id: int, user: User, staff: Staff | None) -> None:
+    """The last child closed: its parent closes too, on time if every child closed was."""
+    parent = (
+        Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=parent_id)
+    )
+    if parent.state != State.SPLIT:
+        return
+    children = list(
+        Case.objects.filter(parent=parent).order_by("pk").values("pk", "state", "closed_on_time")
+    )
+    if any(c["state"] not in FINAL_STATES for c in children):
+        return
+    parent.state = State.CLOSED
+    parent.closed_at = clock.now()
+    parent.closed_on_time = all(c["closed_on_time"] is not False for c in children)
+    data = {"children": [c["pk"] for c in children], "on_time": parent.closed_on_time}
+    record(parent, action="close", from_state=State.SPLIT, actor=user, staff=staff,
+           note=_("子案件均已结案"), data=data)  # fmt: skip
+
+
+# ---- co-units (协办) --------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_co_sign(
+    *, user: User, case_id: int, note: str = "", expected_state: str | None = None
+) -> Case:
+    """协办签收: a co-unit signs for its part; the case's state is the lead's and stays."""
+    case, facts, transition = _checked(user, case_id, "co_sign", expected_state)
+    part = _own_part(case, facts)
+    part.state, part.signed_at = PartState.SIGNED, clock.now()
+    part.save(update_fields=["state", "signed_at"])
+    _finish(case, user, facts.staff, transition, note=note,
+            data={"part": part.pk, "unit": part.unit_id}, unit_id=part.unit_id)  # fmt: skip
+    return case
+
+
+@transaction.atomic
+def case_co_handle(
+    *,
+    user: User,
+    case_id: int,
+    note: str,
+    photos: Sequence[UploadedFile] = (),
+    expected_state: str | None = None,
+) -> Case:
+    """协办反馈: a co-unit reports what it did on its part, with photos. The case goes to
+    verification only by the lead's own 反馈."""
+    note = _required(note, "note", _("处置情况"))
+    if not photos:
+        raise InvalidInput(_("反馈须附现场处置照片。"), field="photos")
+    case, facts, transition = _checked(user, case_id, "co_handle", expected_state)
+    part = _own_part(case, facts)
+    data = {"part": part.pk, "unit": part.unit_id}
+    event = _finish(case, user, facts.staff, transition, note=note, photos=photos, data=data,
+                    unit_id=part.unit_id)  # fmt: skip
+    part.state, part.handled_at, part.handled_by = PartState.HANDLED, event.at, user
+    part.note, part.feedback = note, event
+    part.save(update_fields=["state", "handled_at", "handled_by", "note", "feedback"])
+    return case
+
+
+def _own_part(case: Case, facts: Facts) -> CasePart:
+    part = facts.part_of(case, facts.staff.unit_id if facts.staff else None)
+    assert part is not None  # check_action: a co-unit action needs the actor's part
+    return part
+
+
 # ---- verification and closing -------------------------------------------------------
 
 
@@ -578,11 +792,14 @@ def case_verify(
     case, staff, transition = _begin(
         user, case_id, "verify_pass" if passed else "verify_fail", expected_state
     )
+    # 按时核查 (the evaluation's): checked by the verification deadline, if it has one.
+    on_time = case.verify_due_at is None or clock.now() <= case.verify_due_at
+    deadlines.stop(case)  # the verification timer
     if not passed:
         case.reworks += 1
         deadlines.resume_timer(case)
-    _finish(case, user, staff, transition, note=note, photos=photos,
-            data={"unit": case.unit_id})  # fmt: skip
+    data = {"unit": case.unit_id, "on_time": on_time, "verify_due_at": _iso(case.verify_due_at)}
+    _finish(case, user, staff, transition, note=note, photos=photos, data=data)
     return case
 
 
@@ -592,11 +809,13 @@ def case_close(
 ) -> Case:
     """结案. On time if the (last) feedback came by the deadline."""
     case, staff, transition = _begin(user, case_id, "close", expected_state)
-    case.closed_at = timezone.now()
+    case.closed_at = clock.now()
     handled = case.handled_at or case.closed_at
     case.closed_on_time = case.due_at is None or handled <= case.due_at
     deadlines.stop(case)
     _finish(case, user, staff, transition, note=note, data={"on_time": case.closed_on_time})
+    if case.parent_id is not None:
+        _close_parent(case.parent_id, user, staff)
     return case
 
 
@@ -611,7 +830,7 @@ def case_close_direct(
     the answer given as its reply; nothing is dispatched and no call-back is due."""
     reply = _required(reply, "reply", _("答复内容"))
     case, staff, transition = _begin(user, case_id, "close_direct", expected_state)
-    now = timezone.now()
+    now = clock.now()
     case.reply, case.replied_at = reply, now
     case.closed_at, case.closed_on_time = now, True
     case.hotline_check_at = None
@@ -624,7 +843,7 @@ def case_reply(*, user: User, case_id: int, reply: str, expected_state: str | No
     """答复: the unit's answer to the caller, which the hotline reads out at the call-back."""
     reply = _required(reply, "reply", _("答复内容"))
     case, staff, transition = _begin(user, case_id, "reply", expected_state)
-    now = timezone.now()
+    now = clock.now()
     on_time = case.reply_due_at is None or now <= case.reply_due_at
     hotline.replied(case, reply, now)
     data = {"on_time": on_time, "unit": case.unit_id, "round": case.reopens,
@@ -652,7 +871,7 @@ def case_callback(
     if not reached and satisfaction:
         raise InvalidInput(_("未接通时不能填写满意度。"), field="satisfaction")
     case, staff, transition = _begin(user, case_id, "callback", expected_state)
-    now = timezone.now()
+    now = clock.now()
     case.callback_tries += 1
     allowed = hotline.callback_tries_allowed(case)
     done = reached or case.callback_tries >= allowed
@@ -676,7 +895,7 @@ def _reopen(case: Case, user: User, staff: Staff | None, note: str) -> None:
     dispatched anew: a new disposal deadline and a new reply deadline from now; the
     case's 重办 count goes up (the evaluation's 重办率)."""
     from_state = case.state
-    now = timezone.now()
+    now = clock.now()
     case.state = State.DISPATCHED
     case.reopens += 1
     case.closed_at = case.closed_on_time = case.handled_at = None

@@ -23,12 +23,14 @@ from django.utils import timezone
 
 from dispatch import deadlines, holidays, hotline
 from dispatch.routing import territorial_unit, tier_above
+from gridmgmt import clock
 from incidents.history import record
-from incidents.models import CLOCK_STATES, Case
+from incidents.models import CLOCK_STATES, Case, State
 
 log = logging.getLogger(__name__)
 
 WARNING, OVERDUE, SUPERVISE = "warning", "overdue", "supervise"
+VERIFY_WARNING, VERIFY_OVERDUE = "verify_warning", "verify_overdue"
 FAILED = "failed"  # the step raised: the case is set aside for a while
 # The database itself is gone (down, restarted, connection cut): no case is at fault.
 DATABASE_LOST = (OperationalError, InterfaceError)
@@ -43,22 +45,22 @@ def run_due(*, now: dt.datetime | None = None, limit: int = 1000) -> list[tuple[
         claimed: list[int] = []
         try:
             with transaction.atomic():
-                case = _claim(now or timezone.now(), failed)
+                case = _claim(now or clock.now(), failed)
                 if case is None:
                     break
                 claimed.append(case.pk)
-                done.append((case.pk, _step(case, now or timezone.now())))
+                done.append((case.pk, _step(case, now or clock.now())))
         except DATABASE_LOST:
             raise
         except Exception:
             if not claimed:
                 raise  # finding due cases failed: not one case's fault
             failed.add(claimed[0])
-            _set_aside(claimed[0], now or timezone.now())
+            _set_aside(claimed[0], now or clock.now())
             done.append((claimed[0], FAILED))
     # The 12345 reply and call-back deadlines (their own timer column), same pass.
     if len(done) < limit:
-        done += hotline.run_due(now=now or timezone.now(), limit=limit - len(done))
+        done += hotline.run_due(now=now or clock.now(), limit=limit - len(done))
     return done
 
 
@@ -84,6 +86,8 @@ def _claim(now: dt.datetime, failed: set[int]) -> Case | None:
 
 
 def _step(case: Case, now: dt.datetime) -> str:
+    if case.state == State.HANDLED and case.verify_due_at is not None:
+        return _verification_step(case, now)
     if case.state not in CLOCK_STATES or case.due_at is None:
         # The clock stopped by other means (fed back, suspended): nothing to chase.
         case.sla_check_at = None
@@ -105,6 +109,23 @@ def _step(case: Case, now: dt.datetime) -> str:
     supervisor = case.supervising_unit_id
     record(case, action=what, from_state=case.state, actor=None, staff=None, note=note,
            data={"due_at": case.due_at.isoformat(), "supervising_unit": supervisor})  # fmt: skip
+    return what
+
+
+def _verification_step(case: Case, now: dt.datetime) -> str:
+    """核查时限 (dispatch.deadlines.start_verification): a warning before it, then 核查超期
+    once; the verifier is told of both (notifications.rules)."""
+    due = case.verify_due_at
+    assert due is not None
+    if now < due:
+        what, note = VERIFY_WARNING, f"核查即将超期：核查时限 {_local(due)}"
+        case.sla_check_at = due
+    else:
+        case.verify_overdue = True
+        what, note = VERIFY_OVERDUE, f"核查超期：核查时限 {_local(due)}"
+        case.sla_check_at = None
+    record(case, action=what, from_state=case.state, actor=None, staff=None, note=note,
+           data={"verify_due_at": due.isoformat(), "verifier": case.verifier_id})  # fmt: skip
     return what
 
 

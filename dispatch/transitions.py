@@ -4,7 +4,8 @@ and who may take it. Anything not in the table is refused with a clear error.
 Who may act is a role plus a relation to the case:
 - AREA: the case lies in the actor's unit area, or the unit supervises it (督办);
 - ASSIGNEE: the case is assigned to the actor's unit (it must fix it);
-- VERIFIER: the actor is the inspector asked to verify it.
+- VERIFIER: the actor is the inspector asked to verify it;
+- CO_UNIT: the actor's unit is a co-unit (协办) of the case with its part open.
 dispatch.permissions applies the table (and the rules of the case itself, such as a
 pending extension request) for the services and for the pages alike.
 A superuser may take any action the state allows (administrators repair data).
@@ -18,6 +19,15 @@ A superuser may take any action the state allows (administrators repair data).
 
     dispatched/signed/returned/rework ─redispatch→ dispatched (改派, to another unit)
     dispatched/signed/suspended/rework: supervise (督办, a note and a date; state kept)
+
+Co-units (协办, dispatch.models.CasePart): a dispatch or re-dispatch may name co-units
+beside the lead unit (主办, the case's unit). Each signs for its part (co_sign) and
+reports its feedback (co_handle) while the case is being worked on, the case's state kept;
+the lead's 反馈 alone takes the case to verification, open parts listed.
+
+拆分: the command side splits a filed case into child cases, one per department or
+subcategory, each filed and dispatched at once with its own routing and deadline; the
+parent waits as 已拆分 (split) and is closed with its last child (services.case_close).
 
 12345 work orders (dispatch.hotline) add: reported ─close_direct→ closed (直接办结, a
 consultation answered on the phone); the unit's reply (答复) and the hotline's call-back
@@ -41,6 +51,7 @@ class Relation(enum.Enum):
     AREA = "area"
     ASSIGNEE = "assignee"
     VERIFIER = "verifier"
+    CO_UNIT = "co_unit"
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,8 @@ ASSIGNEE = {
 # Extensions are approved above the street: a street office does not approve its own.
 APPROVERS = {Role.DISTRICT: Relation.AREA, Role.CITY: Relation.AREA}
 VERIFIER = {Role.INSPECTOR: Relation.VERIFIER}
+# A co-unit (协办) of the case: any unit that handles cases.
+CO_UNIT = {role: Relation.CO_UNIT for role in ASSIGNEE}
 
 OPEN_BEFORE_DISPATCH = frozenset({State.REPORTED, State.FILED})
 WORKING = frozenset({State.DISPATCHED, State.SIGNED, State.RETURNED, State.REWORK})
@@ -74,12 +87,16 @@ ANSWERABLE = frozenset({State.SIGNED, State.HANDLED, State.VERIFIED, State.CLOSE
 HOTLINE = {Role.HOTLINE: Relation.AREA}
 # A unit has the case in hand (it can be pressed, 督办).
 WITH_UNIT = frozenset({State.DISPATCHED, State.SIGNED, State.SUSPENDED, State.REWORK})
+# A co-unit works on its part from the dispatch until the case is closed.
+CO_WORKING = frozenset({*WORKING, State.SUSPENDED, State.HANDLED, State.VERIFIED})
 
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in [
         Transition("file", _("立案"), frozenset({State.REPORTED}), State.FILED, COMMAND),
         Transition("cancel", _("注销"), OPEN_BEFORE_DISPATCH, State.CANCELLED, COMMAND),
+        # 拆分: into child cases for different departments (dispatch.services.case_split).
+        Transition("split", _("拆分"), frozenset({State.FILED}), State.SPLIT, COMMAND),
         Transition(
             "merge",
             _("合并"),
@@ -150,5 +167,8 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("reply", _("答复"), ANSWERABLE, None, ASSIGNEE),
         # State kept, unless 不满意: then the service reopens the case (重办, dispatched).
         Transition("callback", _("回访"), ANSWERABLE, None, HOTLINE),
+        # 协办: a co-unit's own part (dispatch.permissions checks the part's state).
+        Transition("co_sign", _("协办签收"), CO_WORKING, None, CO_UNIT),
+        Transition("co_handle", _("协办反馈"), CO_WORKING, None, CO_UNIT),
     ]
 }

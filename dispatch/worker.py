@@ -6,11 +6,18 @@ and the pass retried after a pause that doubles while the database stays away (u
 MAX_BACKOFF seconds); any other error of a pass is logged and retried the same way.
 After each pass the worker writes its heartbeat (dispatch.models.WorkerHeartbeat), which
 /health/ reads. `make run` restarts a worker that exits all the same (scripts/run.sh).
+
+Every worker reads the time from the one clock (gridmgmt.clock): `--clock-start ISO` runs
+it from a past (or future) moment and `--clock-rate R` at R times real time, so that the
+real workers can replay or hurry a city's day (`simulate_city`, tests, demonstrations):
+
+    manage.py run_sla_worker --clock-start 2026-11-23T09:00+08:00 --clock-rate 60
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import signal
 import threading
@@ -23,6 +30,7 @@ from django.utils import timezone
 
 from dispatch.models import WorkerHeartbeat
 from dispatch.sla import DATABASE_LOST
+from gridmgmt import clock
 
 MAX_BACKOFF = 30.0  # seconds between attempts while the database stays away
 
@@ -44,15 +52,50 @@ class WorkerCommand(BaseCommand):
             default=self.interval,
             help=f"Seconds between passes (default {self.interval:g}).",
         )
+        parser.add_argument(
+            "--clock-start",
+            type=_moment,
+            help="Run the clock from this moment (ISO 8601; without an offset, local time).",
+        )
+        parser.add_argument(
+            "--clock-rate",
+            type=float,
+            default=1.0,
+            help="The clock's speed from --clock-start, times real time (default 1).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        start: dt.datetime | str | None = options["clock_start"]
+        if isinstance(start, str):  # call_command() passes its keywords unparsed
+            start = _moment(start)
+        if options["clock_rate"] < 0:
+            raise CommandError("--clock-rate must not be negative")
+        if start is None:
+            if options["clock_rate"] != 1.0:
+                raise CommandError("--clock-rate needs --clock-start")
+            self.loop(**options)
+            return
+        self.log.info("%s worker: clock from %s at %g x real time",
+                      self.label, start.isoformat(), options["clock_rate"])  # fmt: skip
+        # travel(): the clock reads what it read before once the worker stops (a test
+        # that ran the command in its own process).
+        with clock.travel(start, rate=options["clock_rate"]):
+            self.loop(**options)
+
+    def loop(self, **options: Any) -> None:
         stopping = threading.Event()
 
         def stop(signum: int, frame: FrameType | None) -> None:
             stopping.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        before = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.passes(stopping, **options)
+        finally:  # a worker run inside a longer process (a test) leaves its handlers
+            for signum, handler in before.items():
+                signal.signal(signum, handler)
+
+    def passes(self, stopping: threading.Event, **options: Any) -> None:
         if options["once"]:
             try:
                 self.one_pass()
@@ -88,7 +131,15 @@ class WorkerCommand(BaseCommand):
         if not connection.in_atomic_block:
             close_old_connections()
         self.work()
-        WorkerHeartbeat.beat(self.worker, at=timezone.now())
+        WorkerHeartbeat.beat(self.worker, at=clock.now())
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 moment: {text!r}") from None
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 def _first_line(error: BaseException) -> str:

@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from exchange.models import ProvincialTicket
+from gridmgmt import clock
 from incidents.errors import CaseError, InvalidInput, NotPermitted
 from incidents.models import Case, CaseEvent, Channel, TicketType
 from incidents.services import Location, Ticket, case_ticket
@@ -104,7 +105,7 @@ def _file(user: User, number: str, raw: dict[str, Any]) -> ProvincialTicket:
     intake = case_ticket(user=user, ticket=ticket)
     return ProvincialTicket.objects.create(
         ticket_no=number, ticket_type=ticket_type, case=intake.case,
-        received_at=_moment(raw.get("received_at")), imported_at=timezone.now(),
+        received_at=_moment(raw.get("received_at")), imported_at=clock.now(),
     )  # fmt: skip
 
 
@@ -161,7 +162,7 @@ def results(*, since: dt.datetime | None = None, limit: int = 1000) -> list[dict
         rows = rows.filter(case__updated_at__gt=since)
     picked = list(rows.order_by("case__updated_at", "pk")[:limit])
     out = [_result(row) for row in picked]
-    now = timezone.now()
+    now = clock.now()
     ProvincialTicket.objects.filter(pk__in=[r.pk for r in picked]).update(exported_at=now)
     return out
 

@@ -24,9 +24,9 @@ import urllib.request
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from exchange.models import DeliveryState, Webhook, WebhookAttempt, WebhookDelivery
+from gridmgmt import clock
 from incidents.models import Outbox
 from incidents.outbox import groups, last_seq, unit_group
 from notifications.models import OutboxCursor, backoff
@@ -89,7 +89,7 @@ def _reaches(hook: Webhook, event: Outbox) -> bool:
 def _queue(hook: Webhook, event: Outbox) -> WebhookDelivery:
     body = {"event": event.kind, "seq": event.seq, "at": event.at.isoformat(),
             "case": event.payload.get("case")}  # fmt: skip
-    now = timezone.now()
+    now = clock.now()
     return WebhookDelivery.objects.create(
         webhook=hook, seq=event.seq, kind=event.kind, created_at=now, next_attempt_at=now,
         body=json.dumps(body, ensure_ascii=False, sort_keys=True),
@@ -100,7 +100,7 @@ def deliver_due(*, now: dt.datetime | None = None, limit: int = 100) -> list[tup
     """Post up to `limit` due deliveries; (delivery id, new state) for each attempt."""
     done = []
     for _ in range(limit):
-        outcome = _deliver_one(now or timezone.now())
+        outcome = _deliver_one(now or clock.now())
         if outcome is None:
             break
         done.append(outcome)
@@ -121,7 +121,7 @@ def _deliver_one(now: dt.datetime) -> tuple[int, str] | None:
         )
         if status is not None and 200 <= status < 300:
             delivery.state = DeliveryState.SENT
-            delivery.delivered_at = timezone.now()
+            delivery.delivered_at = clock.now()
             delivery.next_attempt_at = None
         elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
             delivery.state = DeliveryState.FAILED
@@ -163,7 +163,7 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
 
 def replay(delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery's body again, as a new delivery (its own attempts and log)."""
-    now = timezone.now()
+    now = clock.now()
     return WebhookDelivery.objects.create(
         webhook=delivery.webhook, seq=delivery.seq, kind=delivery.kind, body=delivery.body,
         created_at=now, next_attempt_at=now, replay_of=delivery,

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSocket through the live map's consumers."""
+"""ASGI entry point: HTTP through Django (its WSGI handler in threads, gridmgmt/wsgi_bridge.py),
+WebSocket through the live map's consumers, on one port."""
 
 import gc
 import os
@@ -6,6 +7,7 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridmgmt.settings")
 
 from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 # Django must be set up before the consumers import models.
 django_asgi = get_asgi_application()
@@ -13,16 +15,26 @@ django_asgi = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from gridmgmt.errors_middleware import BodySizeGuard  # noqa: E402
+from gridmgmt.wsgi_bridge import WsgiBridge  # noqa: E402
 from map_ui.live.auth import TokenAuthMiddleware  # noqa: E402
 from map_ui.live.routing import websocket_urlpatterns  # noqa: E402
+
+# HTTP: Django's WSGI handler in a pool of threads, one thread per request and no hop
+# inside it (gridmgmt/wsgi_bridge.py), unless settings.HTTP_SERVING says "asgi".
+http_app = (
+    WsgiBridge(get_wsgi_application(), settings.HTTP_THREADS)
+    if settings.HTTP_SERVING == "wsgi"
+    else django_asgi
+)
 
 application = ProtocolTypeRouter(
     {
         # An oversized body is refused from its headers, before Django reads it.
-        "http": BodySizeGuard(django_asgi),
+        "http": BodySizeGuard(http_app),
         # A page of another site must not open a WebSocket with the user's cookie: the
         # Origin header must name one of ALLOWED_HOSTS. Then the session's user, or the
         # user of an offered token (map_ui.live.tokens) when there is no session.

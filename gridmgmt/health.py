@@ -20,7 +20,6 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
@@ -30,6 +29,7 @@ from redis.exceptions import RedisError
 
 from dispatch import holidays
 from dispatch.models import WorkerHeartbeat
+from gridmgmt import clock
 
 TIMEOUT = dt.timedelta(seconds=2)
 
@@ -89,7 +89,7 @@ class SlaWorkerCheck(HealthCheck):
             raise ServiceUnavailable(_("无法读取心跳：数据库无法连接")) from error
         if beat is None:
             raise ServiceUnavailable(_("SLA 任务从未完成过一轮"))
-        self.age = round(max(0.0, (timezone.now() - beat.beat_at).total_seconds()), 1)
+        self.age = round(max(0.0, (clock.now() - beat.beat_at).total_seconds()), 1)
         limit = settings.SLA_WORKER_STALE_AFTER
         if self.age > limit:
             message = _("SLA 任务已 %(age)d 秒没有完成一轮（上限 %(limit)d 秒）")

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "analysis",  # decision analysis: hot spots, trends, recurring spots (docs/analysis.md)
     "stewardship",  # 一数一源, 一级采集, data quality (docs/stewardship.md)
     "patrol",  # 巡查: duty, positions partitioned by day, coverage (patrol/models.py)
+    "simulation",  # simulate_city: history through the real services (docs/simulation.md)
 ]
 
 # Django's ModelBackend, loading the user's post in the same query (layers/auth.py).
@@ -65,7 +66,8 @@ MIDDLEWARE = [
     "gridmgmt.errors_middleware.api_guard_middleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, the user read with the session in one statement (gridmgmt/sessions.py).
+    "gridmgmt.sessions.UserWithSessionMiddleware",
     # The request's address for the audit trail; unmasked reads and API writes (audit/).
     "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -92,6 +94,14 @@ TEMPLATES = [
     },
 ]
 ASGI_APPLICATION = "gridmgmt.asgi.application"
+# How gridmgmt.asgi serves HTTP: "wsgi" (Django's WSGI handler in HTTP_THREADS threads
+# of each server process, no thread hop inside a request: gridmgmt/wsgi_bridge.py) or
+# "asgi" (Django's ASGI handler). WebSockets are served by Channels either way, on the
+# same port. Figures: docs/performance.md, "Request floor".
+HTTP_SERVING = env_str("GRIDMGMT_HTTP_SERVING", "wsgi")
+# Threads per server process serving HTTP requests. More than DATABASE_POOL_SIZE, so that
+# requests beyond the pool wait for a connection and fail fast (503) when none comes.
+HTTP_THREADS = env_int("GRIDMGMT_HTTP_THREADS", 32)
 
 DATABASES = {
     "default": database_from_url(
@@ -113,7 +123,15 @@ DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
 # answers 503 at once instead of waiting DATABASE_POOL_TIMEOUT; past half of it, one
 # request probes PostgreSQL in the background (gridmgmt/database/base.py).
 DATABASE_KNOWN_DOWN_SECONDS = env_float("DATABASE_KNOWN_DOWN_SECONDS", 2.0)
-DATABASES["default"]["OPTIONS"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
+_prepare_threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5) or None
+DATABASES["default"]["OPTIONS"] = {
+    "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+    # psycopg prepares a statement after this many runs on a connection. The ORM binds
+    # parameters in the client and is never prepared; only the hot paths' kept statements
+    # are (layers/kept_statements.py). 0 turns preparing off, as Django's default does,
+    # for a database reached through a pooler such as PgBouncer in transaction mode.
+    "prepare_threshold": _prepare_threshold,
+}
 # Each pooled connection is checked (one empty statement) before a request gets it, so
 # that a connection broken by a database restart is dropped, never handed out again.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -366,6 +384,9 @@ CASE_PHOTO_MAX_COUNT = env_int("CASE_PHOTO_MAX_COUNT", 6)
 CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 # An inspector reports from their own cells; a point this far outside them is refused.
 INSPECTOR_CELL_TOLERANCE_M = env_int("INSPECTOR_CELL_TOLERANCE_M", 100)
+# A report of a component class goes to the maintaining unit of the nearest component of
+# that class within this many metres of its point (dispatch.routing).
+ROUTING_COMPONENT_DISTANCE_M = env_int("ROUTING_COMPONENT_DISTANCE_M", 30)
 # A hotline address candidate scored below this (0-1) is marked uncertain (不确定) and must
 # be confirmed before a ticket is filed on it (docs/api.md, "Intake look-ups").
 HOTLINE_UNCERTAIN_SCORE = env_float("HOTLINE_UNCERTAIN_SCORE", 0.6)

@@ -26,7 +26,7 @@ hotline (they call back, 回访); masked for everyone else.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 
@@ -45,6 +45,15 @@ def assigned(staff: Staff) -> Q:
     """Cases assigned to the staff's unit, now or at any time before."""
     earlier = CaseEvent.objects.filter(unit_id=staff.unit_id).values("case_id")
     return Q(unit_id=staff.unit_id) | Q(supervising_unit_id=staff.unit_id) | Q(pk__in=earlier)
+
+
+def assigned_ids(unit_id: int) -> QuerySet[Any]:
+    """The ids of the cases assigned() to the unit, as one union of three index scans
+    (the OR of assigned() makes PostgreSQL read every case of the period)."""
+    unit = Case.objects.filter(unit_id=unit_id).order_by().values("pk")
+    supervising = Case.objects.filter(supervising_unit_id=unit_id).order_by().values("pk")
+    earlier = CaseEvent.objects.filter(unit_id=unit_id).order_by().values("case_id")
+    return unit.union(supervising, earlier)
 
 
 def _inspector(staff: Staff) -> Q:

@@ -23,7 +23,12 @@ def likely_duplicates(
     `among`: the cases to look in (those the asking user may see)."""
     category = case.category
     since = case.created_at - timedelta(hours=category.duplicate_window_hours)
-    cases = Case.objects.all() if among is None else among.select_related(None)
+    # The caller's scope may come with the case list's joins and prefetches: a candidate
+    # reads none of them (FIELDS), and a prefetch over deferred foreign keys would load
+    # each candidate's keys one query at a time.
+    cases = (
+        Case.objects.all() if among is None else among.select_related(None).prefetch_related(None)
+    )
     nearby = (
         cases.filter(category_id=category.pk, created_at__gte=since)
         .filter(created_at__lte=case.created_at)

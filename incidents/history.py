@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.utils import timezone
-
+from gridmgmt import clock
 from incidents.models import Case, CaseEvent
 from incidents.outbox import emit
 
@@ -24,12 +23,19 @@ def record(
     staff: Staff | None,
     note: str = "",
     data: dict[str, Any] | None = None,
+    unit_id: int | None = None,
+    save: bool = True,
 ) -> CaseEvent:
     """Save `case` (already changed by the caller), append its history entry and queue
-    its live event. Runs inside the caller's transaction, as its last writes."""
-    now = timezone.now()
+    its live event. Runs inside the caller's transaction, as its last writes.
+    `unit_id`: the unit the entry is about when not the case's own (a co-unit's part,
+    协办: the unit then sees the case, incidents.access.assigned, and gets its events).
+    `save=False`: the caller records a second entry right after, in the same transaction,
+    and that one saves the case for both (one UPDATE of the row, not two)."""
+    now = clock.now()
     case.updated_at = now
-    case.save()
+    if save:
+        case.save()
     event = CaseEvent.objects.create(
         case=case,
         at=now,
@@ -38,11 +44,11 @@ def record(
         action=action,
         from_state=from_state,
         to_state=case.state,
-        unit_id=case.unit_id,
+        unit_id=unit_id or case.unit_id,
         note=note,
         data=data or {},
     )
     # A case just reported has no merged reports yet: its only follower is its reporter.
     new = [case.reporter_id] if action == "report" and case.reporter_id else None
-    emit(case, f"case.{action}", followers=new)
+    emit(case, f"case.{action}", followers=new, part_unit=unit_id)
     return event

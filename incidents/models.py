@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class State(models.TextChoices):
     REWORK = "rework", _("返工")
     VERIFIED = "verified", _("核查通过")
     CLOSED = "closed", _("已结案")
+    # Split into child cases for different departments (拆分); closed with the last child.
+    SPLIT = "split", _("已拆分")
 
 
 class TicketType(models.TextChoices):
@@ -139,6 +142,11 @@ class Case(models.Model):
         "self", models.PROTECT, null=True, blank=True, related_name="merged_cases",
         verbose_name=_("合并至"),
     )  # fmt: skip
+    # 拆分: the case this one was split from (dispatch.services.case_split).
+    parent = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="children",
+        verbose_name=_("拆分自"),
+    )  # fmt: skip
     unit = models.ForeignKey(
         "layers.Unit", models.PROTECT, null=True, blank=True, related_name="cases",
         verbose_name=_("责任单位"),
@@ -172,6 +180,10 @@ class Case(models.Model):
     # 立案时限: by when a new report must be filed or cancelled (dispatch.models.StageLimit),
     # set at intake; the evaluation counts the cases filed after it.
     file_due_at = models.DateTimeField(_("立案时限"), null=True, blank=True)
+    # 核查时限: by when the inspector must check the unit's feedback on site
+    # (dispatch.models.StageLimit), set at each feedback; chased by the SLA worker.
+    verify_due_at = models.DateTimeField(_("核查时限"), null=True, blank=True)
+    verify_overdue = models.BooleanField(_("核查超期"), default=False)
     warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
     sla_check_at = models.DateTimeField(null=True, blank=True)
     paused_remaining_s = models.BigIntegerField(null=True, blank=True)
@@ -311,11 +323,18 @@ class CasePhoto(models.Model):
 
 
 class Outbox(models.Model):
-    """Live events in commit order. `seq` comes from OutboxCounter inside the writing
-    transaction, so a higher number is never visible before a lower one: a client that
-    resumes from the last number it saw misses nothing."""
+    """Live events in commit order. A writer inserts its event without a number; after
+    it commits, the sequencer (incidents.outbox.sequence) numbers the committed events in
+    order under a short lock, with OutboxCounter in the same transaction. Readers read
+    numbered rows up to the counter only, so a higher number is never visible before a
+    lower one: a client that resumes from the last number it saw misses nothing."""
 
-    seq = models.BigIntegerField(primary_key=True)
+    id = models.BigAutoField(primary_key=True)  # insertion order, gaps allowed
+    # Gap-free; null until numbered. Readers read numbered rows only (up to the counter),
+    # so to them it is a number: typed so.
+    seq: models.BigIntegerField[int | None, int] = models.BigIntegerField(  # type: ignore[misc]
+        null=True, unique=True
+    )
     at = models.DateTimeField()
     kind = models.CharField(max_length=30)
     case = models.ForeignKey(Case, models.PROTECT, related_name="+", null=True)
@@ -331,10 +350,15 @@ class Outbox(models.Model):
     class Meta:
         verbose_name = _("实时事件")
         verbose_name_plural = _("实时事件")
-        indexes = [models.Index(fields=["at"], name="outbox_at")]
+        indexes = [
+            models.Index(fields=["at"], name="outbox_at"),
+            # What the sequencer looks for: the few rows not numbered yet.
+            models.Index(fields=["id"], name="outbox_unnumbered", condition=Q(seq__isnull=True)),
+        ]
 
 
 class OutboxCounter(models.Model):
-    """One row holding the last sequence number handed out."""
+    """One row holding the last sequence number handed out, written only by the
+    sequencer, in the transaction that numbers the events up to it."""
 
     last_seq = models.BigIntegerField(default=0)

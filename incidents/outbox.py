@@ -17,20 +17,21 @@ the Outbox table, so that a replay from the outbox and the live events always ag
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 from channels.layers import get_channel_layer
-from django.db import connection, transaction
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Max, Q, QuerySet
 from redis.exceptions import RedisError
 
-from incidents.models import Case, CaseEvent, Outbox, OutboxCounter
+from gridmgmt import clock
+from incidents.models import Case, Outbox, OutboxCounter
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class EventPayload(TypedDict):
     kind: str
     at: str
     case: CaseSummary
+    # The co-unit (协办) an event of its part is about (co_dispatch, co_sign, co_handle).
+    part_unit_id: NotRequired[int]
 
 
 def summary(case: Case) -> CaseSummary:
@@ -82,65 +85,148 @@ def summary(case: Case) -> CaseSummary:
     )
 
 
-def _followers(case: Case) -> list[int]:
-    users = {case.reporter_id, case.verifier_id}
-    merged = Case.objects.filter(merged_into=case, reporter__isnull=False)
-    users.update(merged.values_list("reporter_id", flat=True))
-    return sorted(u for u in users if u is not None)
+# Units that had the case earlier still see it (incidents.access.assigned), so they are
+# told when it changes too; and the reporters of reports merged into it follow it. Both
+# are read by the INSERT itself: one statement per event, no round trips of the ORM.
+_INSERT = """
+INSERT INTO incidents_outbox
+    (at, kind, case_id, district_id, street_id, community_id, cell_id, unit_ids, user_ids,
+     payload)
+VALUES (%(at)s, %(kind)s, %(case)s, %(district)s, %(street)s, %(community)s, %(cell)s,
+    ARRAY(SELECT u FROM (
+        SELECT unit_id FROM incidents_caseevent WHERE case_id = %(case)s AND unit_id IS NOT NULL
+        UNION SELECT unnest(%(units)s::bigint[])) AS t(u)
+        WHERE u IS NOT NULL ORDER BY u),
+    CASE WHEN %(known)s THEN %(users)s::bigint[] ELSE ARRAY(SELECT u FROM (
+        SELECT reporter_id FROM incidents_case WHERE merged_into_id = %(case)s
+        UNION SELECT unnest(%(users)s::bigint[])) AS t(u)
+        WHERE u IS NOT NULL ORDER BY u) END,
+    %(payload)s::jsonb)
+"""
 
 
-def _units(case: Case) -> list[int]:
-    # Units that had the case earlier still see it (incidents.access.assigned), so they
-    # are told when it changes, too.
-    units = {case.unit_id, case.supervising_unit_id}
-    earlier = CaseEvent.objects.filter(case=case, unit__isnull=False).values_list("unit_id")
-    units.update(u for (u,) in earlier.distinct())
-    return sorted(u for u in units if u is not None)
+def emit(
+    case: Case, kind: str, *, followers: list[int] | None = None, part_unit: int | None = None
+) -> None:
+    """Record a live event about `case`; it is numbered and sent once the transaction
+    commits. `followers`: the users following it, when the caller knows (a new case: its
+    reporter). `part_unit`: the co-unit (协办) an event of its part is about; it is told.
 
-
-def _next_seq() -> int:
-    # The counter row stays locked until the transaction ends, so sequence numbers are
-    # handed out in commit order: a reader never sees seq n+1 before seq n. Writers of
-    # case changes queue on it only for the last moments of their transactions.
-    table = OutboxCounter._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET last_seq = last_seq + 1 RETURNING last_seq")
-        row = cursor.fetchone()
-    if row is None:  # the migration creates the row; a hand-emptied table gets it back
-        OutboxCounter.objects.create(pk=1, last_seq=1)
-        return 1
-    return int(row[0])
-
-
-def emit(case: Case, kind: str, *, followers: list[int] | None = None) -> Outbox:
-    """Record a live event about `case`; it is sent once the transaction commits.
-    `followers`: the users following it, when the caller knows (a new case: its reporter).
-
-    Call it last in the transaction that changed the case."""
+    Call it last in the transaction that changed the case. The event has no number
+    here: the writer takes no lock for it, and the sequencer numbers it after commit."""
     if not connection.in_atomic_block:
         raise RuntimeError("emit() must run inside the transaction that changed the case")
-    now = timezone.now()
-    unit_ids = _units(case)
-    user_ids = _followers(case) if followers is None else followers
-    drawn = summary(case)
-    # Last: from here until commit this transaction holds the counter row, which every
-    # other writer of a case waits for.
-    seq = _next_seq()
-    event = Outbox.objects.create(
-        seq=seq,
-        at=now,
-        kind=kind,
-        case=case,
-        district_id=case.district_id,
-        street_id=case.street_id,
-        community_id=case.community_id,
-        cell_id=case.cell_id,
-        unit_ids=unit_ids,
-        user_ids=user_ids,
-        payload=EventPayload(seq=seq, kind=kind, at=now.isoformat(), case=drawn),
-    )
-    transaction.on_commit(lambda: publish(event))
-    return event
+    now = clock.now()
+    payload: dict[str, Any] = {
+        "seq": None, "kind": kind, "at": now.isoformat(), "case": summary(case)
+    }  # fmt: skip
+    if part_unit is not None:
+        payload["part_unit_id"] = part_unit
+    known = followers is not None
+    users = followers if known else [case.reporter_id, case.verifier_id]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT,
+            {
+                "at": now,
+                "kind": kind,
+                "case": case.pk,
+                "district": case.district_id,
+                "street": case.street_id,
+                "community": case.community_id,
+                "cell": case.cell_id,
+                "units": [case.unit_id, case.supervising_unit_id, part_unit],
+                "known": known,
+                "users": users,
+                "payload": json.dumps(payload, ensure_ascii=False),
+            },
+        )
+    # Once per transaction: not again where this level or an enclosing one has it (an
+    # entry of a released inner savepoint runs at the commit all the same, but a test
+    # that captures the callbacks of one block must find its own there).
+    here = set(connection.savepoint_ids)
+    registered = ((entry[0], entry[1]) for entry in connection.run_on_commit)
+    if not any(f is _number_and_send and ids <= here for ids, f in registered):
+        transaction.on_commit(_number_and_send)
+
+
+# The sequencer's lock: one number, taken with pg_advisory_xact_lock (any 64-bit key that
+# nothing else in the database uses).
+SEQUENCER_LOCK = 0x6772_6964_7365_7101
+SEQUENCE_BATCH = 1000
+
+_NUMBER = """
+WITH base AS (
+    SELECT last_seq FROM incidents_outboxcounter ORDER BY id LIMIT 1
+), todo AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n
+    FROM incidents_outbox WHERE seq IS NULL ORDER BY id LIMIT %(limit)s
+), numbered AS (
+    UPDATE incidents_outbox o
+    SET seq = base.last_seq + todo.n,
+        payload = jsonb_set(o.payload, '{seq}', to_jsonb(base.last_seq + todo.n))
+    FROM base, todo WHERE o.id = todo.id
+    RETURNING o.seq, o.kind, o.district_id, o.street_id, o.community_id, o.cell_id,
+              o.unit_ids, o.user_ids, o.payload
+), counted AS (
+    UPDATE incidents_outboxcounter c SET last_seq = c.last_seq + (SELECT count(*) FROM todo)
+    WHERE c.id = (SELECT min(id) FROM incidents_outboxcounter)
+      AND EXISTS (SELECT 1 FROM todo)
+)
+-- At least one row: whether the counter row exists, then the numbered events, if any.
+SELECT EXISTS (SELECT 1 FROM base), numbered.*
+FROM (SELECT 1) AS one LEFT JOIN numbered ON true ORDER BY numbered.seq
+"""
+
+
+def sequence(limit: int = SEQUENCE_BATCH) -> list[Outbox]:
+    """Number the committed events that have no number yet, in order, and return them.
+
+    The single sequencer (docs/websocket.md): under a transaction-scoped advisory lock,
+    so one copy at a time in the whole database; the statement after the lock sees
+    every event committed before it, and numbers them from the counter on, in the order
+    they were written (`id`), with the counter moved in the same transaction. A reader
+    that reads the counter and then the rows up to it sees every number below it. The
+    lock is held for this short transaction only, never through a writer's commit.
+
+    Runs after each writer's commit (emit registers it), and in the delivery worker's
+    loop, which numbers what a process that died between its commit and its numbering
+    left behind. Called inside a transaction that wrote events, it would number them
+    and hold the lock until that transaction ends: correct, but the old bottleneck."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+        cursor.execute(_NUMBER, {"limit": limit})
+        rows = cursor.fetchall()
+        if rows[0][0]:
+            return [_numbered(row[1:]) for row in rows if row[1] is not None]
+    # A hand-emptied counter table: the migration's row comes back, after the last
+    # number in the outbox, and the events are numbered on the next pass.
+    last = Outbox.objects.aggregate(last=Max("seq"))["last"] or 0
+    OutboxCounter.objects.get_or_create(pk=1, defaults={"last_seq": last})
+    return sequence(limit)
+
+
+def _numbered(row: tuple[Any, ...]) -> Outbox:
+    seq, kind, district, street, community, cell, units, users, payload = row
+    if isinstance(payload, str):
+        payload = json.loads(payload)
+    return Outbox(
+        seq=seq, kind=kind, district_id=district, street_id=street, community_id=community,
+        cell_id=cell, unit_ids=units, user_ids=users, payload=payload,
+    )  # fmt: skip
+
+
+def _number_and_send() -> None:
+    """After a writer's commit: number what is committed and send it to the groups.
+    Whoever numbers an event sends it, so each event is sent once. Should the database
+    fail here, the event is saved all the same and numbered by the next pass."""
+    try:
+        events = sequence()
+    except DatabaseError as error:
+        log.warning("events not numbered yet (the next pass will): %s", error)
+        return
+    for event in events:
+        publish(event)
 
 
 def area_group(area_id: int) -> str:
@@ -226,16 +312,17 @@ def replay(
     """The events of `audience` with a number above `after`, in sequence order, but for
     those numbered in `skip` (already delivered).
 
-    Sequence numbers are handed out in commit order (_next_seq), so every event up to the
-    committed counter is visible once the counter is: reading the counter first and then
-    the rows up to it misses nothing, and what commits later arrives live."""
+    The sequencer numbers committed events and moves the counter in one transaction, so
+    every event up to the counter is visible once the counter is: reading the counter
+    first and then the rows up to it misses nothing, and what is numbered later arrives
+    live."""
     upto = last_seq()
     if after > upto:  # a number this database never gave (restored from a backup?)
         return Replay(events=[], upto=upto, reload="unknown_seq")
     if after == upto:
         return Replay(events=[], upto=upto, reload="")
     first = Outbox.objects.filter(seq__gt=after).order_by("seq").values("seq", "at").first()
-    if first is None or first["seq"] != after + 1 or first["at"] < timezone.now() - max_age:
+    if first is None or first["seq"] != after + 1 or first["at"] < clock.now() - max_age:
         return Replay(events=[], upto=upto, reload="too_old")
     rows = audience.events().filter(seq__gt=after, seq__lte=upto).order_by("seq")
     if skip:

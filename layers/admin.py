@@ -33,6 +33,7 @@ from django.contrib.gis.forms import OSMWidget
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.exceptions import ValidationError
 from django.db.models import Field, QuerySet
+from django.forms import Script
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -76,11 +77,17 @@ class GridMapWidget(OSMWidget):
     class Media:
         extend = False
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css", "layers/admin/map.css")}
-        js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js")
+        js = (
+            "vendor/ol/ol.js",
+            "gis/js/OLMapWidget.js",
+            Script("layers/admin/tile-datum.js", type="module"),
+        )
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         context["map_tile_url"] = settings.MAP_TILE_URL
+        if settings.MAP_TILE_DATUM in ("gcj02", "bd09"):  # wgs84 and cgcs2000 need nothing
+            context["map_tile_datum"] = settings.MAP_TILE_DATUM
         # An empty map opens over the city in the data (storage is WGS 84 degrees).
         centre = (
             Area.objects.current()
@@ -300,7 +307,9 @@ class ComponentAdmin(PlacedAdmin):
     list_filter = ("state", "category__major_code", DistrictFilter, StreetFilter)
     list_select_related = ("category", "cell", "street", "district")
     search_fields = ("code", "name", "competent_unit", "owner_unit", "maintainer_unit")
-    autocomplete_fields = ("category",)
+    # A unit picked here names the text beside it; a text typed names its unit by name
+    # or code when one matches (layers.owners).
+    autocomplete_fields = ("category", "competent", "owner", "maintainer")
 
 
 @admin.register(Address)
@@ -430,10 +439,10 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
-    list_display = ("name", "tier", "kind", "unit_type", "area")
+    list_display = ("name", "code", "tier", "kind", "unit_type", "area")
     list_filter = ("tier", "kind", "unit_type")
     list_select_related = ("area",)
-    search_fields = ("name", "^area__code", "area__name")
+    search_fields = ("name", "=code", "^area__code", "area__name")
     autocomplete_fields = ("area",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Unit]:

@@ -14,6 +14,7 @@ joins) took 1.3 ms of every request, the statement itself 0.35 ms
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.gis.db.models import GeometryField
 from django.db import connection, models
 
+from gridmgmt.sessions import preloaded_user
 from layers.access import keep_post
 from layers.models import Area, Staff, Unit
 
@@ -32,7 +34,8 @@ class UserAndPostBackend(ModelBackend):
             user_id = int(user_id)
         except (TypeError, ValueError):
             return None
-        user = load_user_and_post(user_id)
+        # Read with the session, in its statement, when the session knew its user.
+        user = preloaded_user(user_id) or load_user_and_post(user_id)
         if user is None or not self.user_can_authenticate(user):
             return None
         return user
@@ -53,19 +56,28 @@ def _columns(model: type[models.Model]) -> list[Any]:
 
 
 @cache
-def _statement() -> str:
+def user_columns_and_joins() -> tuple[str, str]:
+    """The select list of the user with their post, its unit and the unit's area, and
+    the joins from the user (alias u) that bring the three others: for a statement that
+    reads the user beside something else (the session, gridmgmt/sessions.py)."""
     columns = ", ".join(
         f'{alias}."{field.column}"'
         for model, alias in zip(_models(), ALIASES, strict=True)
         for field in _columns(model)
     )
-    users, staff, units, areas = (model._meta.db_table for model in _models())
-    return (
-        f"SELECT {columns} FROM {users} u "
+    _, staff, units, areas = (model._meta.db_table for model in _models())
+    joins = (
         f"LEFT JOIN {staff} s ON s.user_id = u.id "
         f"LEFT JOIN {units} n ON n.id = s.unit_id "
-        f"LEFT JOIN {areas} a ON a.id = n.area_id WHERE u.id = %s"
+        f"LEFT JOIN {areas} a ON a.id = n.area_id"
     )
+    return columns, joins
+
+
+@cache
+def _statement() -> str:
+    columns, joins = user_columns_and_joins()
+    return f"SELECT {columns} FROM {get_user_model()._meta.db_table} u {joins} WHERE u.id = %s"
 
 
 def _instance(model: type[models.Model], values: list[Any]) -> Any:
@@ -85,14 +97,21 @@ def load_user_and_post(user_id: int) -> Any:
     with connection.cursor() as cursor:
         cursor.execute(_statement(), [user_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return user_from_row(row) if row is not None else None
+
+
+def user_from_row(row: Sequence[Any]) -> Any:
+    """The user with their post from the columns of user_columns_and_joins() in `row`
+    (None if the user's columns are null: no such user); the post is remembered for
+    staff_of()."""
     loaded, start = [], 0
     for model in _models():
         end = start + len(_columns(model))
         loaded.append(_instance(model, list(row[start:end])))
         start = end
     user, staff, unit, area = loaded
+    if user is None:
+        return None
     if staff is not None:
         Unit.area.field.set_cached_value(unit, area)
         Staff.unit.field.set_cached_value(staff, unit)

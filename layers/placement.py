@@ -12,13 +12,16 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.db.models.signals import post_save
 from django.utils.translation import gettext as _
 
+from layers.kept_statements import kept_cursor
 from layers.models import Area, AreaPiece, Tier
 
 # ST_Subdivide's vertex budget per piece: small pieces make the GiST index precise.
@@ -31,28 +34,64 @@ class OutsideCity(ValueError):
 
 @dataclass(frozen=True)
 class Placement:
+    """The areas of a point, lean: each holds its id, code, names, tier and parent (the
+    next one up, already attached), never its outline. Their `geom` is deferred, so code
+    that truly needs a polygon loads it with a query of its own, and nothing else pays
+    for it (a cell, community, street and district outline together are ~50 KB of text)."""
+
     cell: Area
     community: Area
     street: Area
     district: Area
 
 
-def place_point(point: Point) -> Placement:
-    """The current cell covering `point` (storage SRID) and its ancestors."""
-    piece = (
-        AreaPiece.objects.filter(tier=Tier.CELL, geom__covers=point)
-        .select_related("area__parent__parent__parent")
-        .order_by("area__code")
-        .first()
+# What a placed area carries: enough to file a case on it, show it and route it.
+LEAN_FIELDS = ("id", "tier", "code", "name", "name_en", "parent_id")
+_TIERS_UP = ("cell", "community", "street", "district")
+
+
+@cache
+def _place_sql() -> str:
+    """One statement: the lowest-coded current cell piece covering the point (the GiST
+    index of the pieces), joined up to its district, lean columns only. Plain SQL: the
+    ORM's version of it cost 2 ms of Python to build per point, the statement 0.2 ms."""
+    area, piece = Area._meta.db_table, AreaPiece._meta.db_table
+    columns = ", ".join(f"{t}.{f}" for t in _TIERS_UP for f in LEAN_FIELDS)
+    return (
+        f"SELECT {columns} FROM {piece} p JOIN {area} cell ON cell.id = p.area_id"
+        f" LEFT JOIN {area} community ON community.id = cell.parent_id"
+        f" LEFT JOIN {area} street ON street.id = community.parent_id"
+        f" LEFT JOIN {area} district ON district.id = street.parent_id"
+        " WHERE p.tier = %s AND ST_Covers(p.geom, ST_GeomFromEWKB(%s))"
+        " ORDER BY cell.code LIMIT 1"
     )
-    if piece is None:
+
+
+def place_point(point: Point) -> Placement:
+    """The current cell covering `point` and its ancestors, in one query that reads no
+    geometry column."""
+    if point.srid is None:  # as the ORM reads it: in the storage SRID
+        point = Point(point.x, point.y, srid=settings.GRID_SRID)
+    elif point.srid != settings.GRID_SRID:
+        point = cast(Point, point.transform(settings.GRID_SRID, clone=True))
+    with kept_cursor() as cursor:  # planning it cost more than running it
+        cursor.execute(_place_sql(), [Tier.CELL.value, bytes(point.ewkb)])
+        row = cursor.fetchone()
+    if row is None:
         raise OutsideCity(
             _("位置（%(lon).6f, %(lat).6f）不在本市任何网格内。") % {"lon": point.x, "lat": point.y}
         )
-    cell = piece.area
-    community = cell.parent
-    street = community.parent if community else None
-    district = street.parent if street else None
+    n = len(LEAN_FIELDS)
+    # Model instances with every other field (the outline above all) deferred, as
+    # .only() makes them; each is attached to the next one up as its parent.
+    cell, community, street, district = (
+        None if values[0] is None else Area.from_db(connection.alias, LEAN_FIELDS, values)
+        for values in (row[i * n : (i + 1) * n] for i in range(len(_TIERS_UP)))
+    )
+    assert cell is not None  # the inner join
+    for child, parent in ((cell, community), (community, street), (street, district)):
+        if child is not None and parent is not None:
+            child.parent = parent
     if community is None or street is None or district is None:
         raise OutsideCity(
             _("网格 %(code)s 未挂接到社区、街道和区，请数据管理员检查区划。") % {"code": cell.code}

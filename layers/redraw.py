@@ -3,8 +3,8 @@
 An area is never edited in place: cases point at the area they were filed in. Redrawing
 retires the old row (valid_to) and creates a successor with the same code and the new
 boundary, valid from the given day. The successor takes over what was assigned to the old
-row (children, inspectors' cells, units' areas); then every base record inside the old or
-the new boundary is placed again, with the same rules as an import.
+row (children, inspectors' cells, units' areas, routing rules); then every base record
+inside the old or the new boundary is placed again, with the same rules as an import.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import connection, transaction
-from django.utils import timezone
 
+from gridmgmt import clock
 from layers.importing.cells import CellIndex
 from layers.models import (
     Address,
@@ -30,7 +30,7 @@ from layers.models import (
     Tier,
     Unit,
 )
-from layers.signals import announce_access_change
+from layers.signals import announce_access_change, areas_succeeded
 
 BASE_LAYERS: tuple[type[Placed], ...] = (Person, LegalEntity, Component, Address, Building)
 
@@ -83,7 +83,7 @@ def redraw_areas(changes: dict[str, Change], valid_from: dt.date) -> RedrawResul
     inspectors' cells and units' areas that named the old area name the successor, and
     every base record inside the old or the new boundary is placed again. Cases keep the
     areas they were filed in (the retired rows stay, with their valid_to)."""
-    if valid_from > timezone.localdate():
+    if valid_from > clock.localdate():
         raise RedrawError(f"a redraw takes effect when it is made; {valid_from} is in the future")
     result = RedrawResult()
     current = {a.code: a for a in Area.objects.current().filter(code__in=changes)}
@@ -130,7 +130,8 @@ def place_again(region: GEOSGeometry) -> dict[str, int]:
 
 def follow_successors(pairs: list[tuple[Area, Area]]) -> dict[str, int]:
     """Move what is assigned to each retired area to its successor: current child areas,
-    inspectors' cells (Staff.cells) and units' areas (Unit.area). Counts per kind."""
+    inspectors' cells (Staff.cells), units' areas (Unit.area) and what other apps scope
+    to areas (layers.signals.areas_succeeded: routing rules). Counts per kind."""
     through = Staff.cells.through
     counts = {"children": 0, "inspectors": 0, "units": 0}
     users: set[int] = set()
@@ -147,6 +148,10 @@ def follow_successors(pairs: list[tuple[Area, Area]]) -> dict[str, int]:
         unit_users = Staff.objects.filter(unit__area=old).values_list("user_id", flat=True)
         users.update(unit_users)
         counts["units"] += Unit.objects.filter(area=old).update(area=new)
+    for _receiver, said in areas_succeeded.send(sender=Area, pairs=pairs):
+        if isinstance(said, dict):
+            for what, n in said.items():
+                counts[what] = counts.get(what, 0) + n
     # Their access changed (a live map scoped to the old cell ends, layers.signals).
     announce_access_change(sorted(users))
     return counts

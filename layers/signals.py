@@ -30,3 +30,10 @@ def announce_access_change(user_ids: list[int]) -> None:
     """Send access_changed for `user_ids` once the current transaction commits."""
     if user_ids:
         transaction.on_commit(lambda: access_changed.send(sender=None, user_ids=user_ids))
+
+
+# Sent inside a redraw's transaction (layers.redraw.follow_successors) with `pairs`, the
+# (retired, successor) areas, once the successors took over the layers' own rows. Apps
+# that keep rows scoped to an area move them to the successor (dispatch: the routing
+# rules); a receiver returns {what: how many} for the redraw's report.
+areas_succeeded = Signal()

@@ -11,9 +11,9 @@ from notifications.models import DeliveryState, Message, Notification, Preferenc
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["at", "user", "kind", "case", "read_at"]
+    list_display = ["at", "user", "kind", "case", "proposal", "read_at"]
     list_filter = ["kind"]
-    raw_id_fields = ["user", "case"]
+    raw_id_fields = ["user", "case", "proposal"]
     search_fields = ["user__username"]
 
 
@@ -34,5 +34,5 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(Preference)
 class PreferenceAdmin(admin.ModelAdmin):
-    list_display = ["user", "email", "sms", "phone", "closed"]
+    list_display = ["user", "email", "sms", "phone", "closed", "language"]
     raw_id_fields = ["user"]

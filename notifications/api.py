@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -15,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gridmgmt import clock
 from notifications.collect import unread_count
 from notifications.models import Kind, Notification, Preference
 
@@ -27,10 +27,10 @@ class ItemSerializer(serializers.ModelSerializer[Notification]):
 
     class Meta:
         model = Notification
-        fields = ["id", "kind", "title", "case", "seq", "at", "read"]
+        fields = ["id", "kind", "title", "case", "proposal", "seq", "at", "read"]
 
     def get_title(self, item: Notification) -> str:
-        return f"{Kind(item.kind).label} #{item.case_id}"
+        return f"{Kind(item.kind).label} #{item.case_id or item.proposal_id}"
 
     def get_read(self, item: Notification) -> bool:
         return item.read_at is not None
@@ -56,7 +56,7 @@ class InboxView(APIView):
         responses=InboxSerializer, summary="Inbox: the latest items and the unread count"
     )
     def get(self, request: Request) -> Response:
-        items = _mine(request).order_by("-seq", "-id")[:INBOX_SIZE]
+        items = _mine(request).order_by("-at", "-id")[:INBOX_SIZE]
         body = {"unread": unread_count(_user_id(request)), "items": items}
         return Response(InboxSerializer(body).data)
 
@@ -72,7 +72,7 @@ class ReadView(APIView):
             if not _mine(request).filter(pk=pk).exists():
                 raise NotFound(_("没有这条消息。"))
             items = items.filter(pk=pk)
-        items.update(read_at=timezone.now())
+        items.update(read_at=clock.now())
         return InboxView().get(request)
 
 

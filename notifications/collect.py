@@ -4,14 +4,18 @@ each person is told (notifications.rules) in the same transaction that moves the
 every event is handled once, also with several copies of the worker (the cursor row is
 locked for the pass; a second copy finds it locked and leaves the events to the first).
 
-Sequence numbers are handed out in commit order (incidents.outbox._next_seq), so reading
-up to the committed counter misses nothing. After commit each person told is pushed a
-notice on the live socket (inbox_group) so their inbox updates at once."""
+Events are numbered after commit by the sequencer (incidents.outbox.sequence), which
+moves the counter in the transaction that numbers them, so reading up to the committed
+counter misses nothing. Each pass runs the sequencer first: events a process left
+unnumbered (it died between its commit and its numbering) are numbered within a pass.
+After commit each person told is pushed a notice on the live socket (inbox_group) so
+their inbox updates at once."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -19,8 +23,9 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from gridmgmt import clock
 from incidents.models import Case, Outbox
-from incidents.outbox import last_seq, publisher
+from incidents.outbox import last_seq, publish, publisher, sequence
 from notifications import rules
 from notifications.models import (
     Kind,
@@ -30,6 +35,9 @@ from notifications.models import (
     Preference,
     Transport,
 )
+
+if TYPE_CHECKING:
+    from stewardship.models import Proposal
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ def inbox_group(user_id: int) -> str:
 def collect(*, limit: int = 500) -> int:
     """Handle up to `limit` new case events; the number handled."""
     told: Counter[int] = Counter()
+    for event in sequence():  # outside the pass's transaction: the lock is short
+        publish(event)
     with transaction.atomic():
         cursor = _lock_cursor()
         if cursor is None:
@@ -86,30 +96,46 @@ def _handle(event: Outbox) -> list[int]:
     return told
 
 
-def _messages_for(item: Notification, case: Case) -> None:
+def _messages_for(item: Notification, case: Case | None, proposal: Proposal | None = None) -> None:
     user = User.objects.get(pk=item.user_id)
     preference = Preference.objects.filter(user=user).first() or Preference(user=user)
-    if preference.email and user.email:
-        _queue(Transport.EMAIL, user.email, Kind(item.kind), case, item)
-    if preference.sms and preference.phone:
-        _queue(Transport.SMS, preference.phone, Kind(item.kind), case, item)
+    language = preference.message_language()
+    for transport in preference.transports(item.kind, user.email):
+        to = user.email if transport == Transport.EMAIL else preference.phone
+        _queue(transport, to, Kind(item.kind), case, item, language=language, proposal=proposal)
 
 
 def _queue(
-    transport: Transport, to: str, kind: Kind, case: Case, item: Notification | None
+    transport: Transport,
+    to: str,
+    kind: Kind,
+    case: Case | None,
+    item: Notification | None,
+    *,
+    language: str | None = None,
+    proposal: Proposal | None = None,
 ) -> Message:
-    subject, body = compose(kind, case)
-    now = timezone.now()
+    subject, body = compose(kind, case, language=language, proposal=proposal)
+    now = clock.now()
     return Message.objects.create(
         transport=transport, to=to, subject=subject, body=body, notification=item, case=case,
         created_at=now, next_attempt_at=now,
     )  # fmt: skip
 
 
-def compose(kind: Kind, case: Case) -> tuple[str, str]:
-    """Subject and text of a message, in the site's language (messages leave the site:
-    the reader's page language is not known there)."""
-    with translation.override(settings.LANGUAGE_CODE):
+def compose(
+    kind: Kind,
+    case: Case | None,
+    *,
+    language: str | None = None,
+    proposal: Proposal | None = None,
+) -> tuple[str, str]:
+    """Subject and text of a message, in the recipient's language (their preference; a
+    12345 caller's is the site's): the page's language is not known where it is read."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        if proposal is not None:
+            return _proposal_text(kind, proposal)
+        assert case is not None  # every other kind is about a case
         subject = f"{Kind(kind).label} #{case.pk}"
         place = case.address_text or ""
         body = f"{case.category.display_name} {place}".strip()
@@ -117,6 +143,28 @@ def compose(kind: Kind, case: Case) -> tuple[str, str]:
             due = timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M")
             body += "\n" + str(_("处置时限：%(due)s") % {"due": due})
     return subject, body
+
+
+def _proposal_text(kind: Kind, proposal: Proposal) -> tuple[str, str]:
+    model = proposal.layer.model_class()
+    layer = str(model._meta.verbose_name) if model is not None else ""
+    subject = f"{Kind(kind).label} #{proposal.pk}"
+    body = f"{layer} {proposal.note}".strip()
+    if proposal.reason:
+        body += "\n" + str(_("驳回原因：%(reason)s") % {"reason": proposal.reason})
+    return subject, body
+
+
+def tell_proposal(proposal: Proposal) -> None:
+    """Tell the proposer how their proposal was decided: an inbox item, the messages they
+    chose, a live notice after commit. Called in the transaction that decides it."""
+    kind = Kind.PROPOSAL_ACCEPTED if proposal.status == "accepted" else Kind.PROPOSAL_REJECTED
+    item = Notification.objects.create(
+        user_id=proposal.proposer_id, kind=kind, proposal=proposal, at=clock.now()
+    )
+    _messages_for(item, None, proposal)
+    told = {proposal.proposer_id: 1}
+    transaction.on_commit(lambda: _push(told))
 
 
 def _push(told: dict[int, int]) -> None:

@@ -9,8 +9,8 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
+from gridmgmt import clock
 from notifications import transports
 from notifications.models import DeliveryState, Message, backoff
 
@@ -21,7 +21,7 @@ def deliver_due(*, now: dt.datetime | None = None, limit: int = 100) -> list[tup
     """Send up to `limit` due messages; (message id, new state) for each attempt."""
     done: list[tuple[int, str]] = []
     for _ in range(limit):
-        outcome = _deliver_one(now or timezone.now())
+        outcome = _deliver_one(now or clock.now())
         if outcome is None:
             break
         done.append(outcome)
@@ -51,7 +51,7 @@ def _deliver_one(now: dt.datetime) -> tuple[int, str] | None:
                          message.pk, error, message.next_attempt_at)  # fmt: skip
         else:
             message.state = DeliveryState.SENT
-            message.sent_at = timezone.now()
+            message.sent_at = clock.now()
             message.next_attempt_at = None
             message.last_error = ""
         message.save()
@@ -62,5 +62,5 @@ def retry(message: Message) -> None:
     """Send a failed message again (the admin's action): a fresh round of attempts."""
     message.state = DeliveryState.PENDING
     message.attempts = 0
-    message.next_attempt_at = timezone.now()
+    message.next_attempt_at = clock.now()
     message.save(update_fields=["state", "attempts", "next_attempt_at"])

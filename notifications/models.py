@@ -22,10 +22,14 @@ class Kind(models.TextChoices):
     SUPERVISE = "supervise", _("案件被督办")
     VERIFY = "verify", _("核查任务")
     CLOSED = "closed", _("您反映的问题已结案")
+    # 一级采集: the proposer is told how their proposal of base data was decided.
+    PROPOSAL_ACCEPTED = "proposal_accepted", _("采集建议已采纳")
+    PROPOSAL_REJECTED = "proposal_rejected", _("采集建议被驳回")
 
 
 class Notification(models.Model):
-    """One inbox item: `user` is told about `kind` on `case` (from the live event `seq`)."""
+    """One inbox item: `user` is told about `kind` on `case` (from the live event `seq`),
+    or about the decision on their `proposal` of base data (no case, no event)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications",
@@ -33,16 +37,23 @@ class Notification(models.Model):
     )  # fmt: skip
     kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
     case = models.ForeignKey(
-        "incidents.Case", models.CASCADE, related_name="+", verbose_name=_("案件")
-    )
-    seq = models.BigIntegerField(_("事件序号"))
+        "incidents.Case", models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("案件"),
+    )  # fmt: skip
+    proposal = models.ForeignKey(
+        "stewardship.Proposal", models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("采集建议"),
+    )  # fmt: skip
+    # A proposal's decision is no case event: no sequence number (NULLs never clash in
+    # the unique constraint; a proposal is decided once, so it is told once).
+    seq = models.BigIntegerField(_("事件序号"), null=True, blank=True)
     at = models.DateTimeField(_("时间"))
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("站内消息")
         verbose_name_plural = _("站内消息")
-        ordering = ["-seq", "-id"]
+        ordering = ["-at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["user", "seq", "kind"], name="notification_once")
         ]
@@ -55,7 +66,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} #{self.case_id} {self.kind}"
+        about = f"#{self.case_id}" if self.case_id else f"P{self.proposal_id}"
+        return f"{self.user_id} {about} {self.kind}"
 
 
 class Transport(models.TextChoices):
@@ -108,9 +120,19 @@ class Message(models.Model):
         return f"{self.transport} → {self.to}: {self.subject}"
 
 
+class Channel(models.TextChoices):
+    """How one kind of message reaches a user beyond the inbox (it is always in the inbox)."""
+
+    INBOX = "inbox", _("仅站内消息")
+    EMAIL = "email", _("站内消息和邮件")
+    SMS = "sms", _("站内消息和短信")
+
+
 class Preference(models.Model):
-    """How a user wants to be told beyond the inbox. Without a row: e-mail to the user's
-    address if they have one, no SMS, nothing when their own report is closed."""
+    """How a user wants to be told beyond the inbox, per kind of message (`channels`, the
+    page /map/notifications/). A kind without a choice follows the two switches `email`
+    and `sms`. Without a row: e-mail to the user's address if they have one, no SMS,
+    nothing when their own report is closed; messages in the site's language."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="notify_preference",
@@ -120,6 +142,12 @@ class Preference(models.Model):
     sms = models.BooleanField(_("短信通知"), default=False)
     phone = models.CharField(_("手机号码"), max_length=20, blank=True)
     closed = models.BooleanField(_("我上报的案件结案时通知我"), default=False)
+    # Kind → Channel value; a kind not named follows `email` and `sms`.
+    channels = models.JSONField(_("各类消息的通知方式"), default=dict, blank=True)
+    # E-mail and SMS leave the site: they are written in this language (empty: the site's).
+    language = models.CharField(
+        _("消息语言"), max_length=10, choices=settings.LANGUAGES, blank=True
+    )
 
     class Meta:
         verbose_name = _("通知设置")
@@ -127,6 +155,21 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return str(self.user_id)
+
+    def transports(self, kind: str, email: str) -> list[Transport]:
+        """How a message of `kind` goes out, beyond the inbox, to a user whose address is
+        `email`: by their choice for the kind, else by the two switches."""
+        chosen = (self.channels or {}).get(kind)
+        if chosen in Channel.values:
+            wanted = {Channel.EMAIL: [Transport.EMAIL], Channel.SMS: [Transport.SMS]}
+            found = wanted.get(Channel(chosen), [])
+        else:
+            found = [Transport.EMAIL] * self.email + [Transport.SMS] * self.sms
+        reachable = {Transport.EMAIL: bool(email), Transport.SMS: bool(self.phone)}
+        return [t for t in found if reachable[t]]
+
+    def message_language(self) -> str:
+        return self.language or settings.LANGUAGE_CODE
 
 
 class OutboxCursor(models.Model):

@@ -34,6 +34,8 @@ TO_UNIT = {
     "case.supervise": Kind.SUPERVISE,
 }
 DISPATCHING = ("dispatch", "redispatch", "escalate")
+# The verification deadline (核查时限, dispatch.sla): told to the inspector asked to verify.
+VERIFY_DEADLINE = {"case.verify_warning": Kind.WARNING, "case.verify_overdue": Kind.OVERDUE}
 # Of a unit's staff, the posts that act on its cases (dispatch.transitions: the command
 # side and the assignees); its inspectors, hotline seats and leaders are not told.
 ACTING = (Role.STREET, Role.DISTRICT, Role.CITY, Role.DEPARTMENT)
@@ -58,6 +60,11 @@ def _candidates(event: Outbox, case: Case) -> tuple[Kind | None, set[int], set[i
         if event.kind == "case.overdue" and case.supervising_unit_id:
             units.add(case.supervising_unit_id)
         return TO_UNIT[event.kind], units, set()
+    if event.kind == "case.co_dispatch" and event.payload.get("part_unit_id"):
+        # A co-unit (协办) named at a dispatch: its part awaits it.
+        return Kind.ASSIGNED, {event.payload["part_unit_id"]}, set()
+    if event.kind in VERIFY_DEADLINE and case.verifier_id:
+        return VERIFY_DEADLINE[event.kind], set(), {case.verifier_id}
     if event.kind == "case.return":
         return Kind.RETURNED, _dispatcher(case, event), set()
     if event.kind == "case.request_extension":

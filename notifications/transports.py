@@ -14,9 +14,9 @@ from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from gridmgmt import clock
 from notifications.models import Message, Transport
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class FileSms:
 
     def send(self, to: str, text: str) -> None:
         path = Path(settings.NOTIFY_SMS_FILE)
-        line = json.dumps({"at": timezone.now().isoformat(), "to": to, "text": text},
+        line = json.dumps({"at": clock.now().isoformat(), "to": to, "text": text},
                           ensure_ascii=False)  # fmt: skip
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,11 +24,11 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import QueryDict
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dispatch.transitions import TRANSITIONS
+from gridmgmt import clock
 from incidents.access import visible_cases
 from incidents.models import FINAL_STATES, Case, CaseEvent, State
 from layers.access import apply_scope, within
@@ -126,7 +126,7 @@ def _period(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.date
     """The requested_datetime range: the given one, at most 90 days; by default the 90
     days up to end_date (or now), or the 90 days from start_date."""
     if start is None and end is None:
-        end = timezone.now()
+        end = clock.now()
     if start is None:
         assert end is not None
         return end - MAX_SPAN, end

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.utils import timezone
+from django.contrib.gis.db.models.functions import PointOnSurface
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.context import note_personal_read
+from gridmgmt import clock
 from incidents.errors import CaseNotFound, InvalidInput
 from patrol import services
 from patrol.access import TRACK, coverage_cells, may_see_track, visible_track_owners
@@ -126,7 +127,7 @@ class TrackView(APIView):
     def get(self, request: Request, user_id: int) -> Response:
         if not may_see_track(request.user, user_id):
             raise CaseNotFound(_("没有这个对象，或您无权查看。"))
-        day = _day(request, "day", local_day(timezone.now()))
+        day = _day(request, "day", local_day(clock.now()))
         start, end = day_bounds(day)
         fixes = (
             Position.objects.filter(user_id=user_id, at__gte=start, at__lt=end)
@@ -156,36 +157,107 @@ class TrackView(APIView):
         return Response({"type": "FeatureCollection", "day": day.isoformat(), "features": features})
 
 
-class CoverageView(APIView):
-    """GET ?day=: every cell of the user's area with its patrol coverage of the day
-    (visited, minutes, km); computed for the day when it has not been yet."""
+COVERAGE_PAGE_SIZE = 500
+COVERAGE_MAX_PAGE_SIZE = 5000
+VISITED = OpenApiParameter(
+    "visited", OpenApiTypes.BOOL, description="true: only cells visited; false: only cells not"
+)
+PAGE = OpenApiParameter("page", OpenApiTypes.INT, description="The page (from 1).")
+PAGE_SIZE = OpenApiParameter(
+    "page_size",
+    OpenApiTypes.INT,
+    description=f"Cells per page (default {COVERAGE_PAGE_SIZE}, at most {COVERAGE_MAX_PAGE_SIZE}).",
+)
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, parameters=[DAY])
+
+def _positive(request: Request, name: str, default: int, most: int) -> int:
+    value = request.query_params.get(name)
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= most:
+        raise InvalidInput(
+            _("%(field)s 应为 1 到 %(most)d 之间的整数。") % {"field": name, "most": most},
+            field=name,
+        )
+    return int(value)
+
+
+def _visited_filter(request: Request) -> bool | None:
+    value = request.query_params.get("visited", "")
+    if value in ("", "all"):
+        return None
+    if value not in ("true", "false"):
+        raise InvalidInput(_("visited 应为 true 或 false。"), field="visited")
+    return value == "true"
+
+
+def _link(request: Request, page: int, size: int) -> str:
+    params = request.query_params.copy()
+    params["page"], params["page_size"] = str(page), str(size)
+    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+class CoverageView(APIView):
+    """GET ?day=&visited=&page=&page_size=: the cells of the user's area with their patrol
+    coverage of the day (visited, minutes, km, and the cell's point for the map), by code,
+    in pages; `cells` and `visited` count every page. Computed for the day when it has
+    not been yet."""
+
+    @extend_schema(
+        request=None,
+        responses=OpenApiTypes.OBJECT,
+        parameters=[DAY, VISITED, PAGE, PAGE_SIZE],
+    )
     def get(self, request: Request) -> Response:
-        today = local_day(timezone.now())
+        today = local_day(clock.now())
         day = _day(request, "day", today)
+        wanted = _visited_filter(request)
+        page = _positive(request, "page", 1, 10**6)
+        size = _positive(request, "page_size", COVERAGE_PAGE_SIZE, COVERAGE_MAX_PAGE_SIZE)
         if day <= today:
             services.coverage_current(day=day)
-        cells = coverage_cells(request.user).order_by("code").values_list("pk", "code", "name")
-        covered = {
-            c.cell_id: c
-            for c in CellCoverage.objects.filter(day=day, cell__in=[pk for pk, _, _ in cells])
-        }
-        rows = []
-        for pk, code, name in cells:
-            found = covered.get(pk)
-            rows.append(
-                {
-                    "cell_id": pk, "code": code, "name": name, "visited": found is not None,
-                    "minutes": round(found.minutes, 1) if found else 0.0,
-                    "km": round(found.km, 3) if found else 0.0,
-                    "inspectors": found.inspectors if found else 0,
-                }
-            )  # fmt: skip
-        visited = sum(1 for r in rows if r["visited"])
-        return Response(
-            {"day": day.isoformat(), "cells": len(rows), "visited": visited, "results": rows}
+        cells = coverage_cells(request.user)
+        covered = CellCoverage.objects.filter(day=day, cell__in=cells.values("pk"))
+        total, visited = cells.count(), covered.count()
+        if wanted is True:
+            chosen, count = cells.filter(pk__in=covered.values("cell_id")), visited
+        elif wanted is False:
+            chosen, count = cells.exclude(pk__in=covered.values("cell_id")), total - visited
+        else:
+            chosen, count = cells, total
+        first = (page - 1) * size
+        rows = list(
+            chosen.order_by("code")
+            .annotate(point=PointOnSurface("geom"))
+            .values_list("pk", "code", "name", "point")[first : first + size]
         )
+        found = {c.cell_id: c for c in covered.filter(cell__in=[row[0] for row in rows])}
+        results = [
+            _coverage_row(pk, code, name, point, found.get(pk)) for pk, code, name, point in rows
+        ]
+        last = max(1, -(-count // size))
+        return Response(
+            {
+                "day": day.isoformat(), "cells": total, "visited": visited, "count": count,
+                "page": page, "page_size": size,
+                "next": _link(request, page + 1, size) if page < last else None,
+                "previous": _link(request, page - 1, size) if 1 < page <= last else None,
+                "results": results,
+            }
+        )  # fmt: skip
+
+
+def _coverage_row(
+    pk: int, code: str, name: str, point: Any, found: CellCoverage | None
+) -> dict[str, Any]:
+    return {
+        "cell_id": pk, "code": code, "name": name, "visited": found is not None,
+        "minutes": round(found.minutes, 1) if found else 0.0,
+        "km": round(found.km, 3) if found else 0.0,
+        "inspectors": found.inspectors if found else 0,
+        "lon": round(point.x, 6) if point is not None else None,
+        "lat": round(point.y, 6) if point is not None else None,
+    }  # fmt: skip
 
 
 class FiguresView(APIView):
@@ -201,7 +273,7 @@ class FiguresView(APIView):
         ],
     )
     def get(self, request: Request) -> Response:
-        today = local_day(timezone.now())
+        today = local_day(clock.now())
         first = _day(request, "first", today.replace(day=1))
         last = _day(request, "last", today)
         if last < first or (last - first).days >= MAX_FIGURE_DAYS:

@@ -8,8 +8,8 @@ import datetime as dt
 from typing import Any, Final, TypedDict
 
 from django.db import connection
-from django.utils import timezone
 
+from gridmgmt import clock
 from patrol.partitions import day_bounds
 from patrol.services import MAX_GAP
 
@@ -81,7 +81,7 @@ def inspector_figures(*, users: list[int], first: dt.date, last: dt.date) -> lis
     start, _ = day_bounds(first)
     _, end = day_bounds(last)
     params: dict[str, Any] = {
-        "users": users, "start": start, "end": end, "now": timezone.now(),
+        "users": users, "start": start, "end": end, "now": clock.now(),
         "gap": MAX_GAP, "within": VERIFY_WITHIN,
     }  # fmt: skip
     with connection.cursor() as cursor:

@@ -27,9 +27,9 @@ from typing import Any, Final
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridmgmt import clock
 from incidents.errors import InvalidInput
 from layers.datum import Datum, UnknownDatum, parse_datum, to_wgs84
 from layers.geoinput import (
@@ -191,7 +191,7 @@ ON CONFLICT DO NOTHING
 def positions_ingest(*, user_id: int, data: Any) -> IngestResult:
     """Check a batch from `user_id`'s phone and store its good positions."""
     datum, positions = batch_positions(data)
-    now = timezone.now()
+    now = clock.now()
     rejected: list[Rejected] = []
     rows = _read_rows(positions, now, rejected)
     keep = np.ones(len(rows.index), dtype=bool)

@@ -8,9 +8,9 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridmgmt import clock
 from incidents.errors import Conflict, InvalidInput, NotPermitted
 from layers.access import staff_of
 from layers.models import Role, Staff
@@ -36,7 +36,7 @@ def _inspector(user: Any) -> None:
 
 def _when(value: object) -> dt.datetime:
     """The time the phone says the change happened (queued offline), or now."""
-    now = timezone.now()
+    now = clock.now()
     if value is None or value == "":
         return now
     try:
@@ -118,7 +118,7 @@ def coverage_compute(*, day: dt.date) -> int:
         # Two computations of one day at once would both insert its rows: one waits.
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_COVERAGE_LOCK, day.toordinal()])
     CellCoverage.objects.filter(day=day).delete()
-    CoverageDay.objects.update_or_create(day=day, defaults={"computed_at": timezone.now()})
+    CoverageDay.objects.update_or_create(day=day, defaults={"computed_at": clock.now()})
     with connection.cursor() as cursor:
         params: dict[str, Any] = {"start": start, "end": end, "gap": MAX_GAP, "day": day}
         cursor.execute(COVERAGE, params)
@@ -128,7 +128,7 @@ def coverage_compute(*, day: dt.date) -> int:
 def coverage_current(*, day: dt.date) -> None:
     """Make sure `day`'s coverage is there: a past day computed once (after the day),
     today's no older than COVERAGE_STALE."""
-    now = timezone.now()
+    now = clock.now()
     done = CoverageDay.objects.filter(day=day).values_list("computed_at", flat=True).first()
     _, end = day_bounds(day)
     if done is None or (done < end and done < now - COVERAGE_STALE):
@@ -159,7 +159,7 @@ def nearest_on_duty(
                                  ST_SetSRID(ST_MakePoint(%s, %s), {settings.GRID_SRID})::geography),
                      sh.user_id
             LIMIT 1""",
-            [Role.INSPECTOR.value, timezone.now() - FRESH, exclude, community_id, lon, lat],
+            [Role.INSPECTOR.value, clock.now() - FRESH, exclude, community_id, lon, lat],
         )
         row = cursor.fetchone()
     return int(row[0]) if row else None

@@ -10,8 +10,9 @@ if [[ -n "${CITY_DIR:-}" ]]; then
   log "first run: the city's files in $CITY_DIR (only into an empty database)"
   .venv/bin/python manage.py start_city --city-dir "$CITY_DIR"
 else
-  log "first run: the demo city (only into an empty database)"
-  .venv/bin/python manage.py start_city --demo-scale "${GRIDMGMT_DEMO_SCALE:-0.01}"
+  log "first run: the demo city and its first month of history (only into an empty database)"
+  .venv/bin/python manage.py start_city --demo-scale "${GRIDMGMT_DEMO_SCALE:-0.01}" \
+    --history-days "${GRIDMGMT_DEMO_HISTORY_DAYS:-30}" --history-scale "${GRIDMGMT_DEMO_HISTORY_SCALE:-0.01}"
 fi
 host=${GRIDMGMT_HOST:-127.0.0.1}
 port=${GRIDMGMT_PORT:-8000}

@@ -22,8 +22,9 @@ OWNER_PASSWORD=gridmgmt_owner
 TEMPLATE_DB=gridmgmt_template
 
 # --- system packages -------------------------------------------------------------------
-# chromium and a CJK font are for browser tests and screenshots; gettext compiles messages.
-packages=(python3-venv gdal-bin libgdal-dev redis-server chromium fonts-wqy-microhei gettext
+# chromium and a CJK font are for browser tests and screenshots; gettext compiles messages;
+# wrk is the benchmarks' HTTP load generator.
+packages=(python3-venv gdal-bin libgdal-dev redis-server chromium fonts-wqy-microhei gettext wrk
           "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-postgis-3" postgresql-contrib)
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.contrib.gis.geos import Point
 from django.core.exceptions import FieldDoesNotExist
+from django.http import FileResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -99,7 +101,10 @@ def proposal_json(user: Any, proposal: Proposal) -> dict[str, Any]:
         "lon": proposal.geom.x if proposal.geom else None,
         "lat": proposal.geom.y if proposal.geom else None,
         "note": proposal.note,
-        "photo": proposal.photo.url if proposal.photo else None,
+        # Served through the API (visible_proposals decides), as a case's photos are.
+        "photo": reverse("stewardship-proposal-photo", args=[proposal.pk])
+        if proposal.photo
+        else None,
         "proposer": proposal.proposer.get_username(),
         "created_at": proposal.created_at.isoformat(),
         "cell": proposal.cell.code if proposal.cell_id and proposal.cell else None,
@@ -176,6 +181,21 @@ class ProposalView(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(proposal_json(request.user, _proposal(request, pk)))
+
+
+class PhotoView(APIView):
+    @extend_schema(
+        summary="The photo of a proposal",
+        responses={(200, "image/*"): bytes},
+    )
+    def get(self, request: Request, pk: int) -> FileResponse:
+        proposal = _proposal(request, pk)
+        if not proposal.photo:
+            raise NotFound(_("这条采集建议没有照片。"))
+        content_type = {".png": "image/png", ".webp": "image/webp"}.get(
+            proposal.photo_extension, "image/jpeg"
+        )
+        return FileResponse(proposal.photo.open("rb"), content_type=content_type)
 
 
 class AcceptView(APIView):

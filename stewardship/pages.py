@@ -50,6 +50,7 @@ def review(request: HttpRequest) -> HttpResponse:
             "new_record": _("新增"),
             "change": _("修改记录 #%(id)s"),
             "photo": _("照片"),
+            "position": _("位置（经度, 纬度）："),
             "failed": _("操作失败："),
             "accepted": _("已采纳"),
             "rejected": _("已驳回"),

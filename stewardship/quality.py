@@ -7,7 +7,7 @@ district, the districts of the city, …) and per layer,
 - duplicates: records in a duplicate group (stewardship.duplicates);
 - unverified: records neither changed nor verified on site for `days` days;
 - and, per area, the grid cells in force with no inspector, and the components with no
-  maintaining unit (养护单位).
+  maintaining unit (养护单位) to route to: none named, or a name that matches no unit.
 """
 
 from __future__ import annotations
@@ -159,7 +159,8 @@ def _under(cells: Any, area: Area) -> Any:
 def _components_without_maintainer(
     scope: object, group: str | None, rows: dict[int, Row], totals: Row
 ) -> None:
-    components = Component.objects.filter(maintainer_unit="")
+    # A name that matches no unit reaches nobody either (routing needs the unit itself).
+    components = Component.objects.filter(maintainer__isnull=True)
     if scope is not True:
         components = components.filter(scope)  # type: ignore[arg-type]
     totals.components_without_maintainer = components.count()

@@ -36,6 +36,7 @@ from layers.access import (
 )
 from layers.geoinput import BadCoordinates, city_placement
 from layers.models import Category, CategoryKind, Component, Placed, Role
+from notifications.collect import tell_proposal
 from stewardship import layers as L
 from stewardship.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from stewardship.models import (
@@ -416,6 +417,7 @@ def accept(*, user: AnyUser, pk: int) -> Proposal:
     proposal.reviewed_at = timezone.now()
     proposal.result_id = saved.pk
     proposal.save(update_fields=["status", "reviewer", "reviewed_at", "result_id"])
+    tell_proposal(proposal)
     return proposal
 
 
@@ -430,6 +432,7 @@ def reject(*, user: AnyUser, pk: int, reason: str) -> Proposal:
     proposal.reviewed_at = timezone.now()
     proposal.reason = reason[:500]
     proposal.save(update_fields=["status", "reviewer", "reviewed_at", "reason"])
+    tell_proposal(proposal)
     return proposal
 
 

@@ -13,6 +13,11 @@ urlpatterns: list[URLPattern] = [
         name="stewardship-proposal",
     ),
     path(
+        "api/stewardship/proposals/<int:pk>/photo/",
+        api.PhotoView.as_view(),
+        name="stewardship-proposal-photo",
+    ),
+    path(
         "api/stewardship/proposals/<int:pk>/accept/",
         api.AcceptView.as_view(),
         name="stewardship-accept",

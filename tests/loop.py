@@ -61,6 +61,14 @@ def add_staff(username: str, role: Role, unit: Unit, cells: list[Area] = ()) -> 
     return user
 
 
+def unit_id_of(user: User | str) -> int:
+    """The id of the unit `user` (or the user of that name) works in."""
+    staff = Staff.objects.get(
+        **({"user__username": user} if isinstance(user, str) else {"user": user})
+    )
+    return staff.unit_id
+
+
 def report(
     user: User,
     city: dict[str, Area],
@@ -93,4 +101,5 @@ def actions(case: Case) -> list[str]:
 
 
 def outbox_kinds(case: Case) -> list[str]:
-    return list(Outbox.objects.filter(case=case).order_by("seq").values_list("kind", flat=True))
+    # Insertion order: a test's transaction never commits, so its events are not numbered.
+    return list(Outbox.objects.filter(case=case).order_by("id").values_list("kind", flat=True))

@@ -82,6 +82,12 @@ def asgi_server(port: int | None = None, /, **env: str) -> Iterator[str]:
         Path(log.name).unlink(missing_ok=True)
 
 
+def server_log(url: str) -> str:
+    """What the server at `url` (one of asgi_server's, still running) has logged."""
+    port = url.rsplit(":", 1)[1]
+    return (ROOT / "var" / f"test-server-{port}.log").read_text()
+
+
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -9,7 +9,6 @@ import io
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.core.management import call_command
@@ -17,6 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from gridmgmt import clock
 from incidents.models import Case
 from layers.models import Area, AreaPiece, Staff, Tier
 from layers.placement import OutsideCity, deferred_pieces, place_point
@@ -126,7 +126,7 @@ def test_the_admin_adds_an_area_with_its_pieces(
     assert pieces_cover(added)
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_an_inspectors_cells_follow_a_redraw(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:

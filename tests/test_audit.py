@@ -25,9 +25,9 @@ from pytest_django.fixtures import Settings
 
 from audit.checks import check_audit
 from audit.models import Action, AuditEvent, Outcome
-from incidents.models import CaseEvent
+from incidents.models import Case, CaseEvent
 from layers.models import Area, Person
-from tests.loop import act, client_for, event_category, report
+from tests.loop import OTHER_STREET_CELL, act, client_for, event_category, report
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER: dict[str, Any] = {"REMOTE_ADDR": "10.1.2.3", "HTTP_USER_AGENT": "Mozilla/5.0 (audit test)"}
@@ -152,6 +152,64 @@ def test_every_case_action_is_recorded_with_its_origin_and_outcome(
         ("report", loop["inspector"].pk),
         ("file", loop["street"].pk),
     ]
+
+
+def test_an_intake_records_its_write_in_its_own_transaction(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    client = client_for(loop["inspector"])  # signed in before: that is recorded too
+    cell = small_city["440106001001001"]
+    body = {"client_uuid": "5b0f3c9e-2d4a-4c1e-8f7a-9e6d5c4b3a21",
+            "category": event_category("0101").pk, "description": "路边有一堆暴露垃圾",
+            "lon": cell.geom.centroid.x, "lat": cell.geom.centroid.y, "datum": "wgs84"}  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/cases/reports/", body, format="json", **BROWSER)
+    assert response.status_code == 201, response.json()
+    sql = [q["sql"] for q in queries.captured_queries]
+    # The view's transaction (a savepoint inside the test's) opens first and closes
+    # last; the audit row is written before it closes, not after in a second one.
+    (insert,) = [i for i, q in enumerate(sql) if q.startswith('INSERT INTO "audit_auditevent"')]
+    opened = next(i for i, q in enumerate(sql) if q.startswith("SAVEPOINT"))
+    name = sql[opened].removeprefix("SAVEPOINT ")
+    assert opened < insert < sql.index(f"RELEASE SAVEPOINT {name}") == len(sql) - 1
+    # Recorded once (the middleware leaves a recorded success out), with its origin.
+    (write,) = entries(Action.REQUEST_WRITE)
+    assert (write.username, write.outcome, write.ip, write.detail) == (
+        "inspector", Outcome.SUCCESS, "10.1.2.3",
+        {"method": "POST", "path": "/api/cases/reports/", "status": 201},
+    )  # fmt: skip
+
+
+def test_a_refused_intake_keeps_nothing_but_its_audit_row(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    # Placed, then refused: the point is not in the inspector's cells.
+    response = report(loop["inspector"], small_city, cell=OTHER_STREET_CELL)
+    assert response.status_code == 400
+    assert not Case.objects.exists()
+    (write,) = entries(Action.REQUEST_WRITE)
+    assert (write.outcome, write.detail["status"]) == (Outcome.FAILED, 400)
+
+
+def test_under_asgi_an_intake_is_recorded_once(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    # The sync view runs in a thread with a copy of the context: the middleware must
+    # still see that the view recorded its success.
+    client = AsyncClient()
+    client.force_login(loop["inspector"])
+    cell = small_city["440106001001001"]
+    body = {"client_uuid": "8d1c7a52-6a70-4f4e-9d37-0c3b2b1f6a11",
+            "category": event_category("0101").pk, "description": "路边有一堆暴露垃圾",
+            "lon": cell.geom.centroid.x, "lat": cell.geom.centroid.y, "datum": "wgs84"}  # fmt: skip
+    response = async_to_sync(client.post)(
+        "/api/cases/reports/", body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.json()
+    (write,) = entries(Action.REQUEST_WRITE)
+    assert (write.ip, write.outcome, write.detail["status"]) == (
+        "127.0.0.1", Outcome.SUCCESS, 201,
+    )  # fmt: skip
 
 
 def test_an_export_is_recorded_and_a_json_view_is_not(

@@ -5,13 +5,15 @@ and no zooming past the tiles' range."""
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Response, Route, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from layers.models import Area
 from map_ui.pages.maps import MAX_ZOOM, fitting_zoom
 from tests.browser import log_in, on_page, screenshot, servable_passwords
 from tests.cities import STEP
 from tests.loop import INSPECTOR_CELL, report
+from tests.servers import server_log
 
 DESKTOP = {"width": 1400, "height": 900}
 
@@ -41,16 +43,53 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     expect(legend.locator("[data-legend-item='deadline-overdue']")).to_contain_text("超期")
     expect(legend.locator("[data-legend-item='ring-signed']")).to_be_visible()
 
+    # The page ready: its first labels drawn (the areas' names at the city's zoom).
+    expect(page.locator(".map-label").first).to_be_visible(timeout=20_000)
+
     # Zoomed in on the inspector's cell: its name is a label, the cases a cluster of 3.
+    # The first label and cluster requests there are refused as an overloaded server
+    # refuses (503): the map asks again by itself, without being moved.
+    refused: list[str] = []
+
+    def overloaded_once(route: Route) -> None:
+        if any(route.request.url.startswith(url) for url in refused):
+            route.continue_()
+            return
+        refused.append(route.request.url.split("?")[0])
+        route.fulfill(status=503, json={"detail": "busy", "code": "unavailable"})
+
+    page.route("**/map/tiles/labels.json?z=16*", overloaded_once)
+    page.route("**/map/tiles/stacks.json?z=16*", overloaded_once)
     centre = cell.geom.centroid
-    page.evaluate(
-        on_page("([lat, lon]) => $map.setView([lat, lon], 16, {animate: false})"),
-        [centre.y, centre.x],
+
+    def labels_answered(response: Response) -> bool:
+        return "/map/tiles/labels.json?z=16" in response.url and response.status == 200
+
+    # The labels' answer awaited for up to 30 s: a full suite on a busy CI machine has
+    # taken longer than the 5 s of expect() to answer it. Every overlay answer is kept
+    # so that a failure says what the page asked and what the server answered.
+    overlays: list[str] = []
+    page.on(
+        "response",
+        lambda r: overlays.append(f"{r.status} {r.url}") if "/map/tiles/" in r.url else None,
     )
+    try:
+        with page.expect_response(labels_answered, timeout=30_000):
+            page.evaluate(
+                on_page("([lat, lon]) => $map.setView([lat, lon], 16, {animate: false})"),
+                [centre.y, centre.x],
+            )
+    except PlaywrightTimeoutError:
+        answers = "\n".join(overlays)
+        raise AssertionError(
+            f"no labels at z=16; the map's answers:\n{answers}\nthe server's log:\n"
+            f"{server_log(server)[-4000:]}"
+        ) from None
     label = page.locator(f".map-label[data-label='{cell.code}']")
     expect(label).to_have_text(cell.name)
     cluster = page.locator(".case-stack [data-count='3']")
     expect(cluster).to_have_text("3")
+    assert sorted(url.rsplit("/", 1)[1] for url in refused) == ["labels.json", "stacks.json"]
 
     # The cells layer on; a click inside the cell (beside the cluster) opens its popup.
     # Exactly "网格": another layer's name (在岗网格员) holds the word too.

@@ -13,7 +13,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
@@ -39,6 +38,7 @@ from dispatch.calendar import (
 )
 from dispatch.models import CalendarDay
 from dispatch.sla import run_due
+from gridmgmt import clock
 from incidents.models import Case
 from layers.models import Area, LimitUnit
 from tests.browser import live_page, servable_passwords
@@ -432,7 +432,7 @@ def test_the_command_imports_and_fails_on_bad_rows(tmp_path: Path) -> None:
     assert not CalendarDay.objects.filter(date__year=2028).exists()
 
 
-@time_machine.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
+@clock.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
 def test_the_admin_imports_a_file_shows_bad_rows_and_warns(admin_client: Client) -> None:
     changelist = reverse("admin:dispatch_calendarday_changelist")
     page = admin_client.get(changelist)
@@ -454,7 +454,7 @@ def test_the_admin_imports_a_file_shows_bad_rows_and_warns(admin_client: Client)
     assert "2027-02-06,1,春节调休" in exported
 
 
-@time_machine.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
+@clock.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
 def test_health_reports_the_calendar_and_warns_when_it_runs_short(client: Client) -> None:
     entry = client.get("/health/").json()["checks"]["calendar"]
     assert entry["ok"] is True and entry["known_until"] == "2026-12-31"
@@ -464,7 +464,7 @@ def test_health_reports_the_calendar_and_warns_when_it_runs_short(client: Client
     assert entry["days_ahead"] == 392 and "warning" not in entry
 
 
-@time_machine.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
+@clock.travel(datetime(2026, 12, 4, 10, tzinfo=SHANGHAI), tick=False)
 def test_the_sla_worker_logs_the_shortage_once_an_hour(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="dispatch.holidays")
     assert holidays.log_shortage(force=True) is not None
@@ -476,7 +476,7 @@ def test_the_sla_worker_logs_the_shortage_once_an_hour(caplog: pytest.LogCapture
 def test_a_deadline_past_the_calendar_is_flagged_on_the_case(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
-    with time_machine.travel(datetime(2026, 12, 31, 17, tzinfo=SHANGHAI), tick=False):
+    with clock.travel(datetime(2026, 12, 31, 17, tzinfo=SHANGHAI), tick=False):
         case_id = report(loop["inspector"], small_city).json()["case"]["id"]
         assert act(loop["street"], case_id, "file").status_code == 200
         assert act(loop["street"], case_id, "dispatch").status_code == 200

@@ -10,13 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, expect
 
 from dispatch import hotline
 from dispatch.permissions import allowed_actions
 from dispatch.sla import run_due
+from gridmgmt import clock
 from incidents.models import Case, CaseEvent
 from layers.models import Area, Unit
 from tests.browser import log_in, servable_passwords
@@ -60,7 +60,7 @@ def test_reply_call_back_dissatisfied_reopens_the_case(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     hotline, unit = loop["hotline"], loop["enforcement"]
-    with time_machine.travel(at(23, 10), tick=False):  # Monday
+    with clock.travel(at(23, 10), tick=False):  # Monday
         case_id = complaint(loop, small_city)
         # Nothing to call back before the reply; the hotline may not reply for the unit.
         assert (
@@ -69,7 +69,7 @@ def test_reply_call_back_dissatisfied_reopens_the_case(
         )
         assert act(hotline, case_id, "reply", reply="x").status_code == 403
         assert act(unit, case_id, "reply", reply="  ").status_code == 400
-    with time_machine.travel(at(24, 9), tick=False):
+    with clock.travel(at(24, 9), tick=False):
         answer = act(
             unit, case_id, "reply", reply="已安排清运，明日完成。", expected_state="signed"
         )
@@ -83,7 +83,7 @@ def test_reply_call_back_dissatisfied_reopens_the_case(
         case = Case.objects.get(pk=case_id)
         assert "callback" in [t.action for t in allowed_actions(hotline, case)]
         assert "callback" not in [t.action for t in allowed_actions(unit, case)]
-    with time_machine.travel(at(25, 10), tick=False):
+    with clock.travel(at(25, 10), tick=False):
         refused = act(hotline, case_id, "callback", reached=True)
         assert refused.status_code == 400 and refused.json()["field"] == "satisfaction"
         answer = act(hotline, case_id, "callback", reached=True, satisfaction="dissatisfied",
@@ -105,7 +105,7 @@ def test_reply_call_back_dissatisfied_reopens_the_case(
     assert (reopen.from_state, reopen.to_state, reopen.data["round"]) == ("signed", "dispatched", 1)
 
     # The second round: sign, reply, satisfied — the case stays with its count.
-    with time_machine.travel(at(26, 9), tick=False):
+    with clock.travel(at(26, 9), tick=False):
         assert act(unit, case_id, "sign").status_code == 200
         assert act(unit, case_id, "reply", reply="已清运完毕。").status_code == 200
         assert (
@@ -144,15 +144,15 @@ def test_a_call_back_not_reached_after_the_tries_is_recorded_so(
 def test_the_sla_worker_chases_a_late_call_back(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         case_id = complaint(loop, small_city)
         act(loop["enforcement"], case_id, "reply", reply="已处理")
     case = Case.objects.get(pk=case_id)
     assert case.hotline_check_at == case.callback_due_at  # the reply's clock stopped
-    with time_machine.travel(at(25, 17, 59), tick=False):  # Wednesday, before closing
+    with clock.travel(at(25, 17, 59), tick=False):  # Wednesday, before closing
         # (the disposal clock of the case is chased too: 催办, 督办)
         assert (case_id, "callback_overdue") not in run_due()
-    with time_machine.travel(at(26, 9), tick=False):
+    with clock.travel(at(26, 9), tick=False):
         assert (case_id, "callback_overdue") in run_due()
     case.refresh_from_db()
     assert case.callback_overdue and case.hotline_check_at is None
@@ -176,7 +176,7 @@ def test_the_hotline_queues_list_tickets_awaiting_reply_and_call_back(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     hotline = client_for(loop["hotline"])
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         waiting = complaint(loop, small_city)
         answered = complaint(loop, small_city)
         act(loop["enforcement"], answered, "reply", reply="已处理")

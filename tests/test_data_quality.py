@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from layers.models import Area, Category, CategoryKind, Component, Person, Staff, Tier
+from layers.models import Area, Category, CategoryKind, Component, Person, Staff, Tier, Unit
 from stewardship import quality
 from stewardship.models import Verification
 from tests.cast import CELLS, centre, with_check_digit
@@ -30,11 +30,13 @@ def dirty(cast: dict[str, User], small_city: dict[str, Area]) -> dict[str, objec
         kind=CategoryKind.COMPONENT, major_code="01", minor_code="01", name="上水井盖"
     )
     own = small_city[CELLS["own"]]
+    maintainer = Unit.objects.order_by("pk").first()
+    assert maintainer is not None
     kept = Component.objects.create(
-        code="4401060101000001", category=category, geom=centre(own), maintainer_unit="养护所"
+        code="4401060101000001", category=category, geom=centre(own), maintainer=maintainer
     )
     no_maintainer = Component.objects.create(
-        code="4401060101000002", category=category, geom=centre(own)
+        code="4401060101000002", category=category, geom=centre(own), maintainer_unit="无此单位"
     )
     # Placed in a cell that does not cover its point (the cell was redrawn since).
     other_cell = small_city[CELLS["street"]]

@@ -25,7 +25,12 @@ from dispatch.models import CalendarDay
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = "incidents_caseevent"
 AUDIT = "audit_auditevent"
-TRIGGERS = {HISTORY: "incidents_caseevent_append_only", AUDIT: "audit_auditevent_append_only"}
+FIELDS = "stewardship_fieldchange"
+TRIGGERS = {
+    HISTORY: "incidents_caseevent_append_only",
+    AUDIT: "audit_auditevent_append_only",
+    FIELDS: "stewardship_fieldchange_append_only",
+}
 APP = settings.DATABASES["default"]["USER"]
 
 
@@ -60,7 +65,7 @@ def test_data_migrations_wrote_into_the_database_they_migrated(db: None) -> None
     assert CalendarDay.objects.filter(date=dt.date(2026, 10, 1), is_workday=False).exists()
 
 
-@pytest.mark.parametrize("table", [HISTORY, AUDIT])
+@pytest.mark.parametrize("table", [HISTORY, AUDIT, FIELDS])
 @pytest.mark.parametrize(
     ("statement", "message"),
     [
@@ -82,7 +87,7 @@ def test_the_application_cannot_change_or_remove_evidence(
     assert message in refused(sql)
 
 
-@pytest.mark.parametrize("table", [HISTORY, AUDIT])
+@pytest.mark.parametrize("table", [HISTORY, AUDIT, FIELDS])
 def test_the_application_cannot_grant_itself_more(db: None, table: str) -> None:
     with connection.cursor() as cursor:
         # PostgreSQL answers a grant by a role without the grant option with a warning.
@@ -118,6 +123,8 @@ def test_the_owner_meets_the_triggers_and_the_grants_are_idempotent() -> None:
     assert "append-only" in refused(f"DELETE FROM {AUDIT}", alias="owner")
     assert "append-only" in refused(f"UPDATE {HISTORY} SET note = ''", alias="owner")
     assert "append-only" in refused(f"DELETE FROM {HISTORY}", alias="owner")
+    assert "append-only" in refused(f"UPDATE {FIELDS} SET new = ''", alias="owner")
+    assert "append-only" in refused(f"DELETE FROM {FIELDS}", alias="owner")
     first = apply_grants("owner")
     assert apply_grants("owner") == first
     assert any(f'"{AUDIT}"' in s and "SELECT, INSERT" in s for s in first)

@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -27,6 +26,7 @@ from openpyxl import load_workbook
 
 from dispatch.evaluation import AreaRow, By, InspectorRow, Period, UnitRow, evaluate
 from dispatch.models import Assignment, TargetTier
+from gridmgmt import clock
 from incidents.models import Case, CaseEvent, Channel, Source, State
 from layers.models import Area, Category, Role, Staff, Tier, Unit, UnitKind
 from tests.cast import CELLS, centre
@@ -312,7 +312,7 @@ def test_it_gives_an_inspector_only_their_own_row(
     ]
 
 
-@pytest.mark.parametrize(("by", "queries"), [(By.STREET, 4), (By.UNIT, 4), (By.INSPECTOR, 3)])
+@pytest.mark.parametrize(("by", "queries"), [(By.STREET, 5), (By.UNIT, 5), (By.INSPECTOR, 3)])
 def test_it_aggregates_in_one_query_per_table(
     world: dict[str, Any], cast: dict[str, User], by: By, queries: int
 ) -> None:
@@ -320,7 +320,8 @@ def test_it_aggregates_in_one_query_per_table(
     with CaptureQueriesContext(connection) as captured:
         evaluate(user, by=by, period=MARCH, now=AFTER_MARCH)
     # The user's post (cached on the user afterwards), then one aggregate per table:
-    # cases, the 12345 replies of the history (areas, units), plus the territory's areas
+    # cases (March, a whole month: the monthly rollup) and the names of their areas or
+    # units, the 12345 replies of the history (areas, units), plus the territory's areas
     # (street), assignments (unit) or history (inspector). Never one per row.
     assert len(captured) == queries, [q["sql"] for q in captured]
 
@@ -328,6 +329,13 @@ def test_it_aggregates_in_one_query_per_table(
 # --- the API -------------------------------------------------------------------------
 
 MARCH_QUERY = {"start": "2025-03-01", "end": "2025-04-01"}
+
+
+def content_of(response: Any) -> bytes:
+    """The bytes of an answer, streamed (the exports) or not."""
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return bytes(response.content)
 
 
 def test_it_serves_the_table_as_json(world: dict[str, Any], cast: dict[str, User]) -> None:
@@ -358,8 +366,9 @@ def test_it_exports_csv_with_a_bom_and_chinese_headers(
     disposition = response["Content-Disposition"]
     assert 'filename="evaluation-street-20250301-20250331.csv"' in disposition
     assert "filename*=UTF-8''" in disposition  # 案件评价_街道_20250301-20250331.csv
-    assert response.content.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    content = content_of(response)
+    assert content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     header, street1, street2, total = rows
     assert header[:9] == ["编码", "名称", "受理数", "立案数", "应结案数", "缓办数", "结案数",
                           "按期结案数", "超期数"]  # fmt: skip
@@ -379,7 +388,7 @@ def test_it_exports_xlsx_with_percentages_and_the_formulas(
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     assert 'filename="evaluation-unit-20250301-20250331.xlsx"' in response["Content-Disposition"]
-    book = load_workbook(io.BytesIO(response.content))
+    book = load_workbook(io.BytesIO(content_of(response)))
     assert book.sheetnames == ["责任单位评价", "口径说明"]
     sheet = book["责任单位评价"]
     header = [cell.value for cell in sheet[1]]
@@ -401,16 +410,16 @@ def test_it_keeps_names_as_text_in_exports(world: dict[str, Any], cast: dict[str
     Unit.objects.filter(pk=world["units"]["street2"].pk).update(name="=HYPERLINK(1)")
     client = client_for(cast["city"])
     response = client.get(f"{API}/unit/", {**MARCH_QUERY, "format": "xlsx"})
-    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    sheet = load_workbook(io.BytesIO(content_of(response))).worksheets[0]
     names = {row[1].value: row[1].data_type for row in sheet.iter_rows(min_row=2)}
     assert names["=HYPERLINK(1)"] == "s"
     response = client.get(f"{API}/unit/", {**MARCH_QUERY, "format": "csv"})
-    assert "'=HYPERLINK(1)" in response.content.decode("utf-8-sig")
+    assert "'=HYPERLINK(1)" in content_of(response).decode("utf-8-sig")
 
 
 def test_it_defaults_to_the_current_month(world: dict[str, Any], cast: dict[str, User]) -> None:
     client = client_for(cast["street"])
-    with time_machine.travel(t(3, 15), tick=False):
+    with clock.travel(t(3, 15), tick=False):
         body = client.get(f"{API}/street/").json()
     assert (body["start"], body["end"]) == ("2025-03-01", "2025-04-01")
     assert dt.datetime.fromisoformat(body["as_of"]) == t(3, 15)
@@ -481,7 +490,7 @@ def _figures(row: AreaRow) -> dict[str, int]:
 @pytest.mark.parametrize(
     ("by", "output", "queries"),
     # An export writes its audit entry: one insert more (audit/, docs/architecture.md).
-    [("street", "json", 5), ("street", "xlsx", 6), ("unit", "csv", 6), ("inspector", "json", 4)],
+    [("street", "json", 6), ("street", "xlsx", 7), ("unit", "csv", 7), ("inspector", "json", 4)],
 )
 def test_it_answers_a_request_in_a_fixed_number_of_queries(
     world: dict[str, Any], cast: dict[str, User], by: str, output: str, queries: int
@@ -584,11 +593,10 @@ def test_it_exports_the_12345_figures_with_their_formulas(
     row = next(r for r in body["rows"] if r["code"] == "440106001")
     assert (row["replies"], row["callback_rate"], row["reopen_rate"]) == (4, 0.75, 0.25)
     sheet = client_for(cast["street"]).get(f"{API}/street/", {**MARCH_QUERY, "format": "csv"})
-    text = sheet.content.decode("utf-8-sig")
+    text = content_of(sheet).decode("utf-8-sig")
     assert "回访率" in text.splitlines()[0] and "重办率" in text.splitlines()[0]
-    workbook = load_workbook(io.BytesIO(
-        client_for(cast["street"]).get(f"{API}/street/", {**MARCH_QUERY, "format": "xlsx"}).content
-    ))  # fmt: skip
+    xlsx = client_for(cast["street"]).get(f"{API}/street/", {**MARCH_QUERY, "format": "xlsx"})
+    workbook = load_workbook(io.BytesIO(content_of(xlsx)))
     notes = " ".join(str(c.value) for r in workbook.worksheets[1].iter_rows() for c in r)
     assert "回访数 ÷ 答复数" in notes and "回访接通数" in notes
 
@@ -604,3 +612,31 @@ def test_it_counts_the_cases_filed_after_their_filing_deadline(
     rows = evaluate(fresh(cast["city"]), by=By.STREET, period=MARCH, now=AFTER_MARCH).rows
     one = next(r for r in rows if isinstance(r, AreaRow) and r.code == "440106001")
     assert (one.filed, one.filed_late, one.filing_rate) == (6, 1, round(5 / 6, 4))
+
+
+def test_it_pages_the_per_cell_table_of_cells_with_cases(
+    world: dict[str, Any], cast: dict[str, User]
+) -> None:
+    """The district's cells with cases in March (three of the small city's cells), one
+    page of two and one of one, linked; the total is over all pages; exports hold all."""
+    client = client_for(cast["district"])
+    first = client.get(f"{API}/cell/", {**MARCH_QUERY, "page_size": "2"}).json()
+    assert (first["count"], first["page"], first["page_size"]) == (3, 1, 2)
+    assert [row["code"] for row in first["rows"]] == [CELLS["own"], CELL_B]
+    assert first["previous"] is None
+    assert first["next"].startswith("http://testserver/api/evaluation/cell/?")
+    assert "page=2" in first["next"] and "page_size=2" in first["next"]
+    assert "start=2025-03-01" in first["next"]
+    second = client.get(first["next"]).json()
+    assert [row["code"] for row in second["rows"]] == [CELLS["other_street"]]
+    assert second["next"] is None and "page=1" in second["previous"]
+    # Only cells with cases, and the total over every page: 5 + 3 + 1 received.
+    assert all(row["received"] or row["due"] for row in first["rows"] + second["rows"])
+    assert first["total"]["received"] == second["total"]["received"] == 9
+    beyond = client.get(f"{API}/cell/", {**MARCH_QUERY, "page": "9", "page_size": "2"}).json()
+    assert beyond["rows"] == [] and beyond["count"] == 3 and beyond["next"] is None
+    whole = client.get(f"{API}/cell/", {**MARCH_QUERY, "format": "csv"})
+    assert whole.streaming
+    assert len(content_of(whole).decode("utf-8-sig").strip().splitlines()) == 1 + 3 + 1
+    bad = client.get(f"{API}/cell/", {**MARCH_QUERY, "page_size": "0"})
+    assert bad.status_code == 400 and "page_size" in str(bad.json())

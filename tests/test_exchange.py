@@ -19,7 +19,9 @@ from django.core.management import CommandError, call_command
 
 from exchange import webhooks
 from exchange.models import ProvincialTicket, Webhook, WebhookDelivery
+from gridmgmt import clock
 from incidents.models import Case, Source
+from incidents.outbox import sequence
 from layers.models import Area, Unit
 from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, MONDAY_10, act, client_for, photo, report
@@ -73,10 +75,11 @@ def test_webhooks_are_signed_retried_logged_and_replayed(
     elsewhere = Webhook.objects.create(
         name="水务", unit=Unit.objects.get(name__contains="水务"), url=receiver.url
     )
-    with time_machine.travel(MONDAY_10, tick=False):
+    with clock.travel(MONDAY_10, tick=False):
         case_id = int(report(loop["inspector"], small_city).json()["case"]["id"])
         act(loop["street"], case_id, "file")
         act(loop["street"], case_id, "dispatch")
+        sequence()  # the numbering after commit (the test's transaction never commits)
         assert webhooks.collect() == 3
     # The report and its filing were the street's area's, not yet its unit's case.
     [delivery] = WebhookDelivery.objects.all()
@@ -129,14 +132,15 @@ def test_an_unreachable_receiver_is_given_up_after_the_last_attempt(
 ) -> None:
     settings.WEBHOOK_MAX_ATTEMPTS = 2  # type: ignore[attr-defined]
     hook = Webhook.objects.create(name="停用的系统", unit=_street_unit(), url="http://127.0.0.1:9/")
-    with time_machine.travel(MONDAY_10, tick=False):
+    with clock.travel(MONDAY_10, tick=False):
         case_id = int(report(loop["inspector"], small_city).json()["case"]["id"])
         act(loop["street"], case_id, "file")
         act(loop["street"], case_id, "dispatch")
+        sequence()
         webhooks.collect()
         [(delivery_id, state)] = webhooks.deliver_due()
         assert state == "pending"
-    with time_machine.travel(MONDAY_10 + dt.timedelta(minutes=5), tick=False):
+    with clock.travel(MONDAY_10 + dt.timedelta(minutes=5), tick=False):
         assert webhooks.deliver_due() == [(delivery_id, "failed")]
     delivery = hook.deliveries.get()
     assert delivery.attempts == 2 and delivery.next_attempt_at is None
@@ -154,7 +158,7 @@ def _ticket(number: str, city: dict[str, Area], **extra: object) -> dict[str, ob
     }  # fmt: skip
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_provincial_tickets_import_once_and_export_their_results(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
@@ -195,7 +199,7 @@ def test_provincial_tickets_import_once_and_export_their_results(
     ]  # fmt: skip
     since = open_results[0]["updated_at"]
     assert act(loop["inspector"], case.pk, "verify", passed=True).status_code == 200
-    with time_machine.travel(MONDAY_10 + dt.timedelta(minutes=5), tick=False):
+    with clock.travel(MONDAY_10 + dt.timedelta(minutes=5), tick=False):
         assert act(street, case.pk, "close").status_code == 200
         later = hotline.get("/api/exchange/12345/results/", {"since": since}).json()["results"]
     [result] = later
@@ -220,7 +224,7 @@ def test_only_the_hotline_exchanges_with_the_province(
     assert not ProvincialTicket.objects.exists()
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_the_exchange_runs_from_files_too(
     loop: dict[str, User], small_city: dict[str, Area], tmp_path: Path
 ) -> None:

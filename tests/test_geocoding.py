@@ -185,3 +185,30 @@ def test_the_api_explains_a_query_it_cannot_use(
     assert "路名" in str(body["q"])
     status, body = get(cast["hotline"], q="华景路", limit="50")
     assert status == 400 and "limit" in body
+
+
+def _edit_distance_table(query: str, address: str) -> float:
+    """The weighted distance by its whole table, as edit_distance() defines it."""
+    previous = [float(j) for j in range(len(address) + 1)]
+    for i, char_q in enumerate(query, 1):
+        current = [float(i)]
+        for j, char_a in enumerate(address, 1):
+            substitution = previous[j - 1] + (0.0 if char_q == char_a else 0.8)
+            current.append(min(previous[j] + 1.0, current[j - 1] + 1.0, substitution))
+        previous = current
+    n = len(address)
+    return min(cost + 0.25 * (n - j) for j, cost in enumerate(previous))
+
+
+def test_the_edit_distance_equals_its_whole_table() -> None:
+    # edit_distance() leaves a common beginning out; on a small alphabet (many common
+    # beginnings, repeats, spaces) it gives the whole table's distance every time.
+    import random
+
+    assert (geocoding.SUBSTITUTION_COST, geocoding.TRAILING_COST) == (0.8, 0.25)
+    rng = random.Random(5)
+    for _ in range(20000):
+        query = "".join(rng.choice("ab 路1") for _ in range(rng.randint(0, 8)))
+        address = "".join(rng.choice("ab 路1") for _ in range(rng.randint(0, 10)))
+        expected = _edit_distance_table(query, address)
+        assert geocoding.edit_distance(query, address) == pytest.approx(expected), (query, address)

@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, expect
 
@@ -16,6 +15,7 @@ from dispatch import hotline
 from dispatch.models import HotlineTerm
 from dispatch.permissions import allowed_actions
 from dispatch.sla import run_due
+from gridmgmt import clock
 from incidents.models import Case, CaseEvent
 from layers.models import Area
 from tests.cast import centre
@@ -59,7 +59,7 @@ def ticket(user: User, city: dict[str, Area], **extra: Any) -> dict[str, Any]:
 def test_a_typed_ticket_gets_a_stable_number_and_its_reply_deadline(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
-    with time_machine.travel(at(23, 10), tick=False):  # Monday
+    with clock.travel(at(23, 10), tick=False):  # Monday
         general = ticket(loop["hotline"], small_city, ticket_type="complaint")
         utilities = ticket(loop["hotline"], small_city, ticket_type="help", reply_term="utilities")
         urgent = ticket(loop["hotline"], small_city, ticket_type="help", urgent=True)
@@ -91,7 +91,7 @@ def test_the_limits_are_data_edited_like_any_other(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     HotlineTerm.objects.filter(term="utilities").update(reply_limit=12)
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         case = ticket(loop["hotline"], small_city, ticket_type="help", reply_term="utilities")
     assert dt.datetime.fromisoformat(case["reply_due_at"]) == at(23, 22)
 
@@ -154,11 +154,11 @@ def test_the_hotline_closes_a_consultation_on_the_phone(
 def test_the_sla_worker_chases_a_late_reply_once(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         case_id = ticket(loop["hotline"], small_city, ticket_type="help", urgent=True)["id"]
-    with time_machine.travel(at(23, 11, 59), tick=False):
+    with clock.travel(at(23, 11, 59), tick=False):
         assert run_due() == []
-    with time_machine.travel(at(23, 12, 1), tick=False):
+    with clock.travel(at(23, 12, 1), tick=False):
         assert run_due() == [(case_id, "reply_overdue")]
         assert run_due() == []  # written once
     case = Case.objects.get(pk=case_id)
@@ -170,10 +170,10 @@ def test_the_sla_worker_chases_a_late_reply_once(
 def test_a_cancelled_ticket_is_not_chased(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         case_id = ticket(loop["hotline"], small_city, ticket_type="help", urgent=True)["id"]
         act(loop["street"], case_id, "cancel", reason="重复来电")
-    with time_machine.travel(at(23, 13), tick=False):
+    with clock.travel(at(23, 13), tick=False):
         assert run_due() == [(case_id, "stopped")]
     case = Case.objects.get(pk=case_id)
     assert not case.reply_overdue and case.hotline_check_at is None

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pytest
 import shapely
-import time_machine
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from dispatch.routing import route
+from gridmgmt import clock
 from incidents.models import Case
 from layers.datum import from_wgs84
 from layers.grid_check import check_grid
@@ -211,7 +211,7 @@ def run_check_grid() -> str:
     return out.getvalue()
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_a_city_without_districts_loads_places_routes_and_checks_clean(
     dongguan: dict[str, Area], tmp_path: Path
 ) -> None:
@@ -295,7 +295,7 @@ def report_at(user: User, cell: Area) -> Response:
     return client_for(user).post("/api/cases/reports/", body, format="multipart")
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_a_reimport_of_changed_outlines_is_a_dated_redraw(
     dongguan: dict[str, Area], tmp_path: Path
 ) -> None:

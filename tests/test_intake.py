@@ -160,6 +160,6 @@ def test_it_offers_and_merges_a_likely_duplicate(
     assert merged.status_code == 200, merged.json()
     assert merged.json()["state"] == State.MERGED and merged.json()["merged_into"] == first
     # The hotline operator follows the merged-into case from now on: its events reach them.
-    latest = Outbox.objects.filter(case_id=first).order_by("-seq").first()
+    latest = Outbox.objects.filter(case_id=first).order_by("-id").first()
     assert latest is not None and latest.kind == "case.merge_in"
     assert loop["hotline"].pk in latest.user_ids and loop["inspector"].pk in latest.user_ids

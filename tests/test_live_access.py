@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 
 from incidents.access import live_audience, live_groups, visible_cases
 from incidents.models import Case, Outbox
-from incidents.outbox import CITY_GROUP, groups
+from incidents.outbox import CITY_GROUP, groups, sequence
 from layers.models import Unit
 from tests.loop import act
 from tests.test_case_scope import SEES, world  # noqa: F401 -- `world` is a fixture
@@ -23,6 +23,7 @@ def test_live_groups_and_replay_reach_exactly_the_visible_cases(
     back = act(cast["enforcement"], world["other_street"], "return", reason="不属本单位职责")
     assert back.status_code == 200, back.json()
     assert Case.objects.get(pk=world["other_street"]).unit_id is None
+    sequence()  # the numbering after commit (the test's transaction never commits)
     enforcement = Unit.objects.get(name="天河区城市管理和综合执法局")
     last = Outbox.objects.filter(case_id=world["other_street"]).latest("seq")
     assert last.kind == "case.return" and enforcement.pk in last.unit_ids

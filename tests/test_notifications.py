@@ -12,13 +12,13 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
-import time_machine
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from pytest_django.fixtures import Settings
 
+from gridmgmt import clock
 from incidents.models import Case
 from layers.models import Area
 from notifications.collect import collect
@@ -83,7 +83,7 @@ def _told(case_id: int) -> list[tuple[str, str]]:
     return list(rows.values_list("user__username", "kind"))
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_it_mails_a_new_assignment_through_a_real_smtp_server(
     loop: dict[str, User], small_city: dict[str, Area], smtp: Mailbox
 ) -> None:
@@ -121,7 +121,7 @@ def test_a_message_is_retried_with_back_off_then_given_up_and_sent_again(
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
     _with_email(loop["street"], "street@example.org")
-    with time_machine.travel(MONDAY_10, tick=False):
+    with clock.travel(MONDAY_10, tick=False):
         case_id = _dispatched(loop, small_city)
         collect()
         [message] = Message.objects.filter(case_id=case_id)
@@ -130,12 +130,12 @@ def test_a_message_is_retried_with_back_off_then_given_up_and_sent_again(
         assert message.attempts == 1 and "Connection" in message.last_error
         assert message.next_attempt_at == MONDAY_10 + dt.timedelta(seconds=30)
         assert deliver_due() == []  # not due yet
-    with time_machine.travel(MONDAY_10 + dt.timedelta(seconds=30), tick=False):
+    with clock.travel(MONDAY_10 + dt.timedelta(seconds=30), tick=False):
         assert deliver_due() == [(message.pk, DeliveryState.PENDING)]
         message.refresh_from_db()
         # Doubled: 60 s after the second attempt.
         assert message.next_attempt_at == MONDAY_10 + dt.timedelta(seconds=90)
-    with time_machine.travel(MONDAY_10 + dt.timedelta(seconds=90), tick=False):
+    with clock.travel(MONDAY_10 + dt.timedelta(seconds=90), tick=False):
         assert deliver_due() == [(message.pk, DeliveryState.FAILED)]
         message.refresh_from_db()
         assert (message.state, message.attempts, message.next_attempt_at) == ("failed", 3, None)
@@ -153,7 +153,7 @@ def test_a_message_is_retried_with_back_off_then_given_up_and_sent_again(
         controller.stop()
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_each_step_tells_whom_it_awaits_and_only_those_who_may_see_the_case(
     loop: dict[str, User], small_city: dict[str, Area], sms_file: Path
 ) -> None:
@@ -187,7 +187,7 @@ def test_each_step_tells_whom_it_awaits_and_only_those_who_may_see_the_case(
     }  # fmt: skip
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_a_caller_who_asked_is_told_by_sms_when_the_case_is_closed(
     loop: dict[str, User], small_city: dict[str, Area], sms_file: Path
 ) -> None:
@@ -210,7 +210,7 @@ def test_a_caller_who_asked_is_told_by_sms_when_the_case_is_closed(
     assert json.loads(line)["to"] == "13900000001"
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_a_returned_case_and_extension_decisions_are_told(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
@@ -237,13 +237,13 @@ def test_a_returned_case_and_extension_decisions_are_told(
 def test_deadline_warning_overdue_and_supervision_reach_the_unit(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
-    with time_machine.travel(MONDAY_10, tick=False):
+    with clock.travel(MONDAY_10, tick=False):
         case_id = _dispatched(loop, small_city)
     for hour, minute in ((15, 13), (16, 1)):
         moment = MONDAY_10.replace(hour=hour, minute=minute)
-        with time_machine.travel(moment, tick=False):
+        with clock.travel(moment, tick=False):
             call_command("run_sla_worker", "--once", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    with time_machine.travel(MONDAY_10.replace(hour=16, minute=30), tick=False):
+    with clock.travel(MONDAY_10.replace(hour=16, minute=30), tick=False):
         supervised = act(
             loop["district"], case_id, "supervise", note="请今日处置", due_at="2026-11-24"
         )
@@ -258,7 +258,7 @@ def test_deadline_warning_overdue_and_supervision_reach_the_unit(
     assert case.overdue
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_the_inbox_api_lists_and_marks_read(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:

@@ -13,11 +13,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from gridmgmt import clock
 from incidents.models import Case, State
 from layers.models import Area, Category, CategoryKind
 from open311.clients import key_revoke
@@ -336,7 +336,7 @@ def test_requests_are_the_last_90_days_unless_asked(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     now = timezone.now()
-    with time_machine.travel(now - dt.timedelta(days=100)):
+    with clock.travel(now - dt.timedelta(days=100)):
         old = ticket(small_city, loop["hotline"])
     recent = ticket(small_city, loop["hotline"])
 

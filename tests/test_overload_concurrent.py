@@ -12,13 +12,12 @@ import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.pgcluster import Cluster, own_postgres, wait_for
-from tests.servers import ROOT, asgi_server
+from tests.servers import asgi_server, server_log
 from tests.test_overload import LOCKED, SERVICES, SESSION, Answer, assert_unavailable, get
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,11 +70,6 @@ def at_once(url: str, calls: list[Call]) -> list[Answer]:
 
 def round_of(n: int) -> list[Call]:
     return [CALLS[i % len(CALLS)] for i in range(n)]
-
-
-def server_log(url: str) -> str:
-    port = url.rsplit(":", 1)[1]
-    return Path(ROOT / "var" / f"test-server-{port}.log").read_text()
 
 
 @pytest.fixture
@@ -145,5 +139,14 @@ def test_twenty_requests_at_once_while_postgres_is_down(cluster: Cluster) -> Non
         # The probe (gridmgmt/database/base.py) sees it back within one or two seconds.
         wait_for(lambda: get(url + SERVICES).status == 200, timeout=5, step=0.2)
         print(f"service back {time.monotonic() - started_at:.1f} s after PostgreSQL")
-        statuses = [a.status for a in at_once(url, [(SERVICES, None, "")] * AT_ONCE)]
-        assert statuses == [200] * AT_ONCE
+        # Then the whole pool: a round of 20 at once all answered. Within a few seconds,
+        # not at once: on a loaded machine the pool is still reopening its connections
+        # and a request past DATABASE_POOL_TIMEOUT rightly answers 503.
+        served: list[list[int]] = []
+
+        def all_served() -> bool:
+            served.append([a.status for a in at_once(url, [(SERVICES, None, "")] * AT_ONCE)])
+            return served[-1] == [200] * AT_ONCE
+
+        wait_for(all_served, timeout=10, step=0.5)
+        print("rounds until all 20 were served:", served)

@@ -131,7 +131,9 @@ def test_the_command_map_of_a_district_is_its_own(loop: dict[str, User]) -> None
 def test_the_evaluation_map_shows_the_users_streets(loop: dict[str, User]) -> None:
     html = page(loop["district"], "/map/evaluation/")[1]
     config = config_of(html)
-    assert config["api"] == {"evaluation": "/api/evaluation/street/"}
+    assert config["api"] == {
+        "evaluation": "/api/evaluation/street/", "cells": "/api/evaluation/cell/",
+    }  # fmt: skip
     assert config["period"]["start"].endswith("-01")
     # The district's two streets are drawn, the other district's are not.
     assert "440106001" in html and "440106002" in html

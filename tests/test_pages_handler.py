@@ -38,10 +38,10 @@ def test_a_department_lands_on_its_workbench_with_its_unit_and_queues(
     assert config["unit"] == cast["department"].staff.unit_id
     assert config["area_name"] == cast["department"].staff.unit.area.display_name
     assert [q["key"] for q in config["queues"]] == [
-        "to_sign", "in_progress", "warned", "overdue", "rework",
+        "to_sign", "in_progress", "warned", "overdue", "rework", "co",
     ]  # fmt: skip
     assert [q["title"] for q in config["queues"]] == [
-        "待签收", "办理中", "即将超期", "已超期", "被退回/返工",
+        "待签收", "办理中", "即将超期", "已超期", "被退回/返工", "协办",
     ]  # fmt: skip
     assert config["api"]["cases"] == "/api/cases/"
     assert config["work_day_hours"] > 0

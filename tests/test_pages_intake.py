@@ -19,7 +19,14 @@ from tests.cast import centre
 from tests.loop import INSPECTOR_CELL, OTHER_STREET_CELL, client_for, event_category, report
 
 STATIC = Path(__file__).resolve().parent.parent / "map_ui" / "static" / "map_ui"
-OWN_SCRIPTS = ["common.js", "intake-common.js", "hotline.js", "inspector.js", "queue.js"]
+OWN_SCRIPTS = [
+    "common.js",
+    "intake-common.js",
+    "hotline.js",
+    "inspector.js",
+    "queue.js",
+    "collect.js",
+]
 # Any address with a host: http://…, https://…, ws://…, or protocol-relative //host.
 OUTSIDE = re.compile(r"""(?:\b(?:https?|wss?):)?//[\w.-]+\.[a-z]{2,}""", re.IGNORECASE)
 

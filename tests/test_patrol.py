@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import time_machine
 from django.contrib.auth.models import User
+from django.contrib.gis.geos import Point
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -20,6 +20,7 @@ from pytest_django.fixtures import Settings
 
 from audit.models import Action, AuditEvent
 from dispatch.services import pick_verifier
+from gridmgmt import clock
 from incidents.models import Case
 from layers.datum import Datum, from_wgs84
 from layers.models import Area
@@ -43,7 +44,7 @@ OTHER_DISTRICT = "440104001001001"
 
 @pytest.fixture(autouse=True)
 def midday() -> Iterator[None]:
-    with time_machine.travel(MIDDAY, tick=True):
+    with clock.travel(MIDDAY, tick=True):
         yield
 
 
@@ -110,7 +111,7 @@ def test_only_inspectors_go_on_duty_and_bad_input_has_the_error_shape(
     bad = client_for(cast["inspector"]).post("/api/patrol/duty/", {"on": "yes"}, format="json")
     assert bad.status_code == 400
     assert bad.json() == {"detail": bad.json()["detail"], "code": "invalid", "field": "on"}
-    late = on_duty(cast["inspector"], timezone.now() - dt.timedelta(days=5))
+    late = on_duty(cast["inspector"], clock.now() - dt.timedelta(days=5))
     assert late.status_code == 400 and late.json()["field"] == "at"
     assert not Shift.objects.exists()
 
@@ -122,7 +123,7 @@ def test_a_batch_is_stored_in_its_days_partition_converted_from_gcj02_and_only_o
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     inspector = cast["inspector"]
-    start = timezone.now() - dt.timedelta(minutes=5)
+    start = clock.now() - dt.timedelta(minutes=5)
     on_duty(inspector, start - dt.timedelta(minutes=1))
     fixes = walk(small_city[OWN], start, 20)
     wgs = [(f["lon"], f["lat"]) for f in fixes]
@@ -151,7 +152,7 @@ def test_bad_positions_are_rejected_with_reasons_and_the_good_ones_stored(
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     inspector = cast["inspector"]
-    now = timezone.now()
+    now = clock.now()
     on_duty(inspector, now - dt.timedelta(hours=1))
     lon, lat = inside(small_city[OWN], 0.5, 0.5)
     good = {"at": now.isoformat(), "lon": lon, "lat": lat}
@@ -194,7 +195,7 @@ def test_bad_positions_are_rejected_with_reasons_and_the_good_ones_stored(
 def test_a_malformed_batch_is_refused_whole_in_the_error_shape(cast: dict[str, User]) -> None:
     inspector = cast["inspector"]
     on_duty(inspector)
-    fix = {"at": timezone.now().isoformat(), "lon": 113.3, "lat": 23.1}
+    fix = {"at": clock.now().isoformat(), "lon": 113.3, "lat": 23.1}
     cases = [
         ({"datum": "wgs84", "positions": [fix] * (MAX_POSITIONS + 1)}, "positions"),
         ({"datum": "mars", "positions": [fix]}, "datum"),
@@ -215,7 +216,7 @@ def test_coverage_counts_minutes_and_km_per_cell_and_lists_unvisited_cells(
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     inspector = cast["inspector"]
-    start = timezone.now() - dt.timedelta(minutes=10)
+    start = clock.now() - dt.timedelta(minutes=10)
     on_duty(inspector, start - dt.timedelta(minutes=1))
     send(inspector, walk(small_city[OWN], start, 31))  # 300 s across the cell
     response = client_for(cast["street"]).get("/api/patrol/coverage/")
@@ -234,11 +235,42 @@ def test_coverage_counts_minutes_and_km_per_cell_and_lists_unvisited_cells(
     assert OTHER_DISTRICT not in rows  # outside the street's area
 
 
+def test_coverage_is_paged_and_filtered_by_visited_with_each_cells_point(
+    cast: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    inspector = cast["inspector"]
+    start = clock.now() - dt.timedelta(minutes=10)
+    on_duty(inspector, start - dt.timedelta(minutes=1))
+    send(inspector, walk(small_city[OWN], start, 7))
+    send(inspector, walk(small_city["440106001001002"], start + dt.timedelta(minutes=2), 7))
+    district = client_for(cast["district"])
+    first = district.get("/api/patrol/coverage/?page_size=5").json()
+    assert (first["cells"], first["visited"], first["count"], first["page"]) == (16, 2, 16, 1)
+    codes = [row["code"] for row in first["results"]]
+    assert len(codes) == 5 and codes == sorted(codes)
+    assert first["previous"] is None and "page=2" in first["next"]
+    last = district.get(first["next"].replace("page=2", "page=4")).json()
+    assert len(last["results"]) == 1 and last["next"] is None and "page=3" in last["previous"]
+    visited = district.get("/api/patrol/coverage/?visited=true").json()
+    assert visited["count"] == 2 and visited["cells"] == 16 and visited["next"] is None
+    assert [row["code"] for row in visited["results"]] == [OWN, "440106001001002"]
+    for row in visited["results"]:
+        cell = small_city[row["code"]]
+        assert row["visited"] and row["minutes"] > 0
+        assert cell.geom.contains(Point(row["lon"], row["lat"], srid=4326))
+    quiet = district.get("/api/patrol/coverage/?visited=false&page_size=100").json()
+    assert quiet["count"] == 14 and not any(row["visited"] for row in quiet["results"])
+    for query, field in (("visited=maybe", "visited"), ("page_size=0", "page_size"),
+                         ("page_size=5001", "page_size"), ("page=x", "page")):  # fmt: skip
+        bad = district.get(f"/api/patrol/coverage/?{query}")
+        assert bad.status_code == 400 and bad.json()["field"] == field
+
+
 def test_a_gap_in_the_track_is_not_counted_as_patrolled(
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     inspector = cast["inspector"]
-    start = timezone.now() - dt.timedelta(minutes=30)
+    start = clock.now() - dt.timedelta(minutes=30)
     on_duty(inspector, start - dt.timedelta(minutes=1))
     fixes = walk(small_city[OWN], start, 2, every_s=20 * 60)  # 20 minutes apart
     send(inspector, fixes)
@@ -254,7 +286,7 @@ def test_a_track_is_seen_by_the_inspector_and_their_street_and_district_only_and
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     inspector = cast["inspector"]
-    start = timezone.now() - dt.timedelta(minutes=5)
+    start = clock.now() - dt.timedelta(minutes=5)
     on_duty(inspector, start - dt.timedelta(minutes=1))
     send(inspector, walk(small_city[OWN], start, 5))
     path = f"/api/patrol/tracks/{inspector.pk}/"
@@ -286,7 +318,7 @@ def test_the_purge_drops_whole_days_past_the_retention_and_keeps_the_rest(
     settings: Settings,
 ) -> None:
     settings.PATROL_RETENTION_DAYS = 30
-    today = local_day(timezone.now())
+    today = local_day(clock.now())
     old, kept = today - dt.timedelta(days=31), today - dt.timedelta(days=30)
     ensure_partitions([old, kept, today])  # as the application role, as ingest does
     with connection.cursor() as cursor:
@@ -313,7 +345,7 @@ def test_inspector_figures_give_hours_km_and_reports(
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     inspector = cast["inspector"]
-    now = timezone.now()
+    now = clock.now()
     start = now - dt.timedelta(hours=1)
     if local_day(start) != local_day(now):
         start = now - dt.timedelta(minutes=1)  # just after midnight: stay in one day
@@ -347,13 +379,13 @@ def test_verification_goes_to_the_nearest_inspector_on_duty_in_the_community(
     assert pick_verifier(case, handler_id=None) == cast["inspector"].pk  # the cell's own
     second = cast["inspector2"]  # has a cell in the same community, none in this cell
     on_duty(second)
-    send(second, [{"at": timezone.now().isoformat(), "lon": lon, "lat": lat}])
+    send(second, [{"at": clock.now().isoformat(), "lon": lon, "lat": lat}])
     assert pick_verifier(case, handler_id=None) == second.pk
     on_duty(cast["inspector"])  # on duty too, but its last fix is far away
     far = inside(small_city["440106001002001"], 0.5, 0.5)
-    send(cast["inspector"], [{"at": timezone.now().isoformat(), "lon": far[0], "lat": far[1]}])
+    send(cast["inspector"], [{"at": clock.now().isoformat(), "lon": far[0], "lat": far[1]}])
     assert pick_verifier(case, handler_id=None) == second.pk
-    Shift.objects.filter(user=second).update(last_at=timezone.now() - dt.timedelta(hours=1))
+    Shift.objects.filter(user=second).update(last_at=clock.now() - dt.timedelta(hours=1))
     assert pick_verifier(case, handler_id=None) == cast["inspector"].pk  # stale fix: not offered
 
 
@@ -361,7 +393,7 @@ def test_todays_coverage_is_recomputed_once_stale_and_a_past_days_kept(
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     inspector = cast["inspector"]
-    start = timezone.now() - dt.timedelta(minutes=10)
+    start = clock.now() - dt.timedelta(minutes=10)
     on_duty(inspector, start - dt.timedelta(minutes=1))
     send(inspector, walk(small_city[OWN], start, 7))
     street = client_for(cast["street"])
@@ -369,9 +401,9 @@ def test_todays_coverage_is_recomputed_once_stale_and_a_past_days_kept(
     later = walk(small_city["440106001001002"], start + dt.timedelta(minutes=2), 7)
     send(inspector, later)
     assert street.get("/api/patrol/coverage/").json()["visited"] == 1  # fresh: not redone
-    CoverageDay.objects.update(computed_at=timezone.now() - dt.timedelta(minutes=6))
+    CoverageDay.objects.update(computed_at=clock.now() - dt.timedelta(minutes=6))
     assert street.get("/api/patrol/coverage/").json()["visited"] == 2
-    yesterday = (local_day(timezone.now()) - dt.timedelta(days=1)).isoformat()
+    yesterday = (local_day(clock.now()) - dt.timedelta(days=1)).isoformat()
     past = street.get(f"/api/patrol/coverage/?day={yesterday}").json()
     assert (past["cells"], past["visited"]) == (8, 0)
     assert CoverageDay.objects.filter(day=yesterday).exists()

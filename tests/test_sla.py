@@ -9,12 +9,12 @@ import threading
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
 
 from dispatch.sla import run_due
+from gridmgmt import clock
 from incidents.models import Case, CaseEvent
 from layers.models import Area
 from tests.loop import act, client_for, outbox_kinds, photo, report, set_up_loop
@@ -37,17 +37,17 @@ def test_it_warns_then_escalates_an_overdue_case(
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     set_up_loop()
-    with time_machine.travel(at(23, 10), tick=False):  # Monday
+    with clock.travel(at(23, 10), tick=False):  # Monday
         case_id = _dispatched(cast, small_city)  # 暴露垃圾: 4 working hours → 16:00
         assert run_due() == []
     case = Case.objects.get(pk=case_id)
     # 80% of 4 office hours = 3 h 12 min of office time: 10:00–12:00, then 14:00–15:12.
     assert case.warn_at == at(23, 15, 12) and case.due_at == at(23, 16)
 
-    with time_machine.travel(at(23, 15, 13), tick=False):
+    with clock.travel(at(23, 15, 13), tick=False):
         assert run_due() == [(case_id, "warning")]
         assert run_due() == []  # handled once
-    with time_machine.travel(at(23, 16, 1), tick=False):
+    with clock.travel(at(23, 16, 1), tick=False):
         assert run_due() == [(case_id, "overdue")]
     case.refresh_from_db()
     assert case.overdue and case.escalation_level == 1
@@ -57,16 +57,16 @@ def test_it_warns_then_escalates_an_overdue_case(
     assert [c["id"] for c in listed["results"]] == [case_id]
 
     # 督办 one more limit's length (6 h of wall time) after the deadline.
-    with time_machine.travel(at(23, 21, 59), tick=False):
+    with clock.travel(at(23, 21, 59), tick=False):
         assert run_due() == []
-    with time_machine.travel(at(23, 22, 1), tick=False):
+    with clock.travel(at(23, 22, 1), tick=False):
         assert run_due() == [(case_id, "supervise")]
     case.refresh_from_db()
     assert case.escalation_level == 2 and case.sla_check_at is None
     assert case.supervising_unit is not None and case.supervising_unit.name == "广州市指挥中心"
     assert outbox_kinds(case)[-3:] == ["case.warning", "case.overdue", "case.supervise"]
     # Late feedback: the case closes, not on time.
-    with time_machine.travel(at(24, 9), tick=False):
+    with clock.travel(at(24, 9), tick=False):
         act(cast["street"], case_id, "sign")
         act(cast["street"], case_id, "handle", note="已清理", photos=[photo()])
         act(cast["inspector"], case_id, "verify", passed=True)
@@ -77,11 +77,11 @@ def test_it_warns_then_escalates_an_overdue_case(
 
 def test_feedback_stops_the_clock(cast: dict[str, User], small_city: dict[str, Area]) -> None:
     set_up_loop()
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         case_id = _dispatched(cast, small_city)
         act(cast["street"], case_id, "sign")
         act(cast["street"], case_id, "handle", note="已清理", photos=[photo()])
-    with time_machine.travel(at(24, 10), tick=False):
+    with clock.travel(at(24, 10), tick=False):
         assert run_due() == []
     assert not Case.objects.get(pk=case_id).overdue
 
@@ -91,7 +91,7 @@ def test_workers_running_at_once_handle_each_case_exactly_once(
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     set_up_loop()
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         ids = {_dispatched(cast, small_city) for _ in range(12)}
     done: list[list[tuple[int, str]]] = []
 
@@ -115,10 +115,10 @@ def test_the_worker_command_runs_one_pass(
     cast: dict[str, User], small_city: dict[str, Area]
 ) -> None:
     set_up_loop()
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         case_id = _dispatched(cast, small_city)
     out = io.StringIO()
-    with time_machine.travel(at(23, 16, 30), tick=False):
+    with clock.travel(at(23, 16, 30), tick=False):
         call_command("run_sla_worker", "--once", stdout=out)
     # Past both the warning time and the deadline: straight to overdue, no late warning.
     assert out.getvalue().splitlines() == [f"case {case_id}: overdue"]

@@ -5,6 +5,7 @@ across China and outside it (where GCJ-02 leaves coordinates alone)."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import math
@@ -26,7 +27,7 @@ from pytest_django.fixtures import Settings
 
 from layers.datum import Datum, from_wgs84, to_wgs84
 from layers.models import Area
-from tests.browser import log_in, on_page, servable_passwords
+from tests.browser import PASSWORD, log_in, on_page, servable_passwords
 from tests.cast import centre
 from tests.loop import INSPECTOR_CELL
 from tests.servers import asgi_server
@@ -285,3 +286,85 @@ def test_vector_tiles_put_wgs84_rows_where_a_gcj02_base_map_shows_them(
     features = Tiles(loop["street"], tmp_path / "wgs").features("components", component.geom, 17)
     drawn = features["components"][0]["geometry"]
     assert math.hypot(drawn.x - plain.x, drawn.y - plain.y) < 2
+
+
+RED_CENTRE = """async (data) => {
+    // The centre of the red pixels of a screenshot (decoded by the browser itself).
+    const image = new Image();
+    image.src = "data:image/png;base64," + data;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0);
+    const pixels = context.getImageData(0, 0, image.width, image.height).data;
+    let sx = 0, sy = 0, n = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+        if (pixels[i] > 200 && pixels[i + 1] < 60 && pixels[i + 2] < 60) {
+            sx += (i / 4) % image.width; sy += Math.floor(i / 4 / image.width); n += 1;
+        }
+    }
+    return n ? [sx / n, sy / n, n] : null;
+}"""
+
+
+def test_the_admin_map_widget_draws_and_picks_points_on_gcj02_tiles(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    gcj_server: tuple[str, type[GcjTiles]],
+) -> None:
+    base, handler = gcj_server
+    target = centre(small_city[INSPECTOR_CELL])
+    handler.target = (target.x, target.y)
+    User.objects.create_superuser("gisadmin")
+    servable_passwords()
+    page = browser.new_context(base_url=base, viewport={"width": 1200, "height": 900}).new_page()  # type: ignore[arg-type]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/admin/login/")
+    page.fill("input[name=username]", "gisadmin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto("/admin/layers/component/add/")
+    viewport = page.locator(".ol-viewport")
+    expect(viewport).to_be_visible()
+    page.wait_for_function("() => window.geodjango_geom && window.geodjango_geom.map")
+    # Centre the widget's map on the place (WGS 84) and wait for the tiles.
+    page.evaluate(
+        """([lon, lat, z]) => {
+            const view = window.geodjango_geom.map.getView();
+            view.setCenter(ol.proj.fromLonLat([lon, lat]));
+            view.setZoom(z);
+        }""",
+        [target.x, target.y, ZOOM],
+    )
+    page.wait_for_function(
+        "() => new Promise((done) => window.geodjango_geom.map.once('rendercomplete', done))"
+    )
+    box = viewport.bounding_box()
+    assert box is not None
+    # Where the widget draws the WGS 84 point (features, the point a click stores).
+    px, py = page.evaluate(
+        """([lon, lat]) => window.geodjango_geom.map.getPixelFromCoordinate(
+            ol.proj.fromLonLat([lon, lat]))""",
+        [target.x, target.y],
+    )
+    # Where the tiles show the place: the red square, found on a screenshot of the map.
+    shot = base64.b64encode(viewport.screenshot()).decode()
+    red = page.evaluate(RED_CENTRE, shot)
+    assert red is not None and red[2] >= 25, red  # the 7x7 square (reprojection may blur it)
+    assert abs(red[0] - px) < 2 and abs(red[1] - py) < 2, (red, (px, py))
+    # A click on the red square stores the WGS 84 point.
+    page.mouse.click(box["x"] + red[0], box["y"] + red[1])
+    stored = page.locator("textarea#id_geom").input_value()
+    drawn = Point(json.loads(stored)["coordinates"], srid=3857).transform(4326, clone=True)
+    assert isinstance(drawn, Point)
+    metres = math.hypot(
+        (drawn.x - target.x) * 111320 * math.cos(math.radians(target.y)),
+        (drawn.y - target.y) * 110540,
+    )
+    assert metres < 3, metres
+    assert errors == []

@@ -16,12 +16,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from dispatch.models import WorkerHeartbeat
 from dispatch.sla import run_due
+from gridmgmt import clock
 from incidents.models import Case, CaseEvent
 from layers.models import Area, Unit
 from tests.loop import act, report, set_up_loop
@@ -57,13 +57,13 @@ def test_a_failing_case_is_set_aside_and_the_others_carry_on(
     cast: dict[str, User], small_city: dict[str, Area], caplog: pytest.LogCaptureFixture
 ) -> None:
     set_up_loop()
-    with time_machine.travel(at(23, 10), tick=False):  # Monday; deadline 16:00
+    with clock.travel(at(23, 10), tick=False):  # Monday; deadline 16:00
         first, poisoned, last = (_dispatched(cast, small_city) for _ in range(3))
     unit = _poison(poisoned)
-    with time_machine.travel(at(23, 15, 13), tick=False):
+    with clock.travel(at(23, 15, 13), tick=False):
         assert run_due() == [(first, "warning"), (poisoned, "warning"), (last, "warning")]
 
-    with time_machine.travel(at(23, 16, 1), tick=False), caplog.at_level(logging.ERROR):
+    with clock.travel(at(23, 16, 1), tick=False), caplog.at_level(logging.ERROR):
         assert run_due() == [(first, "overdue"), (poisoned, "failed"), (last, "overdue")]
         assert run_due() == []  # set aside, not retried at once
     [failure] = [r for r in caplog.records if r.name == "dispatch.sla"]
@@ -74,19 +74,19 @@ def test_a_failing_case_is_set_aside_and_the_others_carry_on(
     assert not case.overdue and case.escalation_level == 0
     assert not CaseEvent.objects.filter(case=case, action="overdue").exists()
 
-    with time_machine.travel(at(23, 16, 12), tick=False):
+    with clock.travel(at(23, 16, 12), tick=False):
         assert run_due() == [(poisoned, "failed")]  # still bad: set aside again
     Unit.objects.filter(pk=unit.pk).update(tier="street")  # the data is mended
-    with time_machine.travel(at(23, 16, 23), tick=False):
+    with clock.travel(at(23, 16, 23), tick=False):
         assert run_due() == [(poisoned, "overdue")]
     assert Case.objects.get(pk=poisoned).overdue
 
 
 def test_each_pass_leaves_a_heartbeat(cast: dict[str, User], small_city: dict[str, Area]) -> None:
     assert not WorkerHeartbeat.objects.exists()
-    with time_machine.travel(at(23, 10), tick=False):
+    with clock.travel(at(23, 10), tick=False):
         call_command("run_sla_worker", "--once", stdout=io.StringIO())
-    with time_machine.travel(at(23, 10, 1), tick=False):
+    with clock.travel(at(23, 10, 1), tick=False):
         call_command("run_sla_worker", "--once", stdout=io.StringIO())
     beat = WorkerHeartbeat.objects.get(worker="sla")
     assert (beat.beat_at, beat.passes) == (at(23, 10, 1), 2)

@@ -7,13 +7,13 @@ import datetime as dt
 import threading
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
 
 from dispatch import services
 from dispatch.models import Assignment, ExtensionRequest, RoutingRule
 from dispatch.sla import run_due
+from gridmgmt import clock
 from incidents.errors import CaseError, Conflict
 from incidents.models import Case, CaseEvent, Outbox, State
 from layers.models import Area, Role, Unit
@@ -60,7 +60,7 @@ def test_a_handler_cannot_verify_their_own_work(
     assert failed.status_code == 400 and failed.json()["field"] == "note"
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_an_approved_extension_moves_the_deadline_and_suspension_pauses_it(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
@@ -84,7 +84,7 @@ def test_an_approved_extension_moves_the_deadline_and_suspension_pauses_it(
     assert (case.state, case.suspended, case.sla_check_at) == (State.SUSPENDED, True, None)
     # Monday 10:00 → 18:00: 6 office hours left (lunch 12:00–14:00 does not count).
     assert case.paused_remaining_s == 6 * 3600
-    with time_machine.travel(dt.datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI), tick=False):
+    with clock.travel(dt.datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI), tick=False):
         assert act(street, case_id, "resume").status_code == 200
     case.refresh_from_db()
     assert case.state == State.SIGNED
@@ -120,7 +120,7 @@ def test_routing_rules_are_data_with_time_of_day(
     day = dt.datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
     results = {}
     for label, moment in (("night", night), ("day", day)):
-        with time_machine.travel(moment, tick=False):
+        with clock.travel(moment, tick=False):
             results[label] = Case.objects.get(pk=_dispatched(loop, small_city, "0401"))
     assert results["night"].unit is not None and results["night"].unit.name == "天河区指挥中心"
     assert results["day"].unit is not None and results["day"].unit.name == "天河区交通运输局"
@@ -209,7 +209,7 @@ def _enforcement(loop: dict[str, User]) -> Unit:
     return Unit.objects.get(staff__user=loop["enforcement"])
 
 
-@time_machine.travel(MONDAY_10, tick=False)
+@clock.travel(MONDAY_10, tick=False)
 def test_a_command_centre_redispatches_a_case_to_another_unit(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
@@ -273,7 +273,7 @@ def test_supervision_reaches_the_unit_and_shows_until_its_feedback(
     assert entry is not None and entry.action == "supervise"
     assert entry.from_state == entry.to_state == "dispatched"
     # Its live event goes to the unit's group, as every event of the unit's cases.
-    event = Outbox.objects.filter(case_id=case_id).order_by("seq").last()
+    event = Outbox.objects.filter(case_id=case_id).order_by("id").last()
     assert event is not None and event.kind == "case.supervise" and unit_id in event.unit_ids
 
     detail = client_for(loop["street"]).get(f"/api/cases/{case_id}/").json()
@@ -365,10 +365,10 @@ def test_the_me_filters_refuse_other_values(
 def test_the_sla_workers_supervision_stands_in_the_detail_too(
     loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
-    with time_machine.travel(MONDAY_10, tick=False):
+    with clock.travel(MONDAY_10, tick=False):
         case_id = _dispatched(loop, small_city)  # due Monday 16:00
     for hour in (15, 17, 23):  # warning, overdue, then the city's 督办
-        with time_machine.travel(MONDAY_10.replace(hour=hour), tick=False):
+        with clock.travel(MONDAY_10.replace(hour=hour), tick=False):
             run_due()
     detail = client_for(loop["district"]).get(f"/api/cases/{case_id}/").json()
     [standing] = detail["supervisions"]

@@ -163,11 +163,13 @@ def tagged(prefix: str) -> dict[str, int]:
 
 
 def reported_cases(count: int) -> list[int]:
-    """`count` cases still in the state `reported` in the demo street (440106001), where
-    the command centres of the street, its district and the city may all act."""
+    """`count` cases still in the state `reported` in the street of the demo user `street`,
+    where the command centres of the street, its district and the city may all act."""
     from incidents.models import Case, State
+    from layers.models import Staff
 
-    cases = Case.objects.filter(state=State.REPORTED, street__code="440106001").order_by("pk")
+    street = Staff.objects.get(user__username="street").unit.area_id
+    cases = Case.objects.filter(state=State.REPORTED, street_id=street).order_by("pk")
     return list(cases.values_list("pk", flat=True)[:count])
 
 

@@ -9,18 +9,18 @@ definitions of the figures are in dispatch/evaluation.py and docs/evaluation.md.
 from __future__ import annotations
 
 import csv
-import io
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -52,11 +52,17 @@ from dispatch.evaluation import (
     PeriodError,
     evaluate,
 )
+from gridmgmt import clock
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
 
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# JSON answers are paged: the per-cell table of the city has one row per cell with cases
+# (~20,000 for a year). A page of 500 holds every district and street table whole.
+PAGE_SIZE: Final = 500
+MAX_PAGE_SIZE: Final = 5000
+R = TypeVar("R", bound=HttpResponseBase)
 RATE_FORMAT: Final = "0.00%"
 # A text cell starting with one of these is a formula to Excel (CSV/formula injection).
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -104,6 +110,7 @@ CASE_COLUMNS: Final = [
     Column("callback_rate", _("回访率"), Kind.RATE),
     Column("satisfaction_rate", _("满意率"), Kind.RATE),
     Column("reopen_rate", _("重办率"), Kind.RATE),
+    Column("supervised", _("督办数"), Kind.NUMBER),
 ]
 AREA_COLUMNS: Final = [
     Column("code", _("编码"), Kind.TEXT),
@@ -168,8 +175,15 @@ def _table_serializer(name: str, columns: list[Column]) -> type[serializers.Seri
             "as passed."
         ),
         "columns": ColumnSerializer(many=True),
-        "rows": row(many=True),
-        "total": row(help_text="Sums of the rows (合计), rates recomputed from the sums."),
+        "count": serializers.IntegerField(help_text="Rows in all pages."),
+        "page": serializers.IntegerField(help_text="This page (from 1)."),
+        "page_size": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True, help_text="The next page, if any."),
+        "previous": serializers.URLField(allow_null=True, help_text="The page before, if any."),
+        "rows": row(many=True, help_text="The rows of this page, by code or name."),
+        "total": row(
+            help_text="Sums of the rows of all pages (合计), rates recomputed from the sums."
+        ),
     }
     return cast(
         type[serializers.Serializer[Any]], type(name, (serializers.Serializer,), table_fields)
@@ -187,13 +201,48 @@ def table_of(by: By) -> type[serializers.Serializer[Any]]:
     return UNIT_TABLE if by == By.UNIT else INSPECTOR_TABLE
 
 
-def json_body(result: Evaluation) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+    next: str | None
+    previous: str | None
+
+
+def page_of(request: Request, count: int, number: int, size: int) -> Page:
+    """Page `number` of `size` rows out of `count`, with the links to its neighbours."""
+    last = max(1, -(-count // size))
+
+    def link(to: int) -> str | None:
+        if to < 1 or to > last:
+            return None
+        params = request.query_params.copy()
+        params["page"] = str(to)
+        params["page_size"] = str(size)
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    return Page(number=number, size=size, next=link(number + 1), previous=link(number - 1))
+
+
+def rows_of(number: int, size: int) -> slice:
+    """The rows of page `number` (from 1) of `size` rows."""
+    first = (number - 1) * size
+    return slice(first, first + size)
+
+
+def json_body(result: Evaluation, page: Page) -> dict[str, Any]:
+    """The table of `result`, which holds the rows of `page` only."""
     instance = {
         "by": result.by,
         "start": result.period.start,
         "end": result.period.end,
         "as_of": result.as_of,
         "columns": columns_of(result.by),
+        "count": result.count,
+        "page": page.number,
+        "page_size": page.size,
+        "next": page.next,
+        "previous": page.previous,
         "rows": result.rows,
         "total": result.total,
     }
@@ -216,7 +265,7 @@ def _filename(result: Evaluation, extension: str) -> tuple[str, str]:
     return ascii_name, f"{title}_{result.by.label}_{days}.{extension}"
 
 
-def _attachment(response: HttpResponse, result: Evaluation, extension: str) -> HttpResponse:
+def _attachment(response: R, result: Evaluation, extension: str) -> R:
     ascii_name, name = _filename(result, extension)
     response["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
@@ -224,15 +273,30 @@ def _attachment(response: HttpResponse, result: Evaluation, extension: str) -> H
     return response
 
 
-def csv_response(result: Evaluation) -> HttpResponse:
+class _Line:
+    """A file-like for csv.writer that hands back each line it is given."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(result: Evaluation, header: list[str]) -> Iterator[str]:
     columns = columns_of(result.by)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    writer = csv.writer(_Line())
     # Excel, the Chinese editions included, reads a CSV as UTF-8 only after a BOM.
-    response.write("\ufeff")
-    writer = csv.writer(response)
-    writer.writerow([str(column.label) for column in columns])
+    yield "\ufeff" + writer.writerow(header)
     for row in (*result.rows, result.total):
-        writer.writerow([_csv_value(column, getattr(row, column.key)) for column in columns])
+        yield writer.writerow([_csv_value(column, getattr(row, column.key)) for column in columns])
+
+
+def csv_response(result: Evaluation) -> StreamingHttpResponse:
+    """Every row, not a page, streamed line by line (the per-cell table of a year has
+    thousands of rows)."""
+    # The header is translated now, while the request's language is active; the rows
+    # are plain values.
+    header = [str(column.label) for column in columns_of(result.by)]
+    lines = _csv_lines(result, header)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     return _attachment(response, result, "csv")
 
 
@@ -246,7 +310,7 @@ def _csv_value(column: Column, value: Any) -> Any:
     return value
 
 
-def xlsx_response(result: Evaluation) -> HttpResponse:
+def xlsx_response(result: Evaluation) -> FileResponse:
     columns = columns_of(result.by)
     workbook = Workbook(write_only=True)
     table = workbook.create_sheet(str(_("%(by)s评价") % {"by": result.by.label}))
@@ -260,9 +324,11 @@ def xlsx_response(result: Evaluation) -> HttpResponse:
         table.append([_xlsx_cell(table, c.kind, getattr(row, c.key)) for c in columns])
     table.append([_xlsx_cell(table, c.kind, getattr(result.total, c.key), bold) for c in columns])
     _notes_sheet(workbook, result)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _attachment(HttpResponse(buffer.getvalue(), content_type=XLSX), result, "xlsx")
+    # Written to a temporary file and streamed from it, not held whole in memory.
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it when sent)
+    workbook.save(spool)
+    spool.seek(0)
+    return _attachment(FileResponse(spool, content_type=XLSX), result, "xlsx")
 
 
 def _xlsx_cell(
@@ -311,6 +377,15 @@ class EvaluationQuery(serializers.Serializer[Any]):
         help_text="First day after the period (exclusive): March is start=2025-03-01 and "
         f"end=2025-04-01. At most {MAX_PERIOD_DAYS} days after start.",
     )
+    page = serializers.IntegerField(
+        default=1, min_value=1, help_text="JSON: the page of rows (from 1); exports hold all."
+    )
+    page_size = serializers.IntegerField(
+        default=PAGE_SIZE,
+        min_value=1,
+        max_value=MAX_PAGE_SIZE,
+        help_text=f"JSON: rows per page (default {PAGE_SIZE}, at most {MAX_PAGE_SIZE}).",
+    )
     format = serializers.ChoiceField(
         choices=["json", "csv", "xlsx"],
         default="json",
@@ -358,10 +433,11 @@ class EvaluationView(APIView):
     @extend_schema(
         summary="Evaluation table (评价)",
         description="Figures of the case loop for a period, one row per district, street, "
-        "community, cell (placement as filed), responsible unit (current unit) or "
-        "inspector, plus a total. Only cases the user may see are counted: a street "
-        "office gets its street, a department its unit, an inspector their own row. "
-        "Definitions: docs/evaluation.md.",
+        "community, cell with cases (placement as filed), responsible unit (current unit) "
+        "or inspector, plus a total; JSON in pages (page, page_size; next and previous "
+        "links), CSV and XLSX whole and streamed. Only cases the user may see are "
+        "counted: a street office gets its street, a department its unit, an inspector "
+        "their own row. Definitions: docs/evaluation.md.",
         parameters=[
             OpenApiParameter(
                 "by",
@@ -388,13 +464,19 @@ class EvaluationView(APIView):
             choices = ", ".join(By.values)
             message = _("未知的分组 %(by)s；可选：%(choices)s。") % {"by": by, "choices": choices}
             raise serializers.ValidationError({"by": [message]})
-        now = timezone.now()
+        now = clock.now()
         query = EvaluationQuery(data=request.query_params.dict(), context={"now": now})
         query.is_valid(raise_exception=True)
-        result = evaluate(request.user, by=By(by), period=query.validated_data["period"], now=now)
-        export_format = query.validated_data["format"]
+        data = query.validated_data
+        export_format = data["format"]
         if export_format == "json":
-            return Response(json_body(result))
+            # Only the page's rows are computed where that is cheaper (the per-cell table).
+            rows = rows_of(data["page"], data["page_size"])
+            result = evaluate(request.user, by=By(by), period=data["period"], now=now, page=rows)
+            page = page_of(request, result.count, data["page"], data["page_size"])
+            return Response(json_body(result, page))
+        # Exports hold every row.
+        result = evaluate(request.user, by=By(by), period=data["period"], now=now)
         response = csv_response(result) if export_format == "csv" else xlsx_response(result)
         # Every export leaves a trace (MLPS level 3): who took which table for which period.
         audit_record(

@@ -35,6 +35,7 @@ from audit.models import Action
 from audit.services import audit_record
 from dispatch.api import serializers as s
 from dispatch.api.views import ERROR, _cases, _filtered
+from gridmgmt import clock
 from incidents.access import caller_fields, can_see_caller, visible_cases
 from incidents.errors import InvalidInput
 from incidents.models import Case
@@ -183,7 +184,7 @@ class CaseExportView(APIView):
         content = csv_body(header, body) if fmt == "csv" else xlsx_body(header, body)
         kind = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
         response = HttpResponse(content, content_type=kind)
-        stamp = f"{timezone.localtime():%Y%m%d-%H%M}"
+        stamp = f"{clock.localtime():%Y%m%d-%H%M}"
         name = f"{_('案件')}_{stamp}.{fmt}"
         response["Content-Disposition"] = (
             f"attachment; filename=\"cases-{stamp}.{fmt}\"; filename*=UTF-8''{quote(name)}"

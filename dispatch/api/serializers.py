@@ -13,7 +13,8 @@ from rest_framework import serializers
 
 from dispatch import holidays
 from dispatch.calendar import office_hours
-from dispatch.models import Assignment, ExtensionKind, ExtensionRequest
+from dispatch.models import Assignment, CasePart, ExtensionKind, ExtensionRequest
+from gridmgmt.serializers import FieldsBuiltOnce
 from incidents.access import caller_fields
 from incidents.models import (
     Case,
@@ -85,6 +86,10 @@ class TicketIn(serializers.Serializer[Any]):
         choices=ReplyTerm.choices, required=False, allow_blank=True, default="",
         help_text="The reply deadline's class; empty: the type's default (urgent: 紧急).",
     )  # fmt: skip
+    notify_on_close = serializers.BooleanField(
+        required=False, default=False,
+        help_text="The caller asked for an SMS when the case is closed (结案时短信告知).",
+    )  # fmt: skip
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (attrs["lon"] is None) != (attrs["lat"] is None):
@@ -117,10 +122,20 @@ class MergeIn(NoteIn):
     into = serializers.IntegerField(help_text="The open case this report duplicates.")
 
 
+CO_UNITS_HELP = (
+    "Co-units (协办) beside the lead unit: each gets its own part to sign for (co_sign) "
+    "and report on (co_handle). Checked like `unit`; not the lead, not one already."
+)
+
+
 class DispatchIn(NoteIn):
     unit = serializers.IntegerField(
         required=False, allow_null=True, default=None,
         help_text="A unit to dispatch to instead of the routing rules' choice.",
+    )  # fmt: skip
+    co_units = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, max_length=20,
+        help_text=CO_UNITS_HELP,
     )  # fmt: skip
 
 
@@ -169,6 +184,35 @@ class CallbackIn(NoteIn):
 
 class RedispatchIn(ReasonIn):
     unit = serializers.IntegerField(help_text="The unit the case moves to.")
+    co_units = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, max_length=20,
+        help_text=CO_UNITS_HELP + " The case's parts so far keep going.",
+    )  # fmt: skip
+
+
+class SplitChildIn(serializers.Serializer[Any]):
+    category = serializers.IntegerField(help_text="A subcategory of the catalogue.")
+    unit = serializers.IntegerField(
+        required=False, allow_null=True, default=None,
+        help_text="The unit it goes to; empty: the routing rules' choice.",
+    )  # fmt: skip
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=4000,
+        help_text="Its own description; empty: the parent's.",
+    )  # fmt: skip
+
+
+class SplitIn(NoteIn):
+    """拆分: two or more child cases, each filed and dispatched at once."""
+
+    children = SplitChildIn(many=True)
+
+
+class CoHandleIn(ActionIn):
+    """协办反馈: the co-unit's report on its part, with photos."""
+
+    note = serializers.CharField(max_length=4000)
+    photos = serializers.ListField(child=serializers.FileField(), allow_empty=False)
 
 
 @extend_schema_field(
@@ -241,8 +285,10 @@ class CaseListQuery(DatumQuery):
         help_text="`me`: the open cases waiting for a decision of mine (docs/api.md).",
     )  # fmt: skip
     assigned = serializers.ChoiceField(
-        choices=[("me", "me")], required=False, help_text="`me`: cases assigned to my unit."
-    )
+        choices=[("me", "me"), ("co", "co")], required=False,
+        help_text="`me`: cases assigned to my unit; `co`: cases where my unit is a co-unit "
+        "(协办) whose part is still open.",
+    )  # fmt: skip
     # Search (issue 13): an id, or text in the description or address; creation days.
     q = serializers.CharField(
         required=False, allow_blank=True, max_length=200,
@@ -342,7 +388,7 @@ class PointField(serializers.Field):  # type: ignore[type-arg]
         return [round(lon, 7), round(lat, 7)]
 
 
-class PhotoOut(serializers.ModelSerializer[CasePhoto]):
+class PhotoOut(FieldsBuiltOnce, serializers.ModelSerializer[CasePhoto]):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -353,7 +399,7 @@ class PhotoOut(serializers.ModelSerializer[CasePhoto]):
         return f"/api/cases/{photo.case_id}/photos/{photo.pk}/"
 
 
-class CaseOut(serializers.ModelSerializer[Case]):
+class CaseOut(FieldsBuiltOnce, serializers.ModelSerializer[Case]):
     state_label = serializers.CharField(source="get_state_display")
     category = serializers.SerializerMethodField()
     point = PointField(source="geom")
@@ -385,6 +431,7 @@ class CaseOut(serializers.ModelSerializer[Case]):
             "reply", "replied_at", "reply_overdue", "callback_due_at", "callback_at",
             "callback_reached", "callback_tries", "callback_overdue", "satisfaction",
             "satisfaction_label", "reopens", "file_due_at", "due_beyond_calendar",
+            "verify_due_at", "verify_overdue", "parent",
         ]  # fmt: skip
 
     @extend_schema_field(
@@ -399,6 +446,8 @@ class CaseOut(serializers.ModelSerializer[Case]):
     def get_due_beyond_calendar(self, case: Case) -> bool:
         """The deadline falls after the last year of the working calendar: it was counted
         without that year's holidays (dispatch/holidays.py)."""
+        if case.due_at is None:  # no deadline yet (a new report): nothing to read
+            return False
         context = self.context  # the response's: one query for all its cases
         assert isinstance(context, dict)
         if "calendar_known_until" not in context:
@@ -415,7 +464,7 @@ class CaseOut(serializers.ModelSerializer[Case]):
         return self._caller(case)["caller_phone"]
 
 
-class EventOut(serializers.ModelSerializer[CaseEvent]):
+class EventOut(FieldsBuiltOnce, serializers.ModelSerializer[CaseEvent]):
     actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
     actor_unit = serializers.CharField(
         source="actor_unit.display_name", allow_null=True, default=None
@@ -429,7 +478,7 @@ class EventOut(serializers.ModelSerializer[CaseEvent]):
                   "unit", "note", "data", "photos"]  # fmt: skip
 
 
-class AssignmentOut(serializers.ModelSerializer[Assignment]):
+class AssignmentOut(FieldsBuiltOnce, serializers.ModelSerializer[Assignment]):
     unit = UnitRef()
     rule = serializers.CharField(source="rule.name", allow_null=True, default=None)
 
@@ -484,6 +533,38 @@ class SupervisionOut(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
 
 
+class PartOut(FieldsBuiltOnce, serializers.ModelSerializer[CasePart]):
+    """A co-unit's part (协办) of the case."""
+
+    unit = UnitRef()
+    state_label = serializers.CharField(source="get_state_display")
+    open = serializers.BooleanField(source="is_open")
+    photos = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CasePart
+        fields = ["id", "unit", "state", "state_label", "open", "assigned_at", "signed_at",
+                  "handled_at", "note", "photos"]  # fmt: skip
+
+    @extend_schema_field(PhotoOut(many=True))
+    def get_photos(self, part: CasePart) -> list[dict[str, Any]]:
+        # The photos of its feedback entry, from the case's prefetched history.
+        events = self.context.get("events", {})
+        event = events.get(part.feedback_id) if part.feedback_id else None
+        return PhotoOut(event.photos.all(), many=True).data if event else []  # type: ignore[return-value]
+
+
+class ChildOut(serializers.Serializer[Any]):
+    """A child case of a split (拆分), in brief."""
+
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    state_label = serializers.CharField(source="get_state_display")
+    category = serializers.CharField(source="category.display_name")
+    unit = UnitRef(allow_null=True)
+    due_at = serializers.DateTimeField(allow_null=True)
+
+
 class CaseDetailOut(CaseOut):
     history = EventOut(many=True)
     assignments = AssignmentOut(many=True)
@@ -491,10 +572,18 @@ class CaseDetailOut(CaseOut):
     allowed_actions = serializers.SerializerMethodField()
     extension = serializers.SerializerMethodField()
     supervisions = serializers.SerializerMethodField()
+    parts = serializers.SerializerMethodField()
+    children = ChildOut(many=True)
 
     class Meta(CaseOut.Meta):
         fields = [*CaseOut.Meta.fields, "history", "assignments", "photos", "allowed_actions",
-                  "extension", "supervisions"]  # fmt: skip
+                  "extension", "supervisions", "parts", "children"]  # fmt: skip
+
+    @extend_schema_field(PartOut(many=True))
+    def get_parts(self, case: Case) -> list[dict[str, Any]]:
+        """The co-units' parts (协办), open or done: the lead sees which are still open."""
+        events = {event.pk: event for event in case.history.all()}
+        return PartOut(case.parts.all(), many=True, context={"events": events}).data  # type: ignore[return-value]
 
     @extend_schema_field(ActionOut(many=True))
     def get_allowed_actions(self, case: Case) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any, cast
 
 from django.contrib.auth.models import User
@@ -30,17 +31,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
+from audit.middleware import atomic_write
 from dispatch import services
 from dispatch.api import serializers as s
 from dispatch.board import case_counters, needing_attention
-from dispatch.models import Assignment
+from dispatch.models import Assignment, CasePart, PartState
 from dispatch.permissions import allowed_actions, awaiting_decision, facts_of
+from gridmgmt import clock
 from incidents import services as intake
 from incidents.access import can_see_caller, visible_cases
 from incidents.duplicates import likely_duplicates
 from incidents.errors import CaseNotFound
 from incidents.models import FINAL_STATES, Case, CaseEvent, CasePhoto, State
 from layers.access import apply_scope, staff_of, visible_records, within
+from layers.datum import Datum
 from layers.models import Address, Area, Category
 
 ERROR = OpenApiResponse(
@@ -83,6 +87,7 @@ ACTIONS: dict[str, tuple[type[Serializer[Any]], ActionCall]] = {
             unit_id=d["unit"],
             note=d["note"],
             expected_state=d["expected_state"],
+            co_unit_ids=d["co_units"],
         ),
     ),
     "sign": (s.NoteIn, lambda u, i, d: services.case_sign(user=u, case_id=i, **d)),
@@ -121,6 +126,7 @@ ACTIONS: dict[str, tuple[type[Serializer[Any]], ActionCall]] = {
             unit_id=d["unit"],
             reason=d["reason"],
             expected_state=d["expected_state"],
+            co_unit_ids=d["co_units"],
         ),
     ),
     "supervise": (
@@ -133,6 +139,21 @@ ACTIONS: dict[str, tuple[type[Serializer[Any]], ActionCall]] = {
     ),
     "reply": (s.ReplyIn, lambda u, i, d: services.case_reply(user=u, case_id=i, **d)),
     "callback": (s.CallbackIn, lambda u, i, d: services.case_callback(user=u, case_id=i, **d)),
+    "split": (
+        s.SplitIn,
+        lambda u, i, d: services.case_split(
+            user=u,
+            case_id=i,
+            children=[
+                services.Child(c["category"], c["unit"], c["description"]) for c in d["children"]
+            ],
+            note=d["note"],
+            expected_state=d["expected_state"],
+        ),
+    ),
+    # 协办: a co-unit's own part.
+    "co_sign": (s.NoteIn, lambda u, i, d: services.case_co_sign(user=u, case_id=i, **d)),
+    "co_handle": (s.CoHandleIn, lambda u, i, d: services.case_co_handle(user=u, case_id=i, **d)),
 }
 
 
@@ -156,10 +177,15 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
     def get_queryset(self) -> QuerySet[Case]:
         return visible_cases(self.request.user, _cases())
 
-    def _render(self, data: Any, *, many: bool = False, detail: bool = False, **extra: Any) -> Any:
+    @cached_property
+    def _datum(self) -> Datum:
+        """The request's ?datum= (read once: an intake renders the case and its duplicates)."""
         query = s.DatumQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        ctx = s.context(query.validated_data["datum"], can_see_caller(self.request.user))
+        return cast(Datum, query.validated_data["datum"])
+
+    def _render(self, data: Any, *, many: bool = False, detail: bool = False, **extra: Any) -> Any:
+        ctx = s.context(self._datum, can_see_caller(self.request.user))
         ctx.update(extra)
         serializer = s.CaseDetailOut if detail else s.CaseOut
         return serializer(data, many=many, context=ctx).data
@@ -198,7 +224,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
     )
     @action(detail=False, methods=["get"])
     def board(self, request: Request) -> Response:
-        now = timezone.now()
+        now = clock.now()
         cases = self.get_queryset()
         body = {
             "as_of": now,
@@ -225,6 +251,8 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
                 ),
                 Prefetch("assignments", Assignment.objects.select_related("unit", "rule")),
                 Prefetch("photos", CasePhoto.objects.select_related("event")),
+                Prefetch("parts", CasePart.objects.select_related("unit")),
+                Prefetch("children", Case.objects.select_related("category", "unit")),
             ),
         )
         # What the user may do now: the one answer the services check with too.
@@ -238,7 +266,9 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         responses={201: s.IntakeOut, 200: s.IntakeOut, **ERRORS},
     )
     @action(detail=False, methods=["post"])
-    @transaction.atomic  # nothing is kept of a request that answers an error
+    # One transaction with its audit row: nothing is kept of a request that answers an
+    # error (the middleware records that one).
+    @atomic_write
     def reports(self, request: Request) -> Response:
         data = _valid(s.ReportIn, _with_files(request))
         report = intake.Report(
@@ -259,7 +289,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         responses={201: s.IntakeOut, 200: s.IntakeOut, **ERRORS},
     )
     @action(detail=False, methods=["post"])
-    @transaction.atomic
+    @atomic_write
     def tickets(self, request: Request) -> Response:
         data = _valid(s.TicketIn, request.data)
         ticket = intake.Ticket(
@@ -275,13 +305,17 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             client_uuid=data["client_uuid"],
             ticket_type=data["ticket_type"],
             reply_term=data["reply_term"],
+            # Stored on the case as the Open311 and exchange tickets store it (rules.py).
+            attributes={"notify_on_close": ["true"]} if data["notify_on_close"] else {},
         )
         return self._intake(services.case_take_ticket(user=_user(request), ticket=ticket))
 
     def _intake(self, result: intake.Intake) -> Response:
         # A new case is rendered from memory: intake and routing loaded all it shows.
         case = result.case if result.created else _cases().get(pk=result.case.pk)
-        candidates = likely_duplicates(case, among=self.get_queryset())
+        # Among the cases the user may see, without the list's joins and prefetches (a
+        # candidate reads none of them; building them costs more than the query).
+        candidates = likely_duplicates(case, among=visible_cases(self.request.user))
         body = {
             "case": self._render(case),
             "created": result.created,
@@ -291,11 +325,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
         return Response(body, status=code)
 
     def _render_duplicates(self, cases: Sequence[Case]) -> Any:
-        query = s.DatumQuery(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        return s.DuplicateOut(
-            cases, many=True, context={"datum": query.validated_data["datum"]}
-        ).data
+        return s.DuplicateOut(cases, many=True, context={"datum": self._datum}).data
 
     @extend_schema(
         summary="Likely duplicates of a case",
@@ -333,7 +363,7 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             return Response([])
         # An unsaved case standing for the one about to be filed: likely_duplicates()
         # reads its category, point and time only.
-        probe = Case(category=category, geom=point, created_at=timezone.now())
+        probe = Case(category=category, geom=point, created_at=clock.now())
         return Response(
             self._render_duplicates(likely_duplicates(probe, among=self.get_queryset()))
         )
@@ -375,7 +405,7 @@ def _make_action(name: str) -> Any:
 
     act.__name__ = f"action_{name}"
     act.__doc__ = f"Case action `{name}` (see docs/api.md for who may take it, and when)."
-    multipart = name in {"handle", "verify", "verify_pass", "verify_fail"}
+    multipart = name in {"handle", "verify", "verify_pass", "verify_fail", "co_handle"}
     body = {"multipart/form-data": serializer_class} if multipart else serializer_class
     routed = action(detail=True, methods=["post"], url_path=name, url_name=name)(act)
     return extend_schema(  # outside @action, as drf-spectacular reads it
@@ -435,6 +465,11 @@ def _filtered(cases: QuerySet[Case], request: Request, query: dict[str, Any]) ->
     if query.get("assigned") == "me":
         staff = staff_of(request.user)
         cases = cases.filter(unit_id=staff.unit_id) if staff else cases.none()
+    if query.get("assigned") == "co":  # 协办: my unit's open parts
+        staff = staff_of(request.user)
+        parts = CasePart.objects.filter(unit_id=staff.unit_id if staff else 0)
+        open_parts = parts.exclude(state=PartState.HANDLED).values("case_id")
+        cases = cases.filter(pk__in=open_parts).exclude(state__in=FINAL_STATES)
     if query.get("q"):
         cases = cases.filter(search_match(query["q"]))
     if query.get("since"):

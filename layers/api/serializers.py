@@ -16,6 +16,7 @@ from django.db.models import F, Model, QuerySet
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from gridmgmt.serializers import FieldsBuiltOnce
 from layers.access import can_see_personal_data, personal_fields
 from layers.datum import DEFAULT_DATUM, Datum, from_storage
 from layers.models import Address, Area, Building, Category, Component, LegalEntity, Person
@@ -224,7 +225,7 @@ class AreaSerializer(DatumFeatureSerializer):
         read_only_fields = fields
 
 
-class CategorySerializer(serializers.ModelSerializer[Category]):
+class CategorySerializer(FieldsBuiltOnce, serializers.ModelSerializer[Category]):
     """A major class (empty minor_code) or a subcategory of the catalogue."""
 
     code = serializers.CharField(

@@ -1,8 +1,10 @@
 """Routes of the base-layer API, mounted at /api/layers/ by gridmgmt.urls."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from layers.api import views
+from layers.api.locate import LocateView
 
 router = SimpleRouter()
 router.register("areas", views.AreaViewSet, basename="layers-area")
@@ -13,4 +15,7 @@ router.register("addresses", views.AddressViewSet, basename="layers-address")
 router.register("buildings", views.BuildingViewSet, basename="layers-building")
 router.register("categories", views.CategoryViewSet, basename="layers-category")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("locate/", LocateView.as_view(), name="layers-locate"),
+    *router.urls,
+]

@@ -14,6 +14,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import viewsets
 from rest_framework.serializers import BaseSerializer
 
+from gridmgmt.kept_lookup import KeptLookupMixin
 from layers.access import (
     visible_areas,
     visible_categories,
@@ -193,7 +194,7 @@ class AreaViewSet(LayerViewSet):
         responses={200: serializers.CategorySerializer, 404: NOT_FOUND},
     ),
 )
-class CategoryViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+class CategoryViewSet(KeptLookupMixin, viewsets.ReadOnlyModelViewSet[Any]):
     queryset = Category.objects.all()
     serializer_class = serializers.CategorySerializer
     pagination_class = CappedLimitOffsetPagination

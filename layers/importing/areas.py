@@ -39,10 +39,10 @@ import shapely
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
 from django.db import transaction
-from django.utils import timezone
 from pyproj import CRS, Geod
 from tqdm import tqdm
 
+from gridmgmt import clock
 from layers.datum import Datum, parse_datum, to_storage
 from layers.geoinput import lonlat_reasons
 from layers.grid_check import DEFAULT_TOLERANCE_M2, Finding, Problem, check_grid
@@ -155,8 +155,8 @@ def import_areas(
     progress: bool = False,
 ) -> AreaImportResult:
     datum = parse_datum(datum)
-    effective = effective or timezone.localdate()
-    if effective > timezone.localdate():
+    effective = effective or clock.localdate()
+    if effective > clock.localdate():
         raise SourceError(f"--effective {effective} is in the future; areas take effect at once")
     fixed_tier = _level(level) if level else None
     if level and fixed_tier is None:

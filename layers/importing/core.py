@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -25,9 +26,10 @@ from layers.datum import Datum, to_storage
 from layers.geoinput import lonlat_reasons
 from layers.importing.cells import CellIndex, Placements
 from layers.importing.sources import Batch, SourceError, open_source
-from layers.importing.specs import LAYERS, UPPER_CASE_KEYS, Column, LayerSpec
+from layers.importing.specs import LAYERS, UPPER_CASE_KEYS, Column, LayerSpec, Reference
 from layers.importing.writer import PLACEMENT_COLUMNS, LayerWriter
 from layers.models import Category, CategoryKind
+from layers.owners import unit_lookup
 
 # Small enough that the last batch's COPY, which nothing overlaps, is short; large enough
 # that per-batch overheads stay small (1M rows: 250k 13.8 s, 100k 12.7 s, 50k ~11.7 s).
@@ -50,6 +52,10 @@ class ImportResult:
     rejected: int = 0
     dry_run: bool = False
     report_path: Path | None = None
+    # Unit names or codes (specs.Reference) that no unit matched: the rows are written
+    # with the text and no reference, and each such value is listed in units_path.
+    unknown_units: int = 0
+    units_path: Path | None = None
 
     def summary(self) -> str:
         text = (
@@ -60,6 +66,10 @@ class ImportResult:
             text += " (dry run: nothing written)"
         if self.report_path is not None and self.rejected:
             text += f"; rejected rows with reasons in {self.report_path}"
+        if self.unknown_units:
+            text += f"; {self.unknown_units} unit names or codes match no unit (kept as text)"
+            if self.units_path is not None:
+                text += f", each with its row in {self.units_path}"
         return text
 
 
@@ -122,6 +132,26 @@ class RejectReport:
         self.count += len(bad)
 
 
+@dataclass
+class UnknownUnits:
+    """The unit names or codes of accepted rows that no unit matched, as CSV: row, key,
+    column, value (the row is written all the same, with the text and no reference)."""
+
+    stream: IO[str] | None = None
+    count: int = 0
+    _writer: Any = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.stream is not None:
+            self._writer = csv.writer(self.stream)
+            self._writer.writerow(["row", "key", "column", "value"])
+
+    def write(self, row: int, key: str, column: str, value: str) -> None:
+        self.count += 1
+        if self._writer is not None:
+            self._writer.writerow([row, key, column, value])
+
+
 def _coord(value: float) -> str:
     return "" if np.isnan(value) else repr(float(value))
 
@@ -148,22 +178,30 @@ def import_file(
     source = open_source(path, batch_size=batch_size, lon_field=lon_field, lat_field=lat_field)
     rename = _resolve_mapping(spec, source.field_names, mapping or {})
     report_path = report_path or path.with_name(path.stem + ".rejected.csv")
-    with report_path.open("w", encoding="utf-8", newline="") as stream:
-        report = RejectReport(stream, source.field_names)
-        with tqdm(
-            total=source.feature_count, unit=" rows", disable=not progress, desc=layer
-        ) as bar:
-            result = import_batches(
-                spec,
-                _counting(source.batches, bar),
-                datum=datum,
-                rename=rename,
-                dry_run=dry_run,
-                report=report,
-                provenance={"file_name": path.name, **(provenance or {})},
-            )
+    units_path = report_path.with_name(path.stem + ".unknown-units.csv")
+    with ExitStack() as stack:
+        report = RejectReport(_open(stack, report_path), source.field_names)
+        units = UnknownUnits(_open(stack, units_path) if spec.references else None)
+        bar = stack.enter_context(
+            tqdm(total=source.feature_count, unit=" rows", disable=not progress, desc=layer)
+        )
+        result = import_batches(
+            spec,
+            _counting(source.batches, bar),
+            datum=datum,
+            rename=rename,
+            dry_run=dry_run,
+            report=report,
+            provenance={"file_name": path.name, **(provenance or {})},
+            unknown_units=units,
+        )
     result.report_path = report_path
+    result.units_path = units_path if spec.references else None
     return result
+
+
+def _open(stack: ExitStack, path: Path) -> IO[str]:
+    return stack.enter_context(path.open("w", encoding="utf-8", newline=""))
 
 
 def _counting(batches: Iterator[Batch], bar: tqdm) -> Iterator[Batch]:  # type: ignore[type-arg]
@@ -212,10 +250,12 @@ def import_batches(
     dry_run: bool,
     report: RejectReport,
     provenance: dict[str, Any] | None = None,
+    unknown_units: UnknownUnits | None = None,
 ) -> ImportResult:
     """Validate, place and upsert batches of rows in one transaction."""
     result = ImportResult(layer=spec.name, dry_run=dry_run)
-    prep = _Preparer(spec, datum, rename)
+    units = unknown_units if unknown_units is not None else UnknownUnits()
+    prep = _Preparer(spec, datum, rename, units)
     with transaction.atomic():
         writer = LayerWriter(spec)
         try:
@@ -225,6 +265,7 @@ def import_batches(
                 report.write(batch, keys, reasons)
                 writer.write(table)
             result.rejected = report.count
+            result.unknown_units = units.count
             result.inserted, result.updated = writer.finish()
         finally:
             writer.close()
@@ -241,8 +282,13 @@ def import_batches(
 class _Preparer:
     """Turns a batch into the rows to stage (an Arrow table) and the reasons for the rest."""
 
-    def __init__(self, spec: LayerSpec, datum: Datum | str, rename: dict[str, str]) -> None:
+    def __init__(
+        self, spec: LayerSpec, datum: Datum | str, rename: dict[str, str], units: UnknownUnits
+    ) -> None:
         self.spec = spec
+        self.unknown_units = units
+        # Unit id by name and code, for the reference columns (a few thousand units).
+        self.units = unit_lookup() if spec.references else {}
         self.datum = datum
         self.rename = rename
         self.cells = CellIndex()
@@ -302,6 +348,8 @@ class _Preparer:
             columns[name] = pa.array(placed)
 
         self._reject_duplicates(keys, batch, reasons)
+        for reference in self.spec.references:
+            columns[reference.name] = self._reference(reference, values, keys, batch, reasons)
         table = pa.table(columns).filter(pa.array(reasons.ok))
         for derived in self.spec.derived:  # computed for the accepted rows only
             table = table.append_column(derived.name, derived.compute(table[derived.source]))
@@ -385,6 +433,27 @@ class _Preparer:
             ),
         )
         return pa.array(category)
+
+    def _reference(
+        self,
+        reference: Reference,
+        values: dict[str, pa.Array],
+        keys: pa.Array,
+        batch: Batch,
+        reasons: Reasons,
+    ) -> pa.Array:
+        """The unit id each row's text names (NULL if none); the accepted rows' unknown
+        texts go to the report of unknown units."""
+        texts = values[reference.source].to_numpy(zero_copy_only=False)
+        ids = np.array([self.units.get(text, 0) for text in texts], dtype=np.int64)
+        unknown = (ids == 0) & (texts != "") & reasons.ok
+        if unknown.any():
+            key_values = keys.to_numpy(zero_copy_only=False)
+            for i in np.flatnonzero(unknown):
+                self.unknown_units.write(
+                    int(batch.row[i]), key_values[i], reference.source, texts[i]
+                )
+        return pa.array(ids, mask=ids == 0)
 
     def _reject_duplicates(self, keys: pa.Array, batch: Batch, reasons: Reasons) -> None:
         """Among rows that are otherwise valid, the first occurrence of a key wins, in

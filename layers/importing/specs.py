@@ -43,6 +43,17 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A reference column the import looks up from a text column of the file: `name`
+    (the table's column, e.g. maintainer_id) holds the id of the unit that the text names
+    by name or code (layers.owners), NULL where none does. The text is kept as given and
+    every unknown text is reported with its row."""
+
+    name: str
+    source: str
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     name: str
     model: type[Placed]
@@ -50,6 +61,7 @@ class LayerSpec:
     fields: tuple[str, ...]
     key_check: Check | None = None
     derived: tuple[Derived, ...] = ()
+    references: tuple[Reference, ...] = ()
     columns: tuple[Column, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +114,12 @@ LAYERS: dict[str, LayerSpec] = {
                 "state",
             ),
             key_check=validators.component_codes_valid,
+            # The units named by name or code (layers.owners): 主管, 权属, 养护.
+            references=(
+                Reference("competent_id", "competent_unit"),
+                Reference("owner_id", "owner_unit"),
+                Reference("maintainer_id", "maintainer_unit"),
+            ),
         ),
         LayerSpec(
             name="addresses",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -50,6 +51,7 @@ def data_columns(spec: LayerSpec) -> list[str]:
     columns = text_columns(spec)
     if spec.name == "components":
         columns.append("category_id")
+    columns += [reference.name for reference in spec.references]
     return [*columns, *PLACEMENT_COLUMNS]
 
 
@@ -221,27 +223,29 @@ class LayerWriter:
         return new_rows >= BULK_MIN_ROWS and new_rows >= existing / 3
 
     def _drop_indexes(self) -> list[str]:
-        """Drop every index but the primary key; returns the statements that rebuild them
-        (unique constraints as constraints, so their names and meaning stay)."""
-        self.cursor.execute(
-            """
-            SELECT c.relname, pg_get_indexdef(i.indexrelid), con.conname,
-                   pg_get_constraintdef(con.oid)
-            FROM pg_index i
-            JOIN pg_class c ON c.oid = i.indexrelid
-            LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid
-            WHERE i.indrelid = %s::regclass AND NOT i.indisprimary
-            """,
-            [self.table],
-        )
-        rebuild = []
-        for index, index_def, constraint, constraint_def in self.cursor.fetchall():
-            if constraint:
-                self.cursor.execute(f'ALTER TABLE {self.table} DROP CONSTRAINT "{constraint}"')
-                rebuild.append(
-                    f'ALTER TABLE {self.table} ADD CONSTRAINT "{constraint}" {constraint_def}'
-                )
-            else:
-                self.cursor.execute(f'DROP INDEX "{index}"')
-                rebuild.append(index_def)
-        return rebuild
+        return drop_indexes(self.cursor, self.table)
+
+
+def drop_indexes(cursor: Any, table: str) -> list[str]:
+    """Drop every index but the primary key; returns the statements that rebuild them
+    (unique constraints as constraints, so their names and meaning stay)."""
+    cursor.execute(
+        """
+        SELECT c.relname, pg_get_indexdef(i.indexrelid), con.conname,
+               pg_get_constraintdef(con.oid)
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid
+        LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid
+        WHERE i.indrelid = %s::regclass AND NOT i.indisprimary
+        """,
+        [table],
+    )
+    rebuild = []
+    for index, index_def, constraint, constraint_def in cursor.fetchall():
+        if constraint:
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"')
+            rebuild.append(f'ALTER TABLE {table} ADD CONSTRAINT "{constraint}" {constraint_def}')
+        else:
+            cursor.execute(f'DROP INDEX "{index}"')
+            rebuild.append(index_def)
+    return rebuild

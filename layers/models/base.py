@@ -171,6 +171,18 @@ class LegalEntity(Placed):
         return self.name
 
 
+def _unit_fk(label: StrOrPromise) -> models.ForeignKey:
+    # SET_NULL: a unit removed leaves its name in the text column, listed by
+    # `component_units` like any unknown name. Imports write the references they looked
+    # up in their own transaction; as for placements, a database constraint and an index
+    # would cost a lookup and an index entry per row of a million-row import, for the
+    # rare deletion of a unit (a scan then).
+    return models.ForeignKey(
+        "layers.Unit", models.SET_NULL, null=True, blank=True, related_name="+",
+        db_constraint=False, db_index=False, verbose_name=label,
+    )  # fmt: skip
+
+
 class ComponentState(models.TextChoices):
     NORMAL = "normal", _("完好")
     DAMAGED = "damaged", _("破损")
@@ -199,9 +211,16 @@ class Component(Placed):
         verbose_name=_("小类"),
     )
     name = models.CharField(_("名称"), max_length=100, blank=True)
-    competent_unit = models.CharField(_("主管部门"), max_length=100, blank=True)
-    owner_unit = models.CharField(_("权属单位"), max_length=100, blank=True)
-    maintainer_unit = models.CharField(_("养护单位"), max_length=100, blank=True)
+    # The 主管部门, 权属单位 and 养护单位 as the source names them (a unit's name or code),
+    # and the units they name (layers.owners keeps the pairs in step). A name that no
+    # unit matches stays as text with no reference; `manage.py component_units` lists them.
+    # Routing sends a report about the component to its maintainer (dispatch.routing).
+    competent_unit = models.CharField(_("主管部门名称"), max_length=100, blank=True)
+    owner_unit = models.CharField(_("权属单位名称"), max_length=100, blank=True)
+    maintainer_unit = models.CharField(_("养护单位名称"), max_length=100, blank=True)
+    competent = _unit_fk(_("主管部门"))
+    owner = _unit_fk(_("权属单位"))
+    maintainer = _unit_fk(_("养护单位"))
     state = models.CharField(
         _("状态"), max_length=10, choices=ComponentState.choices, default=ComponentState.NORMAL
     )
@@ -213,6 +232,12 @@ class Component(Placed):
 
     def __str__(self) -> str:
         return self.code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from layers.owners import settle_units
+
+        kwargs["update_fields"] = settle_units(self, kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
 
 
 class Address(Placed):
@@ -234,7 +259,14 @@ class Address(Placed):
         verbose_name_plural = _("标准地址")
         constraints = [models.UniqueConstraint(fields=["code"], name="address_code_unique")]
         indexes = [
-            GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"], name="address_search_trgm")
+            GinIndex(
+                fields=["search_text"], opclasses=["gin_trgm_ops"], name="address_search_trgm"
+            ),
+            # The addresses of one road name in house-number order: the geocoder's first
+            # candidates (a range of `<road name> <digit>`, see migration 0007).
+            models.Index(
+                fields=["search_text"], opclasses=["text_pattern_ops"], name="address_search_road"
+            ),
         ]
 
     def __str__(self) -> str:

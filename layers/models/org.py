@@ -35,6 +35,9 @@ class Unit(models.Model):
 
     name = models.CharField(_("名称"), max_length=100, unique=True)
     name_en = models.CharField(_("英文名"), max_length=150, blank=True)
+    # The unit's own code (e.g. 统一社会信用代码): files of base data name units by name
+    # or by code (layers.owners).
+    code = models.CharField(_("单位代码"), max_length=40, blank=True)
     tier = models.CharField(_("层级"), max_length=10)  # layers.models.areas.Tier values
     kind = models.CharField(
         _("单位类型"), max_length=12, choices=UnitKind.choices, default=UnitKind.DEPARTMENT
@@ -49,6 +52,11 @@ class Unit(models.Model):
         verbose_name = _("单位")
         verbose_name_plural = _("单位")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"], condition=~models.Q(code=""), name="unit_code_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

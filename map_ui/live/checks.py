@@ -21,9 +21,9 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from gridmgmt import clock
 from incidents.access import live_audience
 from incidents.outbox import Audience
 from layers.models import Staff, Unit
@@ -74,7 +74,7 @@ def fingerprints(sockets: Collection[tuple[int, str]]) -> dict[tuple[int, str], 
         return {}
     user_ids, session_keys = zip(*set(sockets), strict=True)
     with connection.cursor() as cursor:
-        cursor.execute(_statement(), [list(user_ids), list(session_keys), timezone.now()])
+        cursor.execute(_statement(), [list(user_ids), list(session_keys), clock.now()])
         rows = cursor.fetchall()
     return {(row[0], row[1]): _fingerprint(row) for row in rows}
 

@@ -14,8 +14,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
+from gridmgmt import clock
 from map_ui.live.tokens import make_token
 
 
@@ -31,7 +31,7 @@ class LiveTicket(models.Model):
 
 def issue_token(*, user_id: int, session_key: str) -> str:
     """A token for `user_id` that opens live sockets while `session_key` lives."""
-    now = timezone.now()
+    now = clock.now()
     # A ticket is needed only while its token opens sockets: open sockets keep the
     # session key themselves.
     expired = now - timedelta(seconds=settings.LIVE_TOKEN_MAX_AGE)

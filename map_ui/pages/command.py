@@ -20,7 +20,6 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -28,10 +27,11 @@ from dispatch.calendar import office_hours
 from dispatch.evaluation import Period
 from dispatch.models import ExtensionKind
 from dispatch.transitions import TRANSITIONS
+from gridmgmt import clock
 from incidents.models import Satisfaction, State
 from incidents.outbox import last_seq
 from layers.access import staff_of
-from layers.models import Area, Tier, Unit
+from layers.models import Area, Category, Tier, Unit
 from map_ui.pages.views import own_area, page
 from map_ui.tiles import tile_urls
 
@@ -51,6 +51,7 @@ def command(request: HttpRequest) -> HttpResponse:
     config = {
         **_common(request),
         "units": _units(request),
+        "categories": subcategories(),
         "labels": {**_case_labels(), **_command_labels(), **_board_labels()},
         # 巡查: inspectors on duty (onduty.js); the API answers only those the user
         # supervises (patrol.access).
@@ -72,6 +73,7 @@ def street(request: HttpRequest) -> HttpResponse:
             for key, title, states in QUEUES
         ],
         "units": _units(request),
+        "categories": subcategories(),
         "labels": {**_case_labels(), **_command_labels(), **_board_labels()},
     }
     return page(request, "street", "map_ui/street.html", config, _area_outline(request))
@@ -79,10 +81,15 @@ def street(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def evaluation(request: HttpRequest) -> HttpResponse:
-    period = Period.month_of(timezone.localdate())  # the API's default period too
+    period = Period.month_of(clock.localdate())  # the API's default period too
     streets = _street_outlines(request)
     config = {
-        "api": {"evaluation": reverse("evaluation", kwargs={"by": "street"})},
+        "api": {
+            "evaluation": reverse("evaluation", kwargs={"by": "street"}),
+            # The per-cell table: cells with cases only, in pages (evaluation.js).
+            "cells": reverse("evaluation", kwargs={"by": "cell"}),
+        },
+        "cell_page_size": 50,
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
         "outlines": streets.get_name(),
         "labels": _evaluation_labels(),
@@ -112,6 +119,20 @@ def _common(request: HttpRequest) -> dict[str, Any]:
             "role": staff.role if staff is not None else None,
         },
         "work_day_hours": work_day_hours(),
+        # 巡查覆盖: the day's patrol coverage per cell as a layer (coverage.js); the API
+        # answers the cells of the user's area (patrol.access).
+        "coverage": {
+            "url": reverse("patrol-coverage"),
+            "labels": {
+                "title": _("巡查覆盖"),
+                "minutes": _("分钟"),
+                "summary": _("已巡查 %(visited)s / %(cells)s 个网格"),
+                "cell": _("巡查 %(minutes)s 分钟 · %(km)s 公里 · %(inspectors)s 人"),
+                "not_visited": _("未巡查的网格不标注"),
+                "loading": _("正在加载…"),
+                "load_error": _("加载失败："),
+            },
+        },
     }
 
 
@@ -125,6 +146,15 @@ def work_day_hours() -> float:
         dt.timedelta(),
     )
     return max(total.total_seconds() / 3600, 1.0)
+
+
+def subcategories() -> list[dict[str, Any]]:
+    """The active subcategories, for the split form's child cases (拆分, casepanel.js)."""
+    found = Category.objects.filter(active=True).exclude(minor_code="")
+    return [
+        {"id": c.pk, "code": c.code, "name": c.display_name}
+        for c in found.order_by("kind", "major_code", "minor_code")
+    ]
 
 
 def _units(request: HttpRequest) -> list[dict[str, Any]]:
@@ -215,6 +245,11 @@ def _case_labels() -> dict[str, Any]:
             "reply_overdue": _("答复超期"),
             "callback_overdue": _("回访超期"),
             "reopen": _("重办"),
+            "split_from": _("拆分自"),
+            # 协办 and 核查时限 (dispatch.services, dispatch.sla).
+            "co_dispatch": _("派给协办单位"),
+            "verify_warning": _("核查预警"),
+            "verify_overdue": _("核查超期"),
             **{name: t.label for name, t in TRANSITIONS.items()},
         },
         "deadline": {
@@ -249,6 +284,12 @@ def _panel_labels() -> dict[str, Any]:
         "extension": _("待审批的延期/缓办申请"),
         "supervisions": _("督办要求"),
         "supervise_due": _("限期"),
+        "parts": _("协办单位"),
+        "part_open": _("未完成"),
+        "verify_due": _("核查时限"),
+        "verify_overdue": _("核查已超期"),
+        "children": _("子案件"),
+        "parent": _("拆分自案件"),
         "by": _("提出"),
         "no_actions": _("此案件当前无需您办理。"),
         "done": _("已办理"),
@@ -258,7 +299,13 @@ def _panel_labels() -> dict[str, Any]:
         "close": _("关闭"),
         "form": {
             "note": _("意见"),
-            "notes": {"handle": _("办理情况")},
+            "notes": {"handle": _("办理情况"), "co_handle": _("协办办理情况")},
+            "co_units": _("协办单位（可多选）"),
+            "children": _("子案件（每个部门或小类一件）"),
+            "child_category": _("小类"),
+            "child_unit": _("派遣给"),
+            "child_description": _("子案件描述（空：同原案件）"),
+            "add_child": _("再加一件"),
             "reason": _("理由"),
             "photos": _("处置照片（可拍照）"),
             "kind": _("类型"),
@@ -302,6 +349,7 @@ def _command_labels() -> dict[str, Any]:
             "cases": _("案件"),
             "live": _("实时案件"),
             "on_duty": _("在岗网格员"),
+            "coverage": _("巡查覆盖"),
         },
         "live": {
             "connecting": _("正在连接实时推送…"),
@@ -336,4 +384,7 @@ def _evaluation_labels() -> dict[str, Any]:
         "no_rate": _("无应结案件"),
         "loading": _("正在加载…"),
         "load_error": _("加载失败，请重试。"),
+        "cell": _("网格"),
+        "page_status": _("第 %(page)s / %(pages)s 页，共 %(count)s 个网格"),
+        "no_cells": _("本期没有有案件的网格。"),
     }

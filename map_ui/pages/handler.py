@@ -35,6 +35,8 @@ QUEUES: list[tuple[str, Promise]] = [
     ("warned", _("即将超期")),
     ("overdue", _("已超期")),
     ("rework", _("被退回/返工")),
+    # 协办: the cases where the unit is a co-unit with its part open (?assigned=co).
+    ("co", _("协办")),
 ]
 
 

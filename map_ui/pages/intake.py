@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db.models import IntegerField, Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -26,6 +27,7 @@ from layers.access import staff_of, visible_categories
 from layers.models import Category
 from map_ui.pages.views import page
 from map_ui.tiles import tile_urls
+from stewardship import layers as steward_layers
 
 
 @login_required
@@ -68,8 +70,76 @@ def inspector(request: HttpRequest) -> HttpResponse:
         "service_worker": reverse("map_ui:inspector-worker"),
         "cells": _own_cells(request),
         "patrol": _patrol(request),
+        "collect": _collect(),
     }
     return page(request, "inspector", "map_ui/inspector.html", config)
+
+
+# 一级采集 from the phone: the layers an inspector collects (人, 法人, 部件, 建筑物).
+# Each with the route of its records in the layers API (layers/api/urls.py).
+COLLECTED = {
+    "components": "component",
+    "entities": "entity",
+    "population": "person",
+    "buildings": "building",
+}
+
+
+def _collect() -> dict[str, Any]:
+    """一级采集 on the phone (collect.js): the proposals API, each collected layer with the
+    fields a person may change (as stewardship.services.apply accepts them), named as the
+    interface names them, and the texts."""
+    return {
+        "api": reverse("stewardship-proposals"),
+        "layers": [
+            {
+                "name": name,
+                "label": str(steward_layers.MODELS[name]._meta.verbose_name),
+                "fields": [
+                    _collect_field(steward_layers.MODELS[name], field)
+                    for field in steward_layers.FIELDS[name]
+                ],
+                # Its records on the map's view (bbox): the one to change is picked there.
+                "records": reverse(f"layers-{route}-list"),
+            }
+            for name, route in COLLECTED.items()
+        ],
+        "labels": {
+            "choose": _("请选择"),
+            "layer_required": _("请选择采集类型。"),
+            "fields_required": _("请填写带 * 的字段。"),
+            "record_number": _("记录编号应为数字。"),
+            "no_position": _("尚未取得定位：请开启定位，或在地图上点选位置。"),
+            "photo": _("照片"),
+            "new_record": _("新增"),
+            "change": _("修改记录"),
+            "record": _("记录"),
+            "proposal": _("采集建议"),
+            "reason": _("驳回原因："),
+            "queued": _("等待网络，恢复后自动发送"),
+            "sending": _("正在发送…"),
+            "failed": _("未被受理："),
+            "retry": _("重试"),
+            "discard": _("丢弃"),
+            "discard_confirm": _("丢弃这条采集？"),
+            "none": _("暂无采集。"),
+            "new_choice": _("新增记录"),
+            "nearby_none": _("地图范围内没有这类记录。"),
+            "nearby_error": _("附近记录加载失败，可填写记录编号。"),
+        },
+    }
+
+
+def _collect_field(model: type[Model], name: str) -> dict[str, Any]:
+    field = model._meta.get_field(name)
+    choices = getattr(field, "choices", None)
+    return {
+        "name": name,
+        "label": str(getattr(field, "verbose_name", name)),
+        "required": not getattr(field, "blank", True),
+        "type": "number" if isinstance(field, IntegerField) else "text",
+        "choices": [[value, str(label)] for value, label in choices] if choices else None,
+    }
 
 
 def _patrol(request: HttpRequest) -> dict[str, Any]:
@@ -186,6 +256,7 @@ def _hotline_labels() -> dict[str, Any]:
         "history_none": _("该号码没有以往工单。"),
         "history_found": _("该号码以往的工单："),
         "history_phone_needed": _("请先填写来电号码。"),
+        "notify_needs_phone": _("结案短信告知需要填写联系电话。"),
         "no_ticket_type": _("请选择工单类型"),
         "term_by_type": _("按工单类型默认"),
         "ticket_no": _("工单编号："),

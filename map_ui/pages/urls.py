@@ -1,7 +1,7 @@
 from django.urls import URLPattern, path
 
 from analysis.views import analysis
-from map_ui.pages import command, data, handler, intake, search, views
+from map_ui.pages import command, data, handler, intake, preferences, search, views
 
 app_name = "map_ui"
 
@@ -17,4 +17,5 @@ urlpatterns: list[URLPattern] = [
     path("hotline/", intake.hotline, name="hotline"),
     path("inspector/", intake.inspector, name="inspector"),
     path("inspector/sw.js", intake.inspector_worker, name="inspector-worker"),
+    path("preferences/", preferences.preferences, name="preferences"),
 ]

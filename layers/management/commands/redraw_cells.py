@@ -13,8 +13,8 @@ import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils import timezone
 
+from gridmgmt import clock
 from layers.datum import DEFAULT_DATUM, Datum, UnknownDatum, parse_datum, to_storage
 from layers.geoinput import lonlat_reasons
 from layers.grid_check import check_grid
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 result = redraw_cells(
-                    boundaries, valid_from=options["valid_from"] or timezone.localdate()
+                    boundaries, valid_from=options["valid_from"] or clock.localdate()
                 )
                 findings = check_grid(tiers=[Tier.CELL])
                 for finding in findings:

@@ -3,8 +3,10 @@
 - With --city-dir, on an empty database: the city's own files, through the same import
   commands an administrator uses afterwards, then a data administrator user.
 - Without it, on an empty database: the demo city (load_demo_city), its demo users and
-  routing rules.
-- On a database that already holds areas: nothing is loaded; what is there is served.
+  routing rules, then HISTORY_DAYS days of history through the real services
+  (simulate_city, docs/simulation.md) so that every page shows a living city.
+- On a database that already holds areas: nothing is loaded; what is there is served
+  (a demo history that was interrupted is finished first).
   Later changes go through import_areas, import_layer and import_calendar directly.
 
 The layout of a city directory (every part but areas/ may be left out):
@@ -43,8 +45,14 @@ from layers.datum import parse_datum
 from layers.importing.specs import LAYERS
 from layers.management.commands.create_demo_users import ADMIN_PERMISSIONS
 from layers.models import Area, Category, Role, Staff, Tier, Unit, UnitKind
+from simulation.models import Run
 
 ADMIN_PASSWORD_ENV = "GRIDMGMT_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable
+# The demo's history (simulate_city): how many days, how busy (1.0: 2,000 incidents a
+# day; the demo's 20 a day simulate a month in a few minutes), from which seed.
+HISTORY_DAYS = 30
+HISTORY_SCALE = 0.01
+HISTORY_SEED = 1
 LAYER_ORDER = ["addresses", "buildings", "entities", "components", "population"]
 TIER_WORDS = {
     **{tier.value: tier.value for tier in Tier},
@@ -63,6 +71,18 @@ class Command(BaseCommand):
         parser.add_argument("--city-dir", type=Path, help="the city's files (layout: see the docs)")
         parser.add_argument("--admin", default="data_admin", help="the data administrator's name")
         parser.add_argument("--demo-scale", type=float, default=0.01, help="the demo's scale")
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=HISTORY_DAYS,
+            help=f"days of simulated history for the demo city (default {HISTORY_DAYS}; 0: none)",
+        )
+        parser.add_argument(
+            "--history-scale",
+            type=float,
+            default=HISTORY_SCALE,
+            help=f"the history's incidents, 1.0 = 2,000 a day (default {HISTORY_SCALE:g})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         held = Area.objects.current().count()
@@ -70,6 +90,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"the database holds a city ({held} current areas): serving it, nothing loaded"
             )
+            self.demo_history(options, resume_only=True)
             return
         city_dir: Path | None = options["city_dir"]
         if city_dir is None:
@@ -77,9 +98,31 @@ class Command(BaseCommand):
             call_command("load_demo_city", scale=options["demo_scale"], stdout=self.stdout)
             call_command("create_demo_users", stdout=self.stdout)
             call_command("create_demo_routing", stdout=self.stdout)
+            self.demo_history(options, resume_only=False)
             return
         self.load_city_dir(city_dir)
         self.ensure_data_admin(options["admin"])
+
+    def demo_history(self, options: dict[str, Any], *, resume_only: bool) -> None:
+        """The demo city's first month (simulate_city with the demo's seed). On a later
+        start, only a history that was interrupted goes on (one query otherwise)."""
+        days = options["history_days"]
+        if days <= 0:
+            return
+        if resume_only:
+            unfinished = Run.objects.filter(seed=HISTORY_SEED, hours_done__lt=days * 24)
+            if not unfinished.exists():
+                return
+            self.stdout.write("the demo city's history was interrupted: going on")
+        else:
+            self.stdout.write(f"simulating {days} days of the demo city's history")
+        call_command(
+            "simulate_city",
+            days=days,
+            seed=HISTORY_SEED,
+            scale=options["history_scale"],
+            stdout=self.stdout,
+        )
 
     def load_city_dir(self, root: Path) -> None:
         if not (root / "areas").is_dir():

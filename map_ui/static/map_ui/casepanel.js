@@ -3,7 +3,7 @@
    of the role pages: the street board, the command centre, the handler's workbench and
    the search page. The buttons are exactly the case detail's `allowed_actions`: the
    server decides who may do what, nothing is computed here. An action that needs input
-   (a reason, a unit, a merge target, a note, a date, photos) opens its form first, with
+   (a reason, a unit and its co-units, a merge target, a note, a date, photos) opens its form first, with
    a question to confirm where the action cannot be undone. Every action is sent with the
    state the panel showed (`expected_state`): a case changed meanwhile is refused (409)
    and the panel shows it afresh. Words come from the page config
@@ -33,15 +33,20 @@ var form = words.form || {};
 // What each action asks before it is sent; an action not listed is sent at once.
 var FIELDS = {
   handle: ["note", "photos"],
+  // 协办: a co-unit's feedback on its own part (its sign is sent at once).
+  co_handle: ["note", "photos"],
   request_extension: ["kind", "days", "reason"],
   "return": ["reason"],
   cancel: ["reason"],
   escalate: ["reason"],
   merge: ["into", "note"],
-  redispatch: ["unit", "reason"],
-  // 派遣: to the unit the routing rules choose, or to one picked (pages with a unit list).
-  dispatch: ["unit"],
+  redispatch: ["unit", "co_units", "reason"],
+  // 派遣: to the unit the routing rules choose, or to one picked (pages with a unit list),
+  // with co-units (协办) beside it.
+  dispatch: ["unit", "co_units"],
   supervise: ["note", "due_at"],
+  // 拆分: child cases, each its subcategory and unit (the rules' choice if none).
+  split: ["children", "note"],
   approve_extension: ["note"],
   reject_extension: ["note"],
   verify_pass: ["note", "photos"],
@@ -54,8 +59,9 @@ var FIELDS = {
 };
 // Fields the API requires (the rest may stay empty).
 var REQUIRED = { reason: true, into: true, unit: true, due_at: true };
-var NOTE_REQUIRED = { handle: true, supervise: true, verify_fail: true };
-var PHOTOS_REQUIRED = { handle: true };
+var SPLIT_ROWS = 2; // a split makes at least two child cases
+var NOTE_REQUIRED = { handle: true, co_handle: true, supervise: true, verify_fail: true };
+var PHOTOS_REQUIRED = { handle: true, co_handle: true };
 var FINAL_STATES = { closed: true, cancelled: true, merged: true };
 
 export function stateLabel(state) {
@@ -151,7 +157,11 @@ export function create(node, options) {
       // A deadline past the working calendar was counted without that year's holidays.
       [labels.due, when(detail.due_at), detail.due_beyond_calendar && words.beyond_calendar],
       [words.reported_at, when(detail.created_at)],
-    ].forEach(function (pair) {
+      // 核查时限: from the lead's feedback until the inspector's check.
+      detail.verify_due_at && detail.state === "handled"
+        ? [words.verify_due, when(detail.verify_due_at), detail.verify_overdue && words.verify_overdue]
+        : null,
+    ].filter(Boolean).forEach(function (pair) {
       list.appendChild(el("dt", { text: pair[0] }));
       list.appendChild(el("dd", { text: pair[1] }));
       if (pair[2]) list.appendChild(el("dd", { class: "beyond-calendar", text: pair[2] }));
@@ -176,6 +186,43 @@ export function create(node, options) {
         entry.by ? " · " + words.by + " " + entry.by : ""));
     });
     return box.children.length ? box : null;
+  }
+
+  /* The co-units' parts (协办): each unit, its part's state, its feedback and photos; the
+     open ones marked, so the lead sees what is still outstanding. */
+  function parts(detail) {
+    if (!detail.parts || !detail.parts.length) return null;
+    var list = el("ul", { class: "parts" });
+    detail.parts.forEach(function (part) {
+      list.appendChild(el("li", {
+        class: "part" + (part.open ? " open" : ""), "data-unit": String(part.unit.id), "data-state": part.state,
+      },
+      el("strong", { text: part.unit.name }), " ",
+      el("span", { class: "state", text: part.state_label }),
+      part.open ? el("span", { class: "badge part-open", text: words.part_open }) : null,
+      part.handled_at ? " · " + when(part.handled_at) : "",
+      part.note ? el("div", { class: "note", text: part.note }) : null,
+      photoStrip(part.photos)));
+    });
+    return el("div", { class: "case-parts" }, el("h4", { text: words.parts }), list);
+  }
+
+  /* 拆分: the child cases of a split case, or the case a child was split from. */
+  function family(detail) {
+    if (detail.children && detail.children.length) {
+      var list = el("ul", { class: "children" });
+      detail.children.forEach(function (child) {
+        list.appendChild(el("li", { "data-case": String(child.id), "data-state": child.state },
+          "#" + child.id + " " + child.category + " ",
+          el("span", { class: "state", text: child.state_label }),
+          child.unit ? " → " + child.unit.name : ""));
+      });
+      return el("div", { class: "case-children" }, el("h4", { text: words.children }), list);
+    }
+    if (detail.parent) {
+      return el("p", { class: "case-parent", "data-case": String(detail.parent) }, words.parent + " #" + detail.parent);
+    }
+    return null;
   }
 
   function history(detail) {
@@ -215,6 +262,8 @@ export function create(node, options) {
       return el("label", {}, form.outcome, outcome);
     }
     if (name === "unit" && options.units) return unitPicker(detail, action);
+    if (name === "co_units") return coUnitPicker(detail);
+    if (name === "children") return childRows(detail);
     if (name === "into") return mergeTargets(detail);
     if (name === "photos") {
       // capture: a phone opens its camera; accept: pictures only (the server checks too).
@@ -264,6 +313,55 @@ export function create(node, options) {
     return el("label", {}, routed ? form.dispatch_to : form.pick_unit, select);
   }
 
+  /* Co-units (协办): any of the units whose area holds the case, besides the lead, ticked;
+     those that have a part already are left out. */
+  function coUnitPicker(detail) {
+    var places = {};
+    var taken = {};
+    ["cell", "community", "street", "district"].forEach(function (tier) {
+      if (detail[tier]) places[detail[tier].id] = true;
+    });
+    (detail.parts || []).forEach(function (part) { taken[part.unit.id] = true; });
+    var box = el("fieldset", { class: "co-units" }, el("legend", { text: form.co_units }));
+    options.units.forEach(function (unit) {
+      if (taken[unit.id] || (!places[unit.area] && !unit.citywide)) return;
+      box.appendChild(el("label", { class: "co-unit" },
+        el("input", { type: "checkbox", name: "co_units", value: String(unit.id) }), " " + unit.name));
+    });
+    return box;
+  }
+
+  /* 拆分: one row per child case: its subcategory (the page's config.categories), the unit
+     it goes to (empty: the routing rules) and its own description; rows can be added. */
+  function childRows(detail) {
+    var box = el("fieldset", { class: "split-children" }, el("legend", { text: form.children }));
+    var rows = el("ol", { class: "children" });
+    function addRow() {
+      var category = el("select", { name: "child_category", required: true },
+        el("option", { value: "", text: form.child_category }));
+      (page.config.categories || []).forEach(function (c) {
+        category.appendChild(el("option", { value: String(c.id), text: c.code + " " + c.name }));
+      });
+      var unit = el("select", { name: "child_unit" }, el("option", { value: "", text: form.by_rules }));
+      var places = {};
+      ["cell", "community", "street", "district"].forEach(function (tier) {
+        if (detail[tier]) places[detail[tier].id] = true;
+      });
+      (options.units || []).forEach(function (u) {
+        if (places[u.area] || u.citywide) unit.appendChild(el("option", { value: String(u.id), text: u.name }));
+      });
+      rows.appendChild(el("li", { class: "child" },
+        el("label", {}, form.child_category, category),
+        el("label", {}, form.child_unit, unit),
+        el("label", {}, form.child_description,
+          el("input", { name: "child_description", type: "text", maxlength: "4000" }))));
+    }
+    for (var i = 0; i < SPLIT_ROWS; i += 1) addRow();
+    box.appendChild(rows);
+    box.appendChild(el("button", { type: "button", class: "secondary add-child", text: form.add_child, onclick: addRow }));
+    return box;
+  }
+
   /* The likely duplicates nearby (GET /api/cases/{id}/duplicates/), one to choose; or a
      case number typed in. */
   function mergeTargets(detail) {
@@ -311,6 +409,20 @@ export function create(node, options) {
         // Not reached: one more try; reached: the caller's satisfaction.
         data.reached = input.value !== "not_reached";
         if (data.reached) data.satisfaction = input.value;
+      } else if (name === "children") {
+        data.children = Array.prototype.map.call(fields.form.querySelectorAll("li.child"), function (row) {
+          var unit = row.querySelector("select[name=child_unit]").value;
+          return {
+            category: parseInt(row.querySelector("select[name=child_category]").value, 10),
+            unit: unit ? parseInt(unit, 10) : null,
+            description: row.querySelector("input[name=child_description]").value,
+          };
+        });
+      } else if (name === "co_units") {
+        var ticked = fields.form.querySelectorAll("input[name=co_units]:checked");
+        var chosen = Array.prototype.map.call(ticked, function (box) { return parseInt(box.value, 10); });
+        var lead = fields.form.elements.unit;
+        data.co_units = chosen.filter(function (id) { return !lead || String(id) !== lead.value; });
       } else if (name === "unit" || name === "into") {
         if (input.value !== "") data[name] = parseInt(input.value, 10); // none: the rules
       } else data[name] = input.value;
@@ -358,6 +470,10 @@ export function create(node, options) {
      has the units to pick from. */
   function fieldsOf(action) {
     if (action === "dispatch" && !options.units) return null;
+    // Co-units are picked from the page's units: without them, none are asked.
+    if (!options.units && FIELDS[action]) {
+      return FIELDS[action].filter(function (name) { return name !== "co_units"; });
+    }
     return FIELDS[action] || null;
   }
 
@@ -429,6 +545,10 @@ export function create(node, options) {
     if (own) node.appendChild(el("div", { class: "case-photos" }, el("h4", { text: words.photos }), own));
     var waiting = pending(detail);
     if (waiting) node.appendChild(waiting);
+    var shared = parts(detail);
+    if (shared) node.appendChild(shared);
+    var related = family(detail);
+    if (related) node.appendChild(related);
     node.appendChild(actions(detail));
     node.appendChild(el("h4", { text: words.history }));
     node.appendChild(history(detail));

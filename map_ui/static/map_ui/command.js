@@ -9,6 +9,7 @@ import * as g from "./cases.js";
 import { create as casePanel } from "./casepanel.js";
 import { connect } from "./live.js";
 import { onDutyLayer } from "./onduty.js";
+import { coverageLayer } from "./coverage.js";
 var config = page.config;
 var labels = config.labels;
 var map = page.map;
@@ -49,6 +50,7 @@ var live = g.markerLayer(map, open);
 var overlays = Object.assign({}, tiles.overlays);
 overlays[labels.layers.live] = live.layer;
 overlays[labels.layers.on_duty] = onDutyLayer(map, config.on_duty);
+overlays[labels.layers.coverage] = coverageLayer(map, config.coverage);
 L.control.layers(null, overlays, { collapsed: false }).addTo(map);
 
 function row(item) {

@@ -103,7 +103,54 @@ function legend() {
   box.appendChild(none);
 }
 
+/* The per-cell table: only the cells with cases, a page at a time (the API's next and
+   previous links); the period is the street table's. */
+var cells = document.querySelector(".cell-table");
+var pager = document.querySelector(".pager");
+var pageStatus = pager.querySelector(".page-status");
+var links = { previous: null, next: null };
+
+function format(text, values) {
+  return text.replace(/%\((\w+)\)s/g, function (whole, key) {
+    return values[key] === undefined ? whole : String(values[key]);
+  });
+}
+
+function loadCells(url) {
+  pager.querySelector(".previous").disabled = true;
+  pager.querySelector(".next").disabled = true;
+  return page.api(url).then(function (data) {
+    var head = document.createElement("tr");
+    head.appendChild(el("th", {}, labels.cell));
+    COLUMNS.forEach(function (key) { head.appendChild(el("th", {}, labels[key])); });
+    cells.tHead.replaceChildren(head);
+    cells.tBodies[0].replaceChildren.apply(cells.tBodies[0], data.rows.map(function (row) {
+      return line(row, "td");
+    }));
+    var pages = Math.max(1, Math.ceil(data.count / data.page_size));
+    pageStatus.textContent = data.count
+      ? format(labels.page_status, { page: data.page, pages: pages, count: data.count })
+      : labels.no_cells;
+    links = { previous: data.previous, next: data.next };
+    pager.querySelector(".previous").disabled = !data.previous;
+    pager.querySelector(".next").disabled = !data.next;
+    pager.setAttribute("data-page", String(data.page));
+  }).catch(function (error) {
+    pageStatus.textContent = labels.load_error + " " + error.message;
+  });
+}
+
+pager.querySelector(".previous").addEventListener("click", function () {
+  if (links.previous) loadCells(links.previous);
+});
+pager.querySelector(".next").addEventListener("click", function () {
+  if (links.next) loadCells(links.next);
+});
+
 function load() {
+  var p = period();
+  loadCells(config.api.cells + "?start=" + p.start + "&end=" + p.end + "&page_size=" +
+    config.cell_page_size);
   document.querySelectorAll("a.export").forEach(function (link) {
     link.href = query(link.getAttribute("data-format"));
   });

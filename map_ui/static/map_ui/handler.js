@@ -1,6 +1,7 @@
 /* The handler's workbench (案件办理): the cases assigned to the user's unit in queues
-   (to sign, in progress, about to be overdue, overdue, returned for rework) and the case
-   panel (casepanel.js) to act on the one selected. Changes arrive over the live socket. */
+   (to sign, in progress, about to be overdue, overdue, returned for rework), the cases
+   where it is a co-unit (协办) with its part open, and the case panel (casepanel.js) to
+   act on the one selected. Changes arrive over the live socket. */
 
 import * as page from "./common.js";
 import * as P from "./casepanel.js";
@@ -11,13 +12,16 @@ var config = page.config;
 var labels = config.labels;
 var notice = document.querySelector(".notice");
 var cases = {}; // id → the case as the list API gives it
+var co = {}; // id → true: the unit is a co-unit of the case with its part open
 var held = config.held_states;
 
 var panel = P.create(document.querySelector(".case-panel"), {
   map: page.map,
   workDayHours: config.work_day_hours,
-  onDone: function (item) {
-    upsert(item);
+  onDone: function (item, action) {
+    // A co-unit's action changes its part, which the detail shows (not the list's item).
+    if (action === "co_sign" || action === "co_handle") reread(item.id);
+    else upsert(item);
     tell("done", labels.panel.done + " #" + item.id + " " + P.stateLabel(item.state));
   },
   onError: function (message) { tell("error", message); },
@@ -25,7 +29,8 @@ var panel = P.create(document.querySelector(".case-panel"), {
 
 /* The queues a case is in: by its state, and by its clock. */
 function queuesOf(item) {
-  var keys = [];
+  if (co[item.id] && !lead(item)) return ["co"];
+  var keys = co[item.id] ? ["co"] : [];
   if (item.state === "dispatched" || item.state === "rework") keys.push("to_sign");
   if (item.state === "signed" || item.state === "suspended") keys.push("in_progress");
   if (item.warned && !item.overdue) keys.push("warned");
@@ -34,8 +39,31 @@ function queuesOf(item) {
   return keys;
 }
 
-function mine(item) {
+function lead(item) {
   return item.unit && item.unit.id === config.unit && held.indexOf(item.state) >= 0;
+}
+
+function mine(item) {
+  return lead(item) || co[item.id] === true;
+}
+
+/* Whether the unit has an open part in the case: from the detail's parts; a list item
+   (no parts) keeps what is known. */
+function noteParts(item) {
+  if (!item.parts) return;
+  var open = item.parts.some(function (part) { return part.unit.id === config.unit && part.open; });
+  if (open && !P.isFinal(item.state)) co[item.id] = true;
+  else delete co[item.id];
+}
+
+function reread(id) {
+  return page.api(config.api.cases + id + "/").then(upsert).catch(function (error) {
+    if (error.status === 404) {
+      delete cases[id];
+      delete co[id];
+      render();
+    }
+  });
 }
 
 var queues = caseList(document.querySelector(".queue"), {
@@ -50,6 +78,7 @@ function render() {
 }
 
 function upsert(item) {
+  noteParts(item);
   if (mine(item)) cases[item.id] = item;
   else delete cases[item.id];
   render();
@@ -68,9 +97,14 @@ function select(id) {
 
 function load() {
   var query = held.map(function (s) { return "state=" + s; }).join("&");
-  return page.api(config.api.cases + "?assigned=me&" + query + "&limit=1000").then(function (listing) {
+  return Promise.all([
+    page.api(config.api.cases + "?assigned=me&" + query + "&limit=1000"),
+    page.api(config.api.cases + "?assigned=co&limit=1000"),
+  ]).then(function (lists) {
     cases = {};
-    listing.results.forEach(function (item) { cases[item.id] = item; });
+    co = {};
+    lists[1].results.forEach(function (item) { co[item.id] = true; cases[item.id] = item; });
+    lists[0].results.forEach(function (item) { cases[item.id] = item; });
     render();
   });
 }
@@ -95,6 +129,7 @@ connect({
     }).catch(function (error) {
       if (error.status === 404) {
         delete cases[id];
+        delete co[id];
         render();
         if (panel.current() === id) panel.refresh();
       }

@@ -29,6 +29,7 @@ var areaInput = document.getElementById("area-text");
 var areaStatus = document.getElementById("area-status");
 var areaList = document.getElementById("areas");
 var phoneInput = document.getElementById("caller-phone");
+var notifyBox = document.getElementById("notify-on-close");
 var historyBox = document.getElementById("caller-history");
 var ticketTypeSelect = document.getElementById("ticket-type");
 var replyTermSelect = document.getElementById("reply-term");
@@ -409,6 +410,8 @@ function ticketBody() {
     caller_name: document.getElementById("caller-name").value.trim(),
     caller_phone: document.getElementById("caller-phone").value.trim(),
     urgent: urgentBox.checked,
+    // The caller's SMS opt-in: told by SMS when the case is closed (notifications).
+    notify_on_close: notifyBox.checked,
     ticket_type: ticketTypeSelect.value,
     reply_term: ticketTypeSelect.value ? replyTermSelect.value : "",
   };
@@ -427,6 +430,7 @@ function missing() {
   if (!document.getElementById("description").value.trim()) {
     return document.getElementById("description");
   }
+  if (notifyBox.checked && !phoneInput.value.trim()) return phoneInput;
   return null;
 }
 
@@ -436,7 +440,8 @@ form.addEventListener("submit", function (event) {
   result.textContent = "";
   var field = missing();
   if (field) {
-    formError.textContent = place ? labels.required : labels.no_place;
+    formError.textContent = field === phoneInput ? labels.notify_needs_phone
+      : place ? labels.required : labels.no_place;
     field.focus();
     return;
   }

@@ -1,8 +1,10 @@
 /* The inspector's phone page: the GPS position, a category, a note and photos make a
    report; the report goes into the outbox (queue.js) and from there to
    POST /api/cases/reports/, now or when the network is back. Below: the inspector's
-   reports and their verification tasks (cases handled and waiting for them on site). */
+   reports and their verification tasks (cases handled and waiting for them on site),
+   and 一级采集 (collect.js): base records proposed from the same position. */
 
+import * as collect from "./collect.js";
 import * as page from "./common.js";
 import * as intake from "./intake-common.js";
 import { connect } from "./live.js";
@@ -518,6 +520,8 @@ connect({
     pending = setTimeout(loadTasks, 300);
   },
   onReload: loadTasks, // never reload the page: a report may be half typed
+  // No status line on the phone; the page says it for whoever asks (tests, styles).
+  onStatus: function (status) { document.body.setAttribute("data-live", status); },
 });
 
 // ---- opening without network ------------------------------------------------------------
@@ -563,4 +567,5 @@ queue.flush();
 loadTasks();
 loadReports();
 patrol.start({ relocate: locate });
+collect.start({ map: map, position: function () { return position; }, shrink: shrink });
 keepForOffline();

@@ -171,7 +171,21 @@ function query(url) {
   return url + "?z=" + Math.round(map.getZoom()) + "&bbox=" + viewBox();
 }
 
-function loadLabels() {
+/* An overlay request refused for want of capacity (503, 429) or lost on the way is
+   asked again while the view stays, after 1, 2, 4 and 8 s, then every 10 s, up to
+   RETRIES times (about a minute): the map does not move to ask again, so without this
+   the overlay would stay stale until the user pans. A server busy with the tiles of a
+   new view refuses for a few seconds, not one. */
+var RETRIES = 8;
+function askAgain(error, tries, retry) {
+  var passing = error.status === undefined || error.status === 503 || error.status === 429;
+  if (passing && tries < RETRIES) {
+    var wait = Math.min(1000 * Math.pow(2, tries), 10000);
+    window.setTimeout(function () { retry(tries + 1); }, wait);
+  }
+}
+
+function loadLabels(tries) {
   var mine = (labelRequest += 1);
   page.api(query(kit.labels_url)).then(function (answer) {
     if (mine !== labelRequest) return;
@@ -193,7 +207,9 @@ function loadLabels() {
         node.setAttribute("data-tier", label.tier);
       }
     });
-  }).catch(function () { /* no labels this time; the next move asks again */ });
+  }).catch(function (error) {
+    if (mine === labelRequest) askAgain(error, tries || 0, loadLabels);
+  });
 }
 
 // --- popups -------------------------------------------------------------------------
@@ -305,7 +321,7 @@ export function markerStacks(group, onCase) {
 export function caseStacks(casesLayer, onCase) {
   var group = L.layerGroup().addTo(map);
   var requestNo = 0;
-  function load() {
+  function load(tries) {
     var mine = (requestNo += 1);
     if (!map.hasLayer(casesLayer) || map.getZoom() < kit.stack_min_zoom) {
       group.clearLayers();
@@ -318,9 +334,12 @@ export function caseStacks(casesLayer, onCase) {
         var at = [stack.point[1], stack.point[0]];
         stackMarker(at, stack.count, stack.ids, onCase).addTo(group);
       });
-    }).catch(function () { /* the tiles still show the points */ });
+    }).catch(function (error) {
+      // Meanwhile the tiles still show the points.
+      if (mine === requestNo) askAgain(error, tries || 0, load);
+    });
   }
-  map.on("moveend", load);
+  map.on("moveend", function () { load(); });
   map.on("layeradd layerremove", function (event) {
     if (event.layer === casesLayer) load();
   });
@@ -332,8 +351,8 @@ var labelTimer = null;
 if (active) {
   map.on("moveend", function () {
     window.clearTimeout(labelTimer);
-    labelTimer = window.setTimeout(loadLabels, 150);
+    labelTimer = window.setTimeout(function () { loadLabels(); }, 150);
   });
   // The page's own script may still fit the map to the user's area: wait for it.
-  map.whenReady(function () { window.setTimeout(loadLabels, 0); });
+  map.whenReady(function () { window.setTimeout(function () { loadLabels(); }, 0); });
 }

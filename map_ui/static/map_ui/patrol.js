@@ -17,41 +17,14 @@
    - 4xx other than 408/429: refused for good → dropped, the server's reason shown;
    - no answer, 408, 429, 5xx: kept and sent again later; the rest waits behind it. */
 import * as page from "./common.js";
+import { openStore } from "./queue.js";
 
-var DB_NAME = "gridmgmt-patrol";
-var STORE = "outbox";
 var RETRY_MS = 15000;
 
 var config = page.config.patrol || {};
 var labels = config.labels || {};
-var opened = null;
-
-function database() {
-  if (!opened) {
-    opened = new Promise(function (resolve, reject) {
-      var request = indexedDB.open(DB_NAME, 1);
-      request.onupgradeneeded = function () {
-        request.result.createObjectStore(STORE, { keyPath: "id", autoIncrement: true });
-      };
-      request.onsuccess = function () { resolve(request.result); };
-      request.onerror = function () { reject(request.error); };
-    });
-  }
-  return opened;
-}
-
-// One operation on the store, resolved once its transaction has committed.
-function withStore(mode, operation) {
-  return database().then(function (db) {
-    return new Promise(function (resolve, reject) {
-      var transaction = db.transaction(STORE, mode);
-      var request = operation(transaction.objectStore(STORE));
-      transaction.oncomplete = function () { resolve(request ? request.result : undefined); };
-      transaction.onerror = function () { reject(transaction.error); };
-      transaction.onabort = function () { reject(transaction.error); };
-    });
-  });
-}
+// Its own database, as before the phone's queues shared one helper (queue.js).
+var withStore = openStore("gridmgmt-patrol", "outbox", { keyPath: "id", autoIncrement: true });
 
 // This user's waiting entries, oldest first (a shared phone keeps each user's apart).
 function waiting() {

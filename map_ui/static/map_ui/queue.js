@@ -1,69 +1,83 @@
-/* The inspector's outbox: reports wait in IndexedDB until the server has answered.
+/* The phone's outbox: what the inspector sends (reports, proposals of base data) waits in
+   IndexedDB until the server has answered.
 
    import { create } from "./queue.js";
-   const queue = create({url, user, onChange, onSent});
+   const reports = create({url, user, onChange, onSent});                 // kind "report"
+   const proposals = create({kind: "proposal", url, user, onChange, onSent});
    queue.add(fields, photos)  // → the record, kept before any attempt to send it
    queue.flush()              // send what waits (also on load, `online`, and a timer)
-   queue.list()               // this user's records, oldest first
+   queue.list()               // this user's records of this kind, oldest first
    queue.retry(uuid), queue.discard(uuid)
 
-   A record is {client_uuid, user, created_at, fields, photos: [{name, type, blob}],
-   state: "queued" | "failed", error}. Its client_uuid is given once, when it is created,
-   and every resend carries it: the server answers a resend of a report it already has
-   with that same case (200), so a report whose answer was lost on a weak network is
-   sent again safely and still makes one case.
+   One store holds every kind: a record is {client_uuid, user, kind, url, created_at,
+   fields, photos: [{name, type, blob}], state: "queued" | "failed", error}, and each queue
+   lists, sends and retries only the records of its own kind, to the URL the record was
+   made for (records kept before kinds existed are reports). Its client_uuid is given
+   once, when it is created, and every resend carries it: the server answers a resend of
+   something it already has with that same thing (200 for a report's case, the first
+   proposal for a proposal), so a record whose answer was lost on a weak network is sent
+   again safely and is still kept once.
 
    What an answer means:
-   - 200/201: the server has the case → the record is removed (onSent).
-   - 4xx other than 408/429: the server refuses this report (a point outside the
+   - 200/201: the server has it → the record is removed (onSent).
+   - 4xx other than 408/429: the server refuses this record (a point outside the
      inspector's cells, a photo it cannot read, a logged-out session…) → the record stays,
      "failed", with the server's message, until the inspector retries, edits or discards it.
    - no answer, 408, 429, 5xx: the network or the server is down → the record stays
      queued and is sent again later; the rest of the queue waits for the same reason.
-   IndexedDB keeps the photos as Blobs and survives a reload or a closed tab. */
+   IndexedDB keeps the photos as Blobs and survives a reload or a closed tab.
+
+   openStore(database, store, keyOptions) is the one IndexedDB helper of the phone page:
+   patrol.js keeps its duty changes and position batches with it too. */
 import * as page from "./common.js";
 import { uuid } from "./intake-common.js";
 
 var DB_NAME = "gridmgmt-intake";
-var STORE = "reports";
+var STORE = "reports"; // the name from when it held reports only: renaming it would lose them
 var MIN_DELAY = 5000;
 var MAX_DELAY = 60000;
 
-var opened = null;
+// withStore(mode, operation) on `store` of the IndexedDB database `name` (made on first
+// use with `keyOptions`): one operation, resolved with its result once its transaction
+// has committed (so a record is on disk before the page says it is kept).
+export function openStore(name, store, keyOptions) {
+  var opened = null;
 
-function database() {
-  if (!opened) {
-    opened = new Promise(function (resolve, reject) {
-      var request = indexedDB.open(DB_NAME, 1);
-      request.onupgradeneeded = function () {
-        request.result.createObjectStore(STORE, { keyPath: "client_uuid" });
-      };
-      request.onsuccess = function () { resolve(request.result); };
-      request.onerror = function () { reject(request.error); };
-    });
+  function database() {
+    if (!opened) {
+      opened = new Promise(function (resolve, reject) {
+        var request = indexedDB.open(name, 1);
+        request.onupgradeneeded = function () {
+          request.result.createObjectStore(store, keyOptions);
+        };
+        request.onsuccess = function () { resolve(request.result); };
+        request.onerror = function () { reject(request.error); };
+      });
+    }
+    return opened;
   }
-  return opened;
+
+  return function withStore(mode, operation) {
+    return database().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var transaction = db.transaction(store, mode);
+        var request = operation(transaction.objectStore(store));
+        transaction.oncomplete = function () { resolve(request ? request.result : undefined); };
+        transaction.onerror = function () { reject(transaction.error); };
+        transaction.onabort = function () { reject(transaction.error); };
+      });
+    });
+  };
 }
 
-// One operation on the store, resolved when its transaction has committed (so a
-// record is on disk before the page says it is queued).
-function withStore(mode, operation) {
-  return database().then(function (db) {
-    return new Promise(function (resolve, reject) {
-      var transaction = db.transaction(STORE, mode);
-      var request = operation(transaction.objectStore(STORE));
-      transaction.oncomplete = function () { resolve(request ? request.result : undefined); };
-      transaction.onerror = function () { reject(transaction.error); };
-      transaction.onabort = function () { reject(transaction.error); };
-    });
-  });
-}
+var withStore = openStore(DB_NAME, STORE, { keyPath: "client_uuid" });
 
 function permanentRefusal(status) {
   return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
 export function create(options) {
+  var kind = options.kind || "report";
   var onChange = options.onChange || function () {};
   var onSent = options.onSent || function () {};
   var flushing = false;
@@ -76,7 +90,9 @@ export function create(options) {
     return withStore("readonly", function (store) { return store.getAll(); }).then(
       function (records) {
         return records
-          .filter(function (record) { return record.user === options.user; })
+          .filter(function (record) {
+            return record.user === options.user && (record.kind || "report") === kind;
+          })
           .sort(function (a, b) { return a.created_at < b.created_at ? -1 : 1; });
       }
     );
@@ -98,6 +114,8 @@ export function create(options) {
     var record = {
       client_uuid: uuid(),
       user: options.user,
+      kind: kind,
+      url: options.url,
       created_at: new Date().toISOString(),
       fields: fields,
       photos: photos.map(function (file) {
@@ -132,7 +150,7 @@ export function create(options) {
     sending[record.client_uuid] = true;
     onChange();
     var body = formData(record);
-    return page.request(options.url, { method: "POST", body: body })
+    return page.request(record.url || options.url, { method: "POST", body: body })
       .then(
         function (answer) {
           if (answer.status === 200 || answer.status === 201) {

@@ -7,6 +7,7 @@ import * as g from "./cases.js";
 import { create as casePanel } from "./casepanel.js";
 import { create as caseList } from "./caselist.js";
 import { connect } from "./live.js";
+import { coverageLayer } from "./coverage.js";
 var config = page.config;
 var labels = config.labels;
 var map = page.map;
@@ -22,6 +23,7 @@ var tiles = g.tileLayers(map, ["areas"], select);
 var markers = g.markerLayer(map, select);
 var overlays = Object.assign({}, tiles.overlays);
 overlays[labels.layers.cases] = markers.layer;
+overlays[labels.layers.coverage] = coverageLayer(map, config.coverage);
 L.control.layers(null, overlays, { collapsed: false }).addTo(map);
 
 /* The queues a case is in. A case dispatched to another unit in the street's area

@@ -8,8 +8,8 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
+from gridmgmt import clock
 from patrol.partitions import local_day
 from patrol.services import coverage_compute
 
@@ -27,6 +27,6 @@ class Command(BaseCommand):
             except ValueError:
                 raise CommandError("--day must be a date, YYYY-MM-DD") from None
         else:
-            day = local_day(timezone.now()) - dt.timedelta(days=1)
+            day = local_day(clock.now()) - dt.timedelta(days=1)
         visited = coverage_compute(day=day)
         self.stdout.write(f"{day:%Y-%m-%d}: {visited} cells visited")

@@ -10,9 +10,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from audit.roles import owner_alias
+from gridmgmt import clock
 from patrol.partitions import drop_before, local_day
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if days < 1:
             raise CommandError(f"PATROL_RETENTION_DAYS is {days}; it must be at least 1.")
         # Today and the `days` days before it are kept whole.
-        first_kept = local_day(timezone.now()) - dt.timedelta(days=days)
+        first_kept = local_day(clock.now()) - dt.timedelta(days=days)
         dropped = drop_before(first_kept, using=owner_alias(), dry_run=options["dry_run"])
         verb = "would drop" if options["dry_run"] else "dropped"
         self.stdout.write(

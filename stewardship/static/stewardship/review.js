@@ -46,10 +46,24 @@ function row(proposal) {
   }
   item.append(values);
   if (proposal.note) item.append(element("p", "", proposal.note));
+  if (proposal.lon !== null && proposal.lat !== null) {
+    // Where it was collected, in WGS 84 as the API gives it (no datum shift on this page).
+    const where = element("p", "position",
+      `${texts.position}${proposal.lon.toFixed(6)}, ${proposal.lat.toFixed(6)}`);
+    where.dataset.lon = String(proposal.lon);
+    where.dataset.lat = String(proposal.lat);
+    item.append(where);
+  }
   if (proposal.photo) {
-    const link = element("a", "", texts.photo);
+    // The photo itself, opening full size: the reviewer judges the record by it.
+    const link = element("a", "photo");
     link.href = proposal.photo;
     link.target = "_blank";
+    const image = element("img");
+    image.src = proposal.photo;
+    image.alt = texts.photo;
+    image.loading = "lazy";
+    link.append(image);
     item.append(link);
   }
   const actions = element("div", "actions");

@@ -1,0 +1,111 @@
+"""Query counts of intake, pinned (an N+1 comes back as a failing number): an inspector's
+report with and without likely duplicates nearby, with and without 自动立案派遣, the
+likely-duplicates endpoint, and the numbering of the events after commit. Counted from
+the request on, the client signed in before; SAVEPOINT/RELEASE statements count too."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
+
+from incidents.models import Case, Outbox
+from layers.models import Area
+from tests.cast import centre
+from tests.loop import INSPECTOR_CELL, client_for, event_category, report
+
+# 0101 暴露垃圾 waits for a dispatcher; 0501 (街面秩序) is filed and dispatched at intake
+# by the demo's first rule.
+WAITING, AUTO = "0101", "0501"
+# (category, earlier reports nearby) → queries of the request. One transaction: the
+# deadlines that run from the intake are in the case's INSERT (no UPDATE of it after),
+# and the request's audit row is written inside it (audit.middleware.atomic_write);
+# 自动立案派遣 saves the case once for its two history entries (filed, dispatched).
+EXPECTED = {
+    (WAITING, 0): 22,
+    (WAITING, 2): 22,
+    (AUTO, 0): 30,
+    (AUTO, 2): 30,
+}
+
+
+def body(city: dict[str, Area], category: str) -> dict[str, object]:
+    import uuid
+
+    point = centre(city[INSPECTOR_CELL])
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "category": event_category(category).pk,
+        "description": "路边有一堆暴露垃圾",
+        "lon": point.x,
+        "lat": point.y,
+        "datum": "wgs84",
+    }
+
+
+@pytest.mark.parametrize(("category", "earlier"), list(EXPECTED))
+def test_intake_query_count(
+    loop: dict[str, User], small_city: dict[str, Area], category: str, earlier: int
+) -> None:
+    # A report of the other class first: the process's caches (spatial reference, the
+    # calendar's last year, the routing rules) are warm, and it is no duplicate.
+    other = AUTO if category == WAITING else WAITING
+    assert report(loop["inspector"], small_city, category=other).status_code == 201
+    for _ in range(earlier):
+        assert report(loop["inspector"], small_city, category=category).status_code == 201
+    client = client_for(loop["inspector"])
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/cases/reports/", body(small_city, category), format="json")
+    assert response.status_code == 201, response.json()
+    assert len(response.json()["likely_duplicates"]) == earlier
+    state = "dispatched" if category == AUTO else "reported"
+    assert response.json()["case"]["state"] == state
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == EXPECTED[(category, earlier)], "\n".join(s[:120] for s in sql)
+    # One statement per live event, no counter: the number comes after commit.
+    assert sum("INSERT INTO incidents_outbox" in s for s in sql) == (3 if category == AUTO else 1)
+    assert not any("outboxcounter" in s for s in sql)
+    # The case: one INSERT, and one UPDATE when it is filed and dispatched at intake.
+    assert sum(s.startswith('UPDATE "incidents_case"') for s in sql) == (category == AUTO)
+
+
+def test_likely_duplicates_endpoint_query_count(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    ids = [report(loop["inspector"], small_city).json()["case"]["id"] for _ in range(4)]
+    client = client_for(loop["street"])
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/api/cases/{ids[-1]}/duplicates/")
+    assert response.status_code == 200
+    assert sorted(c["id"] for c in response.json()) == sorted(ids[:-1])
+    # Session, user and post, the case with its areas and users, then the candidates in
+    # one query: none of their foreign keys (that was 6 more queries per candidate).
+    assert len(queries.captured_queries) == 9, [q["sql"][:120] for q in queries]
+
+
+def test_numbering_after_commit_is_one_short_transaction(
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    client = client_for(loop["inspector"])
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post("/api/cases/reports/", body(small_city, AUTO), format="json")
+    assert response.status_code == 201
+    assert Outbox.objects.filter(seq__isnull=True).count() == 3
+    with CaptureQueriesContext(connection) as queries:
+        for callback in callbacks:
+            callback()
+    # Per callback: SAVEPOINT (the test's transaction stands for the commit), the
+    # advisory lock, the numbering statement, RELEASE. Two callbacks: the report's
+    # transaction and auto-dispatch's; the second finds nothing left.
+    assert len(callbacks) == 2
+    assert len(queries.captured_queries) == 8
+    case = Case.objects.get(pk=response.json()["case"]["id"])
+    kinds = Outbox.objects.filter(case=case).order_by("seq").values_list("kind", "seq")
+    first = kinds[0][1]
+    assert list(kinds) == [
+        ("case.report", first), ("case.file", first + 1), ("case.dispatch", first + 2)
+    ]  # fmt: skip
