@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
+from django.db import connection
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from layers.models import Area
@@ -63,7 +65,7 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def chromium() -> Iterator[Browser]:
     """Chromium for the tests of one module. Not for the whole session: Playwright's sync
     API keeps an event loop running in this thread while it is started, and later tests
     that run asyncio themselves (the channel layer's) must not find it."""
@@ -74,16 +76,43 @@ def browser() -> Iterator[Browser]:
     os.environ[ASYNC_UNSAFE] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
+            launched = playwright.chromium.launch(
                 executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
             )
-            yield chromium
-            chromium.close()
+            yield launched
+            launched.close()
     finally:
         if before is None:
             del os.environ[ASYNC_UNSAFE]
         else:
             os.environ[ASYNC_UNSAFE] = before
+
+
+@pytest.fixture
+def browser(transactional_db: None, chromium: Browser) -> Iterator[Browser]:
+    """The module's chromium for one test. Afterwards its pages are closed and the
+    server's requests are let finish before the database is emptied for the next test:
+    a page left open keeps asking (live socket, queues, map overlays), and a request
+    still in its transaction while the flush's TRUNCATE takes its locks deadlocks it."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
+    _wait_until_the_server_is_idle()
+
+
+def _wait_until_the_server_is_idle(seconds: float = 15) -> None:
+    """Wait until no other connection to the test database is running a statement or
+    holds a transaction open (the server's pooled connections go back to idle)."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            if cursor.fetchone()[0] == 0 or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

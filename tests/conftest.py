@@ -11,7 +11,7 @@ from pytest_django.plugin import DjangoDbBlocker
 
 from audit.roles import separated
 from layers.models import Area, Person
-from tests.browser import browser, server  # noqa: F401 (fixtures for the browser tests)
+from tests.browser import browser, chromium, server  # noqa: F401 (fixtures for the browser tests)
 from tests.cast import add_residents, create_cast
 from tests.cities import build_small_city
 from tests.loop import set_up_loop
