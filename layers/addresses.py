@@ -88,12 +88,12 @@ def normalise_address(text: str) -> str:
     number loses its 号; spaces, punctuation and words such as 附近 are dropped; the
     result is words separated by single spaces.
 
-    >>> normalise_address("广州市天河区天河路123号华景新城5栋")
-    '天河区 天河路 123 华景新城 5栋'
-    >>> normalise_address("天河路一百二十三号 华景新城五座")
-    '天河路 123 华景新城 5栋'
-    >>> normalise_address("广东省广州市ＴＩＡＮ河路１２３號，華景新城5#樓附近")
-    'tian 河路 123 华景新城 5栋'
+    >>> normalise_address("临江市东湖区中山路123号明珠花园5栋")
+    '东湖区 中山路 123 明珠花园 5栋'
+    >>> normalise_address("中山路一百二十三号 明珠花园五座")
+    '中山路 123 明珠花园 5栋'
+    >>> normalise_address("江南省临江市ＺＨＯＮＧ山路１２３號，明珠花園5#樓附近")
+    'zhong 山路 123 明珠花园 5栋'
     >>> normalise_address("中山大道西幺零八号之二")
     '中山大道 西 108 之 2'
     """

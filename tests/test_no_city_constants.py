@@ -1,4 +1,3 @@
-# ruff: noqa: E501 - EXAMPLES quotes whole lines of code
 """A city is data, not code: no city's code, name or coordinates in live code.
 
 The patterns come from the demo city's own files (fixtures/guangzhou): its division codes'
@@ -26,17 +25,6 @@ LIVE = sorted({p.parent.name for p in ROOT.glob("*/apps.py")} | {"gridmgmt"})
 LIVE_FILES = [ROOT / "Makefile", ROOT / "manage.py"]
 SUFFIXES = {".py", ".html", ".js", ".sh", ".txt", ".css"}
 SKIP_PARTS = {"vendor", "__pycache__", "node_modules"}
-# Documentation examples inside code: doctests of the address normaliser and the
-# geocoder's ranking (they run as tests and need real-looking addresses). Each entry is a
-# file and the exact text of the line, stripped: an edited or moved line fails until
-# looked at again, and nothing else in the file is let through.
-EXAMPLES = {
-    ("layers/addresses.py", '>>> normalise_address("广州市天河区天河路123号华景新城5栋")'),
-    ("layers/addresses.py", "'天河区 天河路 123 华景新城 5栋'"),
-    ("layers/addresses.py", '>>> normalise_address("天河路一百二十三号 华景新城五座")'),
-    ("layers/addresses.py", "'天河路 123 华景新城 5栋'"),
-    ("layers/addresses.py", '>>> normalise_address("广东省广州市ＴＩＡＮ河路１２３號，華景新城5#樓附近")'),
-}  # fmt: skip
 
 
 @functools.cache
@@ -109,10 +97,7 @@ def scan(path: Path) -> list[str]:
     names, codes = _name_pattern(), _code_pattern()
     found = []
     text = path.read_text(encoding="utf-8", errors="replace")
-    relative = str(path.relative_to(ROOT))
     for number, line in enumerate(text.splitlines(), 1):
-        if (relative, line.strip()) in EXAMPLES:
-            continue
         what = names.findall(line) + codes.findall(line) + _coordinate_hits(line)
         if what:
             found.append(f"{path.relative_to(ROOT)}:{number}: {', '.join(what)}")
@@ -128,16 +113,6 @@ def test_patterns_come_from_the_demo_city() -> None:
     assert codes.search("code='440106'") and codes.search("1440106") is None
     assert _coordinate_hits("L.map().setView([23.129, 113.264])") == ["23.129", "113.264"]
     assert _coordinate_hits("version 1.25, share 0.85, 100.0") == []
-
-
-def test_every_example_is_still_there() -> None:
-    """An allowed example that is gone is removed from EXAMPLES (the list only shrinks)."""
-    lines = {
-        (str(path.relative_to(ROOT)), line.strip())
-        for path in live_files()
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-    }
-    assert EXAMPLES - lines == set()
 
 
 def test_the_scan_covers_live_code() -> None:
