@@ -5,8 +5,9 @@ COUNT/SUM ... FILTER (WHERE ...) grouped by the row key), over the cases the req
 user may see (incidents.access.visible_cases); the case figures of whole months come
 from the monthly rollup (case_groups: for a street or district, of its area, its cases
 elsewhere from the cases), and a page of the city's and departments' per-cell table
-aggregates only the page's cells (cell_page). docs/evaluation.md
-has the same rules with worked examples; change both together.
+aggregates only the page's cells, from the month x cell rollup, with its total from the
+daily rollup (cell_page). docs/evaluation.md has the same rules with worked examples;
+change both together.
 
 Period
     [start, end): local dates in Asia/Shanghai (settings.TIME_ZONE), from start 00:00
@@ -122,11 +123,19 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from dispatch.models import Assignment, EvaluationCell, EvaluationMonth, RollupKind
+from dispatch.models import (
+    Assignment,
+    EvaluationCell,
+    EvaluationCellDay,
+    EvaluationCellMonth,
+    EvaluationDay,
+    EvaluationMonth,
+    RollupKind,
+)
 from incidents.access import assigned_ids, visible_cases
 from incidents.models import Case, CaseEvent, Satisfaction, Source, State
 from layers.access import is_superuser, staff_of, unit_area
-from layers.models import Area, Role, Unit
+from layers.models import Area, Role, Tier, Unit
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
@@ -465,6 +474,9 @@ class Audience:
     # With `placed`, the counted cases outside it (a street's or district's cases assigned
     # to or supervised by its unit elsewhere), counted from the cases.
     elsewhere: QuerySet[Case] | None = None
+    # `placed` names the cells of a page of the per-cell table (cell_page): their whole
+    # months come from the month x cell rollup (EvaluationCellMonth: cell and unit only).
+    page_cells: bool = False
 
     @property
     def cases(self) -> QuerySet[Case]:
@@ -644,9 +656,10 @@ def _placed_groups(
     """case_groups of the audience's cases `placed`: the rollup's months and the parts
     beside them, or one aggregate."""
     months = rollup_months(period, as_of)
-    if months is None or key not in ROLLUP_KEYS:
+    table = _rollup_table(audience, key)
+    if months is None or table is None:
         return _aggregate(audience.cases.filter(placed), key, period, as_of)
-    groups = _rollup(placed, key, months, period)
+    groups = _rollup(table, placed, key, months, period)
     edges = Edges(period, months)
     parts = [Part(edges)] if edges.days else []
     if months.start < period.start:
@@ -720,12 +733,73 @@ def _aggregate_parts(
     return groups
 
 
-def _rollup(placed: Q, key: str, months: Months, period: Period) -> Groups:
+def _rollup_table(
+    audience: Audience, key: str
+) -> type[EvaluationMonth] | type[EvaluationCellMonth] | None:
+    """The monthly rollup that has `key`, if any: EvaluationMonth for the areas and
+    units, EvaluationCellMonth for the cells of a page (Audience.page_cells)."""
+    if key in ROLLUP_KEYS:
+        return EvaluationMonth
+    if key == "cell_id" and audience.page_cells:
+        return EvaluationCellMonth
+    return None
+
+
+def _rollup(
+    table: type[EvaluationMonth] | type[EvaluationCellMonth],
+    placed: Q,
+    key: str,
+    months: Months,
+    period: Period,
+) -> Groups:
     """The case figures of the rollup's whole `months` by `key`; closings count up to
     the first day of the period's last month (the later ones: case_groups)."""
+    sums = _rollup_sums(Q(closed_month__lt=period.end.replace(day=1)))
+    rows = (
+        table.objects.filter(
+            placed,
+            month__gte=months.start,
+            month__lt=months.end,
+            n__gt=0,
+            **{f"{key}__isnull": False},
+        )
+        .values(key)
+        .annotate(**{f"{FIGURE_PREFIX}{name}": expression for name, expression in sums.items()})
+    )
+    return {row.pop(key): row for row in rows}
+
+
+def day_sums(audience: Audience, period: Period, as_of: dt.datetime) -> dict[str, int]:
+    """The sums of the case figures (named with FIGURE_PREFIX) of the audience's cases
+    placed (Audience.placed of the city or a department: columns EvaluationDay has) over
+    the whole period: its days before the as-of moment's day from the daily rollup
+    (dispatch.models.EvaluationDay; every case due on them is due before the as-of
+    moment, so 超期数 is its `late`), the rest (the days from today on, when the period
+    ends after now) in one aggregate over the cases. The same sums as case_groups
+    (tests/test_evaluation_cells.py)."""
+    assert audience.placed is not None and audience.elsewhere is None
+    today = as_of.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    split = min(period.end, max(period.start, today))
+    sums = _rollup_sums(Q(closed_day__lt=period.end))
+    rolled = EvaluationDay.objects.filter(
+        audience.placed, day__gte=period.start, day__lt=split, n__gt=0
+    ).aggregate(**{f"{FIGURE_PREFIX}{name}": expression for name, expression in sums.items()})
+    total: Groups = {"": rolled}
+    if split < period.end:
+        rest = Span(split, period.end, period.end_at)
+        for figures in _aggregate(
+            audience.cases.filter(audience.placed), "district_id", rest, as_of
+        ).values():
+            _add(total, {"": figures})
+    return total[""]
+
+
+def _rollup_sums(closed_before: Q) -> dict[str, Coalesce]:
+    """The case figures as sums over the rows of a rollup (EvaluationMonth, EvaluationDay:
+    the same kinds and columns); `closed_before`: the rows whose closings count."""
     kind = {value: Q(kind=value) for value in RollupKind}
     due = kind[RollupKind.DUE]
-    closed = due & Q(closed_month__lt=period.end.replace(day=1))
+    closed = due & closed_before
     urgent = Q(urgent=True)
 
     def total(column: str, where: Q) -> Coalesce:
@@ -748,18 +822,7 @@ def _rollup(placed: Q, key: str, months: Months, period: Period) -> Groups:
         "urgent_closed_on_time": total("on_time", closed & urgent),
         "urgent_overdue": total("late", due & urgent),
     }
-    rows = (
-        EvaluationMonth.objects.filter(
-            placed,
-            month__gte=months.start,
-            month__lt=months.end,
-            n__gt=0,
-            **{f"{key}__isnull": False},
-        )
-        .values(key)
-        .annotate(**{f"{FIGURE_PREFIX}{name}": expression for name, expression in sums.items()})
-    )
-    return {row.pop(key): row for row in rows}
+    return sums
 
 
 def _add(groups: Groups, more: Groups, sign: int = 1) -> None:
@@ -818,29 +881,38 @@ def cell_page(
     the posts that read the rollup (Audience.placed: the city, a department).
 
     The cells with a row are found first: the distinct cells of the period's cases that
-    count in some figure (_cells_with_figures) and of its 12345 history. Only the page's
-    cells are aggregated (area_rows over the cases of those cells). Every case has a
-    cell and a district (NOT NULL): the sums are those of the district groups
-    (case_groups: the monthly rollup where it serves) and of the 12345 figures. The
-    same rows, count and sums as area_rows and _sums over every cell
-    (tests/test_evaluation_cells.py)."""
-    with_figures = _cells_with_figures(audience, period)
+    count in some figure (_cells_with_figures) and of its 12345 history, mapped to their
+    codes in the same statement. Only the page's cells are aggregated (area_rows: their
+    whole months from the month x cell rollup, EvaluationCellMonth, the days beside them
+    from their cases). The sums are those of every case (day_sums: the daily rollup, the
+    days from today on from the cases) and of the 12345 figures. The same rows, count
+    and sums as area_rows and _sums over every cell (tests/test_evaluation_cells.py)."""
+    assert audience.placed is not None
     hotline = _hotline_groups(
         audience, "case__cell_id", ("area_name", "case__cell__name"), period, as_of
     )
-    code_of = dict(_versions({*with_figures, *hotline}).values_list("pk", "code"))
-    codes = sorted(set(code_of.values()))
-    shown = set(codes[page])
-    ids = [pk for pk, code in code_of.items() if code in shown]
+    # The codes of the cells found, in one statement (the ids stay in the database).
+    found = Q(pk__in=_cells_with_figures(audience, period)) | Q(pk__in=list(hotline))
+    codes = list(
+        Area.objects.filter(found).order_by("code").values_list("code", flat=True).distinct()
+    )
     rows: list[AreaRow] = []
-    if ids:
-        of_page = dataclasses.replace(audience, visible=audience.visible.filter(cell_id__in=ids))
+    if shown := codes[page]:
+        # Every version of the page's codes: one without figures adds no row or figure.
+        # (A list: as a subquery the planner misjudged the page's cases, 2-3x slower.)
+        versions = Area.objects.filter(tier=Tier.CELL, code__in=shown)
+        ids = list(versions.values_list("pk", flat=True))
+        of_page = dataclasses.replace(
+            audience,
+            visible=audience.visible.filter(cell_id__in=ids),
+            placed=audience.placed & Q(cell_id__in=ids),
+            page_cells=True,
+        )
         rows = area_rows(of_page, tier=By.CELL, period=period, as_of=as_of)
-    sums: Groups = {}
-    for groups in (case_groups(audience, "district_id", period, as_of), hotline):
-        for figures in groups.values():
-            _add(sums, {"": _case_figures(figures)})
-    return rows, len(codes), sums.get("", {})
+    sums: Groups = {"": _case_figures(day_sums(audience, period, as_of))}
+    for figures in hotline.values():
+        _add(sums, {"": _case_figures(figures)})
+    return rows, len(codes), sums[""]
 
 
 def _cells_with_figures(audience: Audience, period: Period) -> QuerySet[Any]:
@@ -850,12 +922,19 @@ def _cells_with_figures(audience: Audience, period: Period) -> QuerySet[Any]:
     answer Audience.placed of the city and a department). For the days beside them, only
     the cells the table has in their months and not in the whole months are looked up in
     the cases (an EXISTS per such cell: few, not a scan of the days' cases); the table's
-    month holds every cell with a case in its days (tests/test_evaluation_cells.py)."""
+    month holds every cell with a case in its days (tests/test_evaluation_cells.py). A
+    period without a whole month reads the day x cell table (EvaluationCellDay)."""
     first = period.start if period.start.day == 1 else _next_month(period.start)
     last = period.end.replace(day=1)
-    if first >= last or audience.placed is None:
+    if audience.placed is None:
         cases = audience.cases.order_by().values_list("cell_id", flat=True)
         return cases.filter(_in_some_figure(period)).distinct()
+    if first >= last:
+        # No whole month: the cells of its days, from the day x cell table.
+        days = EvaluationCellDay.objects.filter(
+            audience.placed, day__gte=period.start, day__lt=period.end, n__gt=0
+        )
+        return days.values_list("cell_id", flat=True).distinct()
     months = Months(first, last)
     in_months = Q(month__gte=months.start, month__lt=months.end)
     table = EvaluationCell.objects.filter(audience.placed, n__gt=0)

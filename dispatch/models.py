@@ -367,6 +367,117 @@ class EvaluationCell(models.Model):
                 nulls_distinct=False,
             )
         ]
+        # The cells with n > 0 by an index-only scan, in cell order (migration 0011).
+        indexes = [
+            models.Index(
+                fields=["cell_id", "month"],
+                condition=models.Q(n__gt=0),
+                name="dispatch_eval_cell_pos",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.cell_id} {self.month:%Y-%m}"
+
+
+class EvaluationDay(models.Model):
+    """The evaluation's case figures per local day, unit and urgency, kept by
+    statement-level triggers on incidents_case (migration 0011) like EvaluationMonth,
+    whose columns and kinds it has, by day instead of month and without the area columns:
+    the sums (合计) of the city's and a department's per-cell page
+    (dispatch.evaluation.day_sums) for any days, not only whole months."""
+
+    day = models.DateField()  # a local day
+    kind = models.CharField(max_length=1, choices=RollupKind.choices)
+    # d: the day the case was closed on (not suspended and closed), else NULL.
+    closed_day = models.DateField(null=True)
+    unit_id = models.BigIntegerField(null=True)
+    urgent = models.BooleanField()
+    n = models.IntegerField(default=0)  # cases
+    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
+    suspended = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)  # not suspended, closed
+    on_time = models.IntegerField(default=0)  # of those, closed on time
+    rework = models.IntegerField(default=0)
+    extensions = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "dispatch_evaluation_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "kind", "closed_day", "unit_id", "urgent"],
+                name="dispatch_evaluation_day_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.day}"
+
+
+class EvaluationCellDay(models.Model):
+    """EvaluationCell by local day (migration 0011, the same triggers' pattern): n > 0,
+    the cell has a row in the per-cell table of that day. The days of a period outside
+    its whole months (dispatch.evaluation.cell_page)."""
+
+    day = models.DateField()  # a local day
+    cell_id = models.BigIntegerField()
+    unit_id = models.BigIntegerField(null=True)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "dispatch_evaluation_cell_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "cell_id", "unit_id"],
+                name="dispatch_evaluation_cell_day_key",
+                nulls_distinct=False,
+            )
+        ]
+        # The cells with n > 0 of a period's days by an index-only scan.
+        indexes = [
+            models.Index(
+                fields=["day", "cell_id"],
+                condition=models.Q(n__gt=0),
+                name="dispatch_eval_cell_day_pos",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cell_id} {self.day}"
+
+
+class EvaluationCellMonth(models.Model):
+    """The figures of EvaluationMonth per local month, cell, unit and urgency (migration
+    0011, the same triggers' pattern): the whole months of the page's cells of the
+    city's and a department's per-cell table (dispatch.evaluation.cell_page), the days
+    beside them from the cases, as case_groups does with the monthly rollup."""
+
+    month = models.DateField()  # the first day of a local month
+    kind = models.CharField(max_length=1, choices=RollupKind.choices)
+    # d: the month the case was closed in (not suspended and closed), else NULL.
+    closed_month = models.DateField(null=True)
+    cell_id = models.BigIntegerField()
+    unit_id = models.BigIntegerField(null=True)
+    urgent = models.BooleanField()
+    n = models.IntegerField(default=0)  # cases
+    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
+    suspended = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)  # not suspended, closed
+    on_time = models.IntegerField(default=0)  # of those, closed on time
+    rework = models.IntegerField(default=0)
+    extensions = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "dispatch_evaluation_cell_month"
+        # Leading cell_id: a page's cells (cell_id IN …) and the months.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cell_id", "month", "kind", "closed_month", "unit_id", "urgent"],
+                name="dispatch_evaluation_cell_month_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.cell_id} {self.month:%Y-%m}"

@@ -7,9 +7,11 @@ city, plus the odd ones: cases on an old version of a redrawn cell (same code, o
 name), 12345 replies,
 call-backs and 督办 (by hand and by the SLA worker), and a cell whose only figures are a
 reply. For every post that has cell rows (the district's too), random periods (edges,
-ending after now) and page sizes: every page, the empty page after the last, the count
-and the total. The month x cell table (dispatch_evaluation_cell, migration 0010) that
-gives the cells of the whole months equals a rebuild from the cases.
+ending after now, no whole month) and page sizes: every page, the empty page after the
+last, the count and the total. The month x cell table (dispatch_evaluation_cell, migration
+0010) that gives the cells of the whole months, and the daily tables (migration 0011) that
+give the cells of periods without one, the total and the page's whole months, equal a
+rebuild from the cases.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from django.db import connection
 from django.test import Client
 
 from dispatch.evaluation import AreaRow, By, Period, evaluate
-from dispatch.models import EvaluationCell
+from dispatch.models import EvaluationCell, EvaluationCellDay, EvaluationCellMonth, EvaluationDay
 from gridmgmt import clock
 from incidents.models import Case, CaseEvent, Satisfaction, State
 from layers.models import Area, Tier
@@ -45,6 +47,13 @@ REPLY_ONLY = "440104002002004"
 # in no figure of March, so no row.
 CHILD_ONLY = "440104002002003"
 MARCH = Period(dt.date(2025, 3, 1), dt.date(2025, 4, 1))
+# Periods without a whole month (their cells from the day x cell table): before now, and
+# ending after now (the total's days from now's day on come from the cases).
+NO_WHOLE_MONTH = [
+    Period(dt.date(2025, 3, 10), dt.date(2025, 4, 5)),
+    Period(dt.date(2025, 4, 17), dt.date(2025, 5, 18)),
+    Period(dt.date(2025, 5, 2), dt.date(2025, 5, 30)),
+]
 
 
 def _placed(cell: Area) -> dict[str, Any]:
@@ -144,7 +153,7 @@ def test_the_pages_are_the_whole_tables(
     rng = random.Random(username)
     user = cast[username]
     filled = 0
-    for period in [MARCH, *_periods(rng)]:
+    for period in [MARCH, *NO_WHOLE_MONTH, *_periods(rng)]:
         whole = evaluate(user, by=By.CELL, period=period, now=NOW)
         size = rng.choice([1, 2, 3, 5, 7, 500])
         rows, counts, total = _pages(user, period, size)
@@ -161,16 +170,28 @@ def test_the_cell_table_holds_the_cells_of_the_cases(cell_world: list[Case]) -> 
     the random world."""
     kept = _cell_rows()
     migration = importlib.import_module("dispatch.migrations.0010_evaluation_cells")
+    days = importlib.import_module("dispatch.migrations.0011_evaluation_days")
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM dispatch_evaluation_cell")
         cursor.execute(migration.BACKFILL)
-    assert len(kept) > 50
+        for table, backfill in days.BACKFILL.items():
+            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(backfill)
+    assert all(len(rows) > 50 for rows in kept)
     assert _cell_rows() == kept
 
 
-def _cell_rows() -> set[tuple[Any, ...]]:
-    rows = EvaluationCell.objects.filter(n__gt=0).values_list("month", "cell_id", "unit_id", "n")
-    return set(rows)
+def _cell_rows() -> tuple[set[tuple[Any, ...]], ...]:
+    months = EvaluationCell.objects.filter(n__gt=0).values_list("month", "cell_id", "unit_id", "n")
+    days = EvaluationCellDay.objects.filter(n__gt=0).values_list("day", "cell_id", "unit_id", "n")
+    sums = ("n", "late", "suspended", "closed", "on_time", "rework", "extensions")
+    figures = EvaluationDay.objects.filter(n__gt=0).values_list(
+        "day", "kind", "closed_day", "unit_id", "urgent", *sums
+    )
+    cell_months = EvaluationCellMonth.objects.filter(n__gt=0).values_list(
+        "month", "kind", "closed_month", "cell_id", "unit_id", "urgent", *sums
+    )
+    return set(months), set(days), set(figures), set(cell_months)
 
 
 def test_the_whole_months_cells_come_from_the_cell_table(
@@ -190,6 +211,42 @@ def test_the_whole_months_cells_come_from_the_cell_table(
     assert REPLY_ONLY in {row.code for row in replied.rows}  # type: ignore[union-attr]
     assert 0 < replied.count < march.count
     assert 0 < edges_only.count < before.count
+
+
+def test_the_days_come_from_the_daily_tables(cell_world: list[Case], cast: dict[str, User]) -> None:
+    """A period without a whole month reads its cells from the day x cell table (emptied,
+    only the cells of 12345 replies are left), and the total of its days before now's
+    day from the daily rollup (emptied, only the days from now's day on and the 12345
+    figures are left); the page's whole months come from the month x cell rollup
+    (emptied, only March's rows with 12345 figures are left, without case figures)."""
+    page = slice(0, 500)
+    march = evaluate(cast["city"], by=By.CELL, period=MARCH, now=NOW, page=page)
+    EvaluationCellMonth.objects.all().delete()
+    emptied = evaluate(cast["city"], by=By.CELL, period=MARCH, now=NOW, page=page)
+    full = [row for row in march.rows if isinstance(row, AreaRow)]
+    left = [row for row in emptied.rows if isinstance(row, AreaRow)]
+    assert {row.code for row in left} < {row.code for row in full}
+    assert sum(row.received for row in full) > 50
+    assert {row.received for row in left} == {0}
+    period = NO_WHOLE_MONTH[1]  # April 17 to May 17, now's day
+    before = evaluate(cast["city"], by=By.CELL, period=period, now=NOW, page=page)
+    EvaluationDay.objects.all().delete()
+    no_days = evaluate(cast["city"], by=By.CELL, period=period, now=NOW, page=page)
+    EvaluationCellDay.objects.all().delete()
+    no_cells = evaluate(cast["city"], by=By.CELL, period=period, now=NOW, page=page)
+    today = Period(NOW.date(), period.end)
+    cases_today = evaluate(cast["city"], by=By.CELL, period=today, now=NOW)
+    assert before.rows == no_days.rows  # the page's cells come from the cases
+    assert _case_part(before.total) != _case_part(no_days.total)
+    assert _case_part(no_days.total) == _case_part(cases_today.total)
+    assert 0 < no_cells.count < before.count
+
+
+def _case_part(total: Any) -> dict[str, int]:
+    """The case figures of a total (not the 12345 ones, counted on the history)."""
+    hotline = {"replies", "called_back", "reached", "satisfied", "reopened", "supervised"}
+    figures = dataclasses.asdict(dataclasses.replace(total, name=""))
+    return {name: value for name, value in figures.items() if name not in hotline}
 
 
 def test_the_odd_cases_count(cell_world: list[Case], cast: dict[str, User]) -> None:
