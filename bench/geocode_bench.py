@@ -24,6 +24,9 @@ random addresses, GCJ-02 as a phone map sends them), beside two same-run baselin
 each: the floor (an authenticated GET of one catalogue row) and the lean SQL (the same
 statement straight from psycopg, at the same concurrency, no Python in between).
 Server and database CPU ms per request are read from /proc (bench/wrk.py).
+--connections 8,32 runs every path at each count; --locate-only measures the ladder, the
+floor and locate only, for which the grid and a few addresses are enough (--n 20000);
+--before DIR serves a checkout beside (--old-locate-path: where it served locate).
 """
 
 from __future__ import annotations
@@ -440,6 +443,26 @@ LEAN_LOCATE_SQL = (
 )
 
 
+def lean_front_statements(
+    cookie: str, points: list[tuple[float, float]]
+) -> list[tuple[str, list[object]]]:
+    """The statement of locate's path in front of Django (layers/api/locate_fast.py:
+    the session, its user, their post and the placement together) for `points`."""
+    from django.contrib.gis.geos import Point
+    from django.utils import timezone
+
+    from gridmgmt.sessions import SessionStore
+    from layers.api.locate_fast import _statement
+
+    key = cookie.split("=", 1)[1]
+    user_id = int(SessionStore(key).load()["_auth_user_id"])
+    now = timezone.now()
+    return [
+        (_statement(), [user_id, "cell", bytes(Point(x, y, srid=4326).ewkb), key, now])
+        for x, y in points
+    ]
+
+
 def lean_sql_load(
     label: str,
     statements: list[tuple[str, list[object]]],
@@ -514,8 +537,7 @@ def http_bench(queries: list[Query], rng: np.random.Generator, args: argparse.Na
     from django.core.management import call_command
     from django.db import connection
 
-    from bench.server import start_server
-    from bench.wrk import HEADER, bench_session, require_wrk, run_wrk
+    from bench.wrk import HEADER, bench_session, require_wrk
     from incidents.geocoding import ROAD_THRESHOLD
     from layers.models import Category
 
@@ -533,13 +555,54 @@ def http_bench(queries: list[Query], rng: np.random.Generator, args: argparse.Na
     lean_geocode = [lean_geocode_sql(q.text) for q in queries]
     lean_road = [lean_road_sql(q.text) for q in queries]
     lean_locate: list[tuple[str, list[object]]] = [(LEAN_LOCATE_SQL, [x, y]) for x, y in wgs]
+    lean_front = lean_front_statements(cookie, wgs)
     database = BENCH_DB.rsplit("/", 1)[1]
     connection.close()
     # Hundreds of requests a second from one user: the rate limit is checked (its cost is
     # part of every request) but not reached.
     os.environ["API_THROTTLE_USER"] = "100000000/min"
 
-    rows = []
+    rows: list[str] = []
+    print(HEADER)
+    for connections in args.connections:
+        rows += _http_rows(
+            args, connections, cookie, database, f"/api/layers/categories/{category.pk}/",
+            locate_paths, geocode_paths,
+        )  # fmt: skip
+        rows.append(lean_sql_load("baseline: lean SQL of locate (psycopg)", lean_locate,
+                                  connections, args.seconds))  # fmt: skip
+        print(rows[-1], flush=True)
+        rows.append(lean_sql_load("baseline: lean SQL of locate_fast's statement", lean_front,
+                                  connections, args.seconds))  # fmt: skip
+        print(rows[-1], flush=True)
+        if args.locate_only:
+            continue
+        rows.append(lean_sql_load("baseline: lean SQL of geocode's index query", lean_geocode,
+                                  connections, args.seconds))  # fmt: skip
+        rows.append(lean_sql_load("baseline: lean SQL of geocode's road-name query", lean_road,
+                                  connections, args.seconds, ROAD_THRESHOLD))  # fmt: skip
+    print(f"\nuvicorn, {args.workers} workers; wrk, {args.seconds:g} s per path; "
+          f"{os.cpu_count()} cores; load: 1-min average")  # fmt: skip
+    print(HEADER)
+    print("\n".join(rows))
+
+
+def _http_rows(
+    args: argparse.Namespace,
+    connections: int,
+    cookie: str,
+    database: str,
+    floor_path: str,
+    locate_paths: list[str],
+    geocode_paths: list[str],
+) -> list[str]:
+    """The ladder, the floor, locate and (unless --locate-only) geocode at `connections`,
+    each path on its own server (and the --before checkout's beside)."""
+    from bench.server import start_server
+    from bench.wrk import run_wrk
+
+    rows: list[str] = []
+    at = f" [{connections} conn]"
     # The ladder's lower rungs, each its own server on the same uvicorn settings: what
     # uvicorn and wrk cost, and a Django view with no middleware as the project serves
     # HTTP (bench/floor_bench.py's rungs).
@@ -548,17 +611,16 @@ def http_bench(queries: list[Query], rng: np.random.Generator, args: argparse.Na
         ("ladder: minimal Django view (no middleware)", "gridmgmt.asgi:application",
          "/floor/plain/", {"DJANGO_SETTINGS_MODULE": "bench.floor_settings", "FLOOR_MINIMAL": "1"}),
     ]  # fmt: skip
-    print(HEADER)
     for label, app, path, env in rungs:
         rung = start_server(BENCH_DB, HOST, PORT, args.workers, app=app, ready=path, env=env)
         try:
             time.sleep(1)  # every worker up
             run_wrk("(warm-up)", f"http://{HOST}:{PORT}", [path], cookie=cookie,
-                    connections=args.connections, seconds=2, server_pid=rung.pid,
+                    connections=connections, seconds=2, server_pid=rung.pid,
                     database=database)  # fmt: skip
             rows.append(
-                run_wrk(label, f"http://{HOST}:{PORT}", [path], cookie=cookie,
-                        connections=args.connections, seconds=args.seconds, server_pid=rung.pid,
+                run_wrk(label + at, f"http://{HOST}:{PORT}", [path], cookie=cookie,
+                        connections=connections, seconds=args.seconds, server_pid=rung.pid,
                         database=database).line()
             )  # fmt: skip
             print(rows[-1], flush=True)
@@ -567,54 +629,46 @@ def http_bench(queries: list[Query], rng: np.random.Generator, args: argparse.Na
             rung.wait(timeout=30)
     server = start_server(BENCH_DB, HOST, PORT, args.workers)
     before = start_before(args.before, args.workers) if args.before else None
-    ladder = list(rows)
     try:
 
         def load(label: str, paths: list[str], seconds: float, old: bool = False) -> None:
             host = before if old else server
             assert host is not None
             port = PORT + 1 if old else PORT
-            rows.append(
-                run_wrk(label, f"http://{HOST}:{port}", paths, cookie=cookie,
-                        connections=args.connections, seconds=seconds, server_pid=host.pid,
-                        database=database).line()
-            )  # fmt: skip
-            print(rows[-1], flush=True)
+            line = run_wrk(label + at, f"http://{HOST}:{port}", paths, cookie=cookie,
+                           connections=connections, seconds=seconds, server_pid=host.pid,
+                           database=database).line()  # fmt: skip
+            if not label.startswith("("):
+                rows.append(line)
+            print(line, flush=True)
 
-        floor = [f"/api/layers/categories/{category.pk}/"]
-        # The code before (--before: a checkout of an earlier commit) served the point's
-        # areas at /api/geocode/locate/ only.
-        old_locate = [
-            p.replace("/api/layers/locate/", "/api/geocode/locate/") for p in locate_paths
-        ]
-        load("(warm-up: geocode)", geocode_paths, 5)
+        # --before: a checkout of an earlier commit. --old-locate-path: where it served
+        # the point's areas (/api/geocode/locate/ before /api/layers/locate/ existed).
+        old_locate = [p.replace("/api/layers/locate/", args.old_locate_path) for p in locate_paths]
         load("(warm-up: locate)", locate_paths, 3)
         if before:
-            load("(warm-up: geocode, before)", geocode_paths, 5, old=True)
             load("(warm-up: locate, before)", old_locate, 3, old=True)
-        rows[:] = ladder
-        load("baseline: GET one catalogue row (floor)", floor, args.seconds)
+        if not args.locate_only:
+            load("(warm-up: geocode)", geocode_paths, 5)
+            if before:
+                load("(warm-up: geocode, before)", geocode_paths, 5, old=True)
+        load("baseline: GET one catalogue row (floor)", [floor_path], args.seconds)
         if before:
-            load("before: GET /api/geocode/locate/", old_locate, args.seconds, old=True)
+            load("before: GET locate", old_locate, args.seconds, old=True)
         load("GET /api/layers/locate/ (GCJ-02 point)", locate_paths, args.seconds)
-        if before:
-            load("before: GET /api/geocode/?q=", geocode_paths, args.seconds, old=True)
-        load("GET /api/geocode/?q= (caller's text)", geocode_paths, args.seconds)
+        if before:  # again, alternated: the machine's load drifts
+            load("before: GET locate (again)", old_locate, args.seconds, old=True)
+            load("GET /api/layers/locate/ (again)", locate_paths, args.seconds)
+        if not args.locate_only:
+            if before:
+                load("before: GET /api/geocode/?q=", geocode_paths, args.seconds, old=True)
+            load("GET /api/geocode/?q= (caller's text)", geocode_paths, args.seconds)
     finally:
         for process in (server, before):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
-    rows.append(lean_sql_load("baseline: lean SQL of locate (psycopg)", lean_locate,
-                              args.connections, args.seconds))  # fmt: skip
-    rows.append(lean_sql_load("baseline: lean SQL of geocode's index query", lean_geocode,
-                              args.connections, args.seconds))  # fmt: skip
-    rows.append(lean_sql_load("baseline: lean SQL of geocode's road-name query", lean_road,
-                              args.connections, args.seconds, ROAD_THRESHOLD))  # fmt: skip
-    print(f"\nuvicorn, {args.workers} workers; wrk, {args.connections} connections, "
-          f"{args.seconds:g} s per path; {os.cpu_count()} cores; load: 1-min average")  # fmt: skip
-    print(HEADER)
-    print("\n".join(rows))
+    return rows
 
 
 def main() -> None:
@@ -624,7 +678,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--http", action="store_true", help="through the server, with wrk")
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--connections",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[8],
+        help="wrk's keep-alive connections, one run of every path per count: 8 or 8,32",
+    )
+    parser.add_argument(
+        "--locate-only",
+        action="store_true",
+        help="--http: the floor and locate only (no geocoding; --n 20000 addresses suffice)",
+    )
+    parser.add_argument(
+        "--old-locate-path",
+        default="/api/geocode/locate/",
+        help="--before: where that checkout served locate",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--before", help="checkout of an earlier commit to serve beside")

@@ -20,13 +20,15 @@ from django.urls import get_resolver  # noqa: E402
 
 from gridmgmt.errors_middleware import BodySizeGuard  # noqa: E402
 from gridmgmt.wsgi_bridge import WsgiBridge  # noqa: E402
+from layers.api.locate_fast import LeanLocate  # noqa: E402
 from map_ui.live.auth import TokenAuthMiddleware  # noqa: E402
 from map_ui.live.routing import websocket_urlpatterns  # noqa: E402
 
 # HTTP: Django's WSGI handler in a pool of threads, one thread per request and no hop
-# inside it (gridmgmt/wsgi_bridge.py), unless settings.HTTP_SERVING says "asgi".
+# inside it (gridmgmt/wsgi_bridge.py), unless settings.HTTP_SERVING says "asgi". The
+# locate endpoint's plain success case is answered in front of it (layers/api/locate_fast.py).
 http_app = (
-    WsgiBridge(get_wsgi_application(), settings.HTTP_THREADS)
+    WsgiBridge(LeanLocate(get_wsgi_application()), settings.HTTP_THREADS)
     if settings.HTTP_SERVING == "wsgi"
     else django_asgi
 )

@@ -13,7 +13,9 @@ found by fixed-point iteration, which converges to well under a millimetre.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -96,16 +98,18 @@ _EE = 0.00669342162296594323
 _BD_PI = np.pi * 3000.0 / 180.0
 
 
-def _in_china(lon: FloatArray, lat: FloatArray) -> npt.NDArray[np.bool_]:
+def _in_china(lon: Any, lat: Any) -> Any:
     # The published algorithm applies the offset only inside this rectangle.
     return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
 
 
-def _gcj_delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _gcj_offset(lon: Any, lat: Any, xp: Any) -> tuple[Any, Any]:
+    """The GCJ-02 offset at WGS 84 `lon`, `lat`, in `xp`: NumPy for arrays, math for one
+    point (NumPy on one-element arrays cost ~20 times as much, docs/performance.md)."""
     x = lon - 105.0
     y = lat - 35.0
-    sqrt_abs_x = np.sqrt(np.abs(x))
-    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    sqrt_abs_x = xp.sqrt(abs(x))
+    common = (20.0 * xp.sin(6.0 * x * xp.pi) + 20.0 * xp.sin(2.0 * x * xp.pi)) * 2.0 / 3.0
     dlat = (
         -100.0
         + 2.0 * x
@@ -114,8 +118,8 @@ def _gcj_delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray
         + 0.1 * x * y
         + 0.2 * sqrt_abs_x
         + common
-        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-        + (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+        + (20.0 * xp.sin(y * xp.pi) + 40.0 * xp.sin(y / 3.0 * xp.pi)) * 2.0 / 3.0
+        + (160.0 * xp.sin(y / 12.0 * xp.pi) + 320.0 * xp.sin(y * xp.pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
         300.0
@@ -125,27 +129,37 @@ def _gcj_delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray
         + 0.1 * x * y
         + 0.1 * sqrt_abs_x
         + common
-        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+        + (20.0 * xp.sin(x * xp.pi) + 40.0 * xp.sin(x / 3.0 * xp.pi)) * 2.0 / 3.0
+        + (150.0 * xp.sin(x / 12.0 * xp.pi) + 300.0 * xp.sin(x / 30.0 * xp.pi)) * 2.0 / 3.0
     )
-    rad_lat = lat / 180.0 * np.pi
-    magic = 1.0 - _EE * np.sin(rad_lat) ** 2
-    sqrt_magic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(rad_lat) * np.pi)
+    rad_lat = lat / 180.0 * xp.pi
+    magic = 1.0 - _EE * xp.sin(rad_lat) ** 2
+    sqrt_magic = xp.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * xp.pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * xp.cos(rad_lat) * xp.pi)
+    return dlon, dlat
+
+
+def _gcj_delta(lon: Any, lat: Any) -> tuple[Any, Any]:
+    if isinstance(lon, float):  # one point
+        return _gcj_offset(lon, lat, math) if _in_china(lon, lat) else (0.0, 0.0)
+    dlon, dlat = _gcj_offset(lon, lat, np)
     inside = _in_china(lon, lat)
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
 
 
-def wgs84_to_gcj02(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+def wgs84_to_gcj02(lon: Any, lat: Any) -> tuple[Any, Any]:
+    """Arrays, or the floats of one point."""
     dlon, dlat = _gcj_delta(lon, lat)
     return lon + dlon, lat + dlat
 
 
-def gcj02_to_wgs84(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+def gcj02_to_wgs84(lon: Any, lat: Any) -> tuple[Any, Any]:
+    """Arrays, or the floats of one point."""
     # Fixed-point iteration on wgs = gcj - delta(wgs); the offset changes by ~1e-5 of
-    # itself per metre, so each step gains about five orders of magnitude.
-    wlon, wlat = lon.copy(), lat.copy()
+    # itself per metre, so each step gains about five orders of magnitude. Each step
+    # makes new values: `lon` and `lat` are never written.
+    wlon, wlat = lon, lat
     for _ in range(4):
         glon, glat = wgs84_to_gcj02(wlon, wlat)
         wlon = wlon - (glon - lon)
@@ -208,6 +222,9 @@ from_storage = from_wgs84
 
 def point_to_storage(lon: float, lat: float, datum: Datum | str) -> tuple[float, float]:
     """One point in `datum` → storage longitude and latitude."""
+    if parse_datum(datum) == Datum.GCJ02:  # phones' datum: in floats, not NumPy
+        wlon, wlat = gcj02_to_wgs84(float(lon), float(lat))
+        return float(wlon), float(wlat)
     x, y = to_storage(np.array([lon]), np.array([lat]), datum)
     return float(x[0]), float(y[0])
 
