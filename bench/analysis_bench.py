@@ -5,8 +5,9 @@ template): the demo city's grid, the demo users, and N cases (default 1,000,000)
 set-based in one INSERT … SELECT: reported over the last 400 days at the cells of the
 city with a skewed choice (a few cells and categories get most cases, as in life), most
 of the older ones closed (on time or late), some cancelled or merged, the recent ones
-open in every deadline state; one dispatch event per dispatched case (the scope of a
-district reads the history). A second run finds the data and reuses it.
+open in every deadline state; a dispatched case is in its street's unit, with one
+dispatch event to it (the scope of a district reads the history). A second run finds
+the data and reuses it.
 
 Then, for each view of /api/analysis/ (docs/analysis.md) and each evaluation table
 asked for (--views …,evaluation-street,evaluation-cell), for a month and for a year,
@@ -52,11 +53,15 @@ CASE_SQL = """
 WITH cells AS (
     SELECT (row_number() OVER (ORDER BY c.code)) - 1 AS i, c.id AS cell_id,
            m.id AS community_id, s.id AS street_id, d.id AS district_id,
-           ST_PointOnSurface(c.geom) AS p
+           ST_PointOnSurface(c.geom) AS p, u.id AS unit_id
     FROM layers_area c
     JOIN layers_area m ON m.id = c.parent_id
     JOIN layers_area s ON s.id = m.parent_id
     JOIN layers_area d ON d.id = s.parent_id
+    -- the unit a dispatched case is in: its street's (as the dispatch event's below)
+    LEFT JOIN LATERAL (
+        SELECT id FROM layers_unit WHERE area_id = s.id ORDER BY id LIMIT 1
+    ) u ON true
     WHERE c.tier = 'cell' AND c.valid_to IS NULL
 ),
 n AS (SELECT count(*) AS cells FROM cells),
@@ -93,7 +98,7 @@ cases AS (
 INSERT INTO incidents_case (
     source, channel, urgent, description, geom, datum, state, created_at, updated_at,
     filed_at, dispatched_at, due_at, closed_at, handled_at, limit_unit, warned, overdue,
-    closed_on_time, category_id, cell_id, community_id, street_id, district_id
+    closed_on_time, category_id, cell_id, community_id, street_id, district_id, unit_id
     {extra_columns})
 SELECT 'inspector', 'app', g %% 10 = 0, '巡查发现问题', p, 'wgs84', state, created, created,
        CASE WHEN state <> 'cancelled' THEN created END,
@@ -107,7 +112,8 @@ SELECT 'inspector', 'app', g %% 10 = 0, '巡查发现问题', p, 'wgs84', state,
        CASE WHEN state = 'closed' THEN dispatched + speed * 12 * interval '1 day' > due
             ELSE state IN ('dispatched', 'signed') AND due < now() END,
        CASE WHEN state = 'closed' THEN dispatched + speed * 12 * interval '1 day' <= due END,
-       category_id, cell_id, community_id, street_id, district_id
+       category_id, cell_id, community_id, street_id, district_id,
+       CASE WHEN state NOT IN ('cancelled', 'merged') THEN unit_id END
        {extra_values}
 FROM cases
 """
@@ -166,7 +172,7 @@ def ensure_cases(n: int) -> None:
         "source", "channel", "urgent", "description", "geom", "datum", "state",
         "created_at", "updated_at", "filed_at", "dispatched_at", "due_at", "closed_at",
         "handled_at", "limit_unit", "warned", "overdue", "closed_on_time", "category_id",
-        "cell_id", "community_id", "street_id", "district_id",
+        "cell_id", "community_id", "street_id", "district_id", "unit_id",
     }  # fmt: skip
     event_given = {"case_id", "at", "action", "from_state", "to_state", "unit_id"}
     start = time.perf_counter()

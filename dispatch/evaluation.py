@@ -129,6 +129,7 @@ from dispatch.models import (
     EvaluationCellDay,
     EvaluationCellMonth,
     EvaluationDay,
+    EvaluationDayTotal,
     EvaluationMonth,
     RollupKind,
 )
@@ -773,17 +774,25 @@ def day_sums(audience: Audience, period: Period, as_of: dt.datetime) -> dict[str
     """The sums of the case figures (named with FIGURE_PREFIX) of the audience's cases
     placed (Audience.placed of the city or a department: columns EvaluationDay has) over
     the whole period: its days before the as-of moment's day from the daily rollup
-    (dispatch.models.EvaluationDay; every case due on them is due before the as-of
-    moment, so 超期数 is its `late`), the rest (the days from today on, when the period
-    ends after now) in one aggregate over the cases. The same sums as case_groups
+    (dispatch.models.EvaluationDay, for the city EvaluationDayTotal; every case due on
+    them is due before the as-of moment, so 超期数 is its `late`), the rest (the days
+    from today on, when the period ends after now) in one aggregate over the cases.
+    The same sums as case_groups
     (tests/test_evaluation_cells.py)."""
     assert audience.placed is not None and audience.elsewhere is None
     today = as_of.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
     split = min(period.end, max(period.start, today))
     sums = _rollup_sums(Q(closed_day__lt=period.end))
-    rolled = EvaluationDay.objects.filter(
-        audience.placed, day__gte=period.start, day__lt=split, n__gt=0
-    ).aggregate(**{f"{FIGURE_PREFIX}{name}": expression for name, expression in sums.items()})
+    # The city (every case): the daily rollup without the unit, ~50 rows a day instead
+    # of one per unit and day (EvaluationDayTotal).
+    rows = (
+        EvaluationDayTotal.objects.all()
+        if audience.placed == Q()
+        else EvaluationDay.objects.filter(audience.placed)
+    )
+    rolled = rows.filter(day__gte=period.start, day__lt=split, n__gt=0).aggregate(
+        **{f"{FIGURE_PREFIX}{name}": expression for name, expression in sums.items()}
+    )
     total: Groups = {"": rolled}
     if split < period.end:
         rest = Span(split, period.end, period.end_at)

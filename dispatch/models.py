@@ -415,6 +415,39 @@ class EvaluationDay(models.Model):
         return f"{self.kind} {self.day}"
 
 
+class EvaluationDayTotal(models.Model):
+    """EvaluationDay without the unit: the city's figures per local day and urgency
+    (migration 0012, the same triggers' pattern). With a unit per street or more, the
+    daily rollup holds ~800,000 rows a year at 1,000,000 cases; this table ~50 a day.
+    The city's sums (合计) of its per-cell page (dispatch.evaluation.day_sums)."""
+
+    day = models.DateField()  # a local day
+    kind = models.CharField(max_length=1, choices=RollupKind.choices)
+    # d: the day the case was closed on (not suspended and closed), else NULL.
+    closed_day = models.DateField(null=True)
+    urgent = models.BooleanField()
+    n = models.IntegerField(default=0)  # cases
+    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
+    suspended = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)  # not suspended, closed
+    on_time = models.IntegerField(default=0)  # of those, closed on time
+    rework = models.IntegerField(default=0)
+    extensions = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "dispatch_evaluation_day_total"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "kind", "closed_day", "urgent"],
+                name="dispatch_evaluation_day_total_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.day}"
+
+
 class EvaluationCellDay(models.Model):
     """EvaluationCell by local day (migration 0011, the same triggers' pattern): n > 0,
     the cell has a row in the per-cell table of that day. The days of a period outside

@@ -28,7 +28,13 @@ from django.db import connection
 from django.test import Client
 
 from dispatch.evaluation import AreaRow, By, Period, evaluate
-from dispatch.models import EvaluationCell, EvaluationCellDay, EvaluationCellMonth, EvaluationDay
+from dispatch.models import (
+    EvaluationCell,
+    EvaluationCellDay,
+    EvaluationCellMonth,
+    EvaluationDay,
+    EvaluationDayTotal,
+)
 from gridmgmt import clock
 from incidents.models import Case, CaseEvent, Satisfaction, State
 from layers.models import Area, Tier
@@ -171,10 +177,11 @@ def test_the_cell_table_holds_the_cells_of_the_cases(cell_world: list[Case]) -> 
     kept = _cell_rows()
     migration = importlib.import_module("dispatch.migrations.0010_evaluation_cells")
     days = importlib.import_module("dispatch.migrations.0011_evaluation_days")
+    total = importlib.import_module("dispatch.migrations.0012_evaluation_day_total")
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM dispatch_evaluation_cell")
         cursor.execute(migration.BACKFILL)
-        for table, backfill in days.BACKFILL.items():
+        for table, backfill in {**days.BACKFILL, **total.BACKFILL}.items():
             cursor.execute(f"DELETE FROM {table}")
             cursor.execute(backfill)
     assert all(len(rows) > 50 for rows in kept)
@@ -191,7 +198,10 @@ def _cell_rows() -> tuple[set[tuple[Any, ...]], ...]:
     cell_months = EvaluationCellMonth.objects.filter(n__gt=0).values_list(
         "month", "kind", "closed_month", "cell_id", "unit_id", "urgent", *sums
     )
-    return set(months), set(days), set(figures), set(cell_months)
+    totals = EvaluationDayTotal.objects.filter(n__gt=0).values_list(
+        "day", "kind", "closed_day", "urgent", *sums
+    )
+    return set(months), set(days), set(figures), set(cell_months), set(totals)
 
 
 def test_the_whole_months_cells_come_from_the_cell_table(
@@ -216,9 +226,10 @@ def test_the_whole_months_cells_come_from_the_cell_table(
 def test_the_days_come_from_the_daily_tables(cell_world: list[Case], cast: dict[str, User]) -> None:
     """A period without a whole month reads its cells from the day x cell table (emptied,
     only the cells of 12345 replies are left), and the total of its days before now's
-    day from the daily rollup (emptied, only the days from now's day on and the 12345
-    figures are left); the page's whole months come from the month x cell rollup
-    (emptied, only March's rows with 12345 figures are left, without case figures)."""
+    day from the daily rollup, the city's from the one without the unit (emptied, only
+    the days from now's day on and the 12345 figures are left); the page's whole months
+    come from the month x cell rollup (emptied, only March's rows with 12345 figures are
+    left, without case figures)."""
     page = slice(0, 500)
     march = evaluate(cast["city"], by=By.CELL, period=MARCH, now=NOW, page=page)
     EvaluationCellMonth.objects.all().delete()
@@ -230,15 +241,24 @@ def test_the_days_come_from_the_daily_tables(cell_world: list[Case], cast: dict[
     assert {row.received for row in left} == {0}
     period = NO_WHOLE_MONTH[1]  # April 17 to May 17, now's day
     before = evaluate(cast["city"], by=By.CELL, period=period, now=NOW, page=page)
+    department = evaluate(cast["department"], by=By.CELL, period=period, now=NOW, page=page)
+    # The city's total: the daily rollup without the unit; a department's: with it.
     EvaluationDay.objects.all().delete()
+    unit_days = evaluate(cast["city"], by=By.CELL, period=period, now=NOW, page=page)
+    department_no_days = evaluate(cast["department"], by=By.CELL, period=period, now=NOW, page=page)
+    EvaluationDayTotal.objects.all().delete()
     no_days = evaluate(cast["city"], by=By.CELL, period=period, now=NOW, page=page)
     EvaluationCellDay.objects.all().delete()
     no_cells = evaluate(cast["city"], by=By.CELL, period=period, now=NOW, page=page)
     today = Period(NOW.date(), period.end)
     cases_today = evaluate(cast["city"], by=By.CELL, period=today, now=NOW)
+    department_today = evaluate(cast["department"], by=By.CELL, period=today, now=NOW)
+    assert unit_days.total == before.total
     assert before.rows == no_days.rows  # the page's cells come from the cases
     assert _case_part(before.total) != _case_part(no_days.total)
     assert _case_part(no_days.total) == _case_part(cases_today.total)
+    assert _case_part(department.total) != _case_part(department_no_days.total)
+    assert _case_part(department_no_days.total) == _case_part(department_today.total)
     assert 0 < no_cells.count < before.count
 
 
