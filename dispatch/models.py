@@ -298,7 +298,24 @@ class RollupKind(models.TextChoices):
     DUE = "d", "due"
 
 
-class EvaluationMonth(models.Model):
+class RollupFigures(models.Model):
+    """The case figures of one row of a rollup (EvaluationMonth and the tables after it):
+    its kind (r received, f filed, d due) and the counts the triggers keep."""
+
+    kind = models.CharField(max_length=1, choices=RollupKind.choices)
+    n = models.IntegerField(default=0)  # cases
+    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
+    suspended = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)  # not suspended, closed
+    on_time = models.IntegerField(default=0)  # of those, closed on time
+    rework = models.IntegerField(default=0)
+    extensions = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class EvaluationMonth(RollupFigures):
     """The evaluation's case figures per local month (dispatch.evaluation, "How the tables
     are computed" in docs/evaluation.md), kept by statement-level triggers on
     incidents_case (migration 0008) in the same transaction as every case write.
@@ -307,7 +324,6 @@ class EvaluationMonth(models.Model):
     kind r counts the cases received (created) in `month`, f those filed in it, d those
     due in it; the area and unit columns are the case's own (ids, no foreign keys)."""
 
-    kind = models.CharField(max_length=1, choices=RollupKind.choices)
     month = models.DateField()  # the first day of a local month
     # d: the month the case was closed in (not suspended and closed), else NULL.
     closed_month = models.DateField(null=True)
@@ -316,13 +332,6 @@ class EvaluationMonth(models.Model):
     community_id = models.BigIntegerField(null=True)
     unit_id = models.BigIntegerField(null=True)
     urgent = models.BooleanField()
-    n = models.IntegerField(default=0)  # cases
-    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
-    suspended = models.IntegerField(default=0)
-    closed = models.IntegerField(default=0)  # not suspended, closed
-    on_time = models.IntegerField(default=0)  # of those, closed on time
-    rework = models.IntegerField(default=0)
-    extensions = models.IntegerField(default=0)
 
     class Meta:
         db_table = "dispatch_evaluation_month"
@@ -380,7 +389,7 @@ class EvaluationCell(models.Model):
         return f"{self.cell_id} {self.month:%Y-%m}"
 
 
-class EvaluationDay(models.Model):
+class EvaluationDay(RollupFigures):
     """The evaluation's case figures per local day, unit and urgency, kept by
     statement-level triggers on incidents_case (migration 0011) like EvaluationMonth,
     whose columns and kinds it has, by day instead of month and without the area columns:
@@ -388,18 +397,10 @@ class EvaluationDay(models.Model):
     (dispatch.evaluation.day_sums) for any days, not only whole months."""
 
     day = models.DateField()  # a local day
-    kind = models.CharField(max_length=1, choices=RollupKind.choices)
     # d: the day the case was closed on (not suspended and closed), else NULL.
     closed_day = models.DateField(null=True)
     unit_id = models.BigIntegerField(null=True)
     urgent = models.BooleanField()
-    n = models.IntegerField(default=0)  # cases
-    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
-    suspended = models.IntegerField(default=0)
-    closed = models.IntegerField(default=0)  # not suspended, closed
-    on_time = models.IntegerField(default=0)  # of those, closed on time
-    rework = models.IntegerField(default=0)
-    extensions = models.IntegerField(default=0)
 
     class Meta:
         db_table = "dispatch_evaluation_day"
@@ -415,24 +416,16 @@ class EvaluationDay(models.Model):
         return f"{self.kind} {self.day}"
 
 
-class EvaluationDayTotal(models.Model):
+class EvaluationDayTotal(RollupFigures):
     """EvaluationDay without the unit: the city's figures per local day and urgency
     (migration 0012, the same triggers' pattern). With a unit per street or more, the
     daily rollup holds ~800,000 rows a year at 1,000,000 cases; this table ~50 a day.
     The city's sums (合计) of its per-cell page (dispatch.evaluation.day_sums)."""
 
     day = models.DateField()  # a local day
-    kind = models.CharField(max_length=1, choices=RollupKind.choices)
     # d: the day the case was closed on (not suspended and closed), else NULL.
     closed_day = models.DateField(null=True)
     urgent = models.BooleanField()
-    n = models.IntegerField(default=0)  # cases
-    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
-    suspended = models.IntegerField(default=0)
-    closed = models.IntegerField(default=0)  # not suspended, closed
-    on_time = models.IntegerField(default=0)  # of those, closed on time
-    rework = models.IntegerField(default=0)
-    extensions = models.IntegerField(default=0)
 
     class Meta:
         db_table = "dispatch_evaluation_day_total"
@@ -480,26 +473,18 @@ class EvaluationCellDay(models.Model):
         return f"{self.cell_id} {self.day}"
 
 
-class EvaluationCellMonth(models.Model):
+class EvaluationCellMonth(RollupFigures):
     """The figures of EvaluationMonth per local month, cell, unit and urgency (migration
     0011, the same triggers' pattern): the whole months of the page's cells of the
     city's and a department's per-cell table (dispatch.evaluation.cell_page), the days
     beside them from the cases, as case_groups does with the monthly rollup."""
 
     month = models.DateField()  # the first day of a local month
-    kind = models.CharField(max_length=1, choices=RollupKind.choices)
     # d: the month the case was closed in (not suspended and closed), else NULL.
     closed_month = models.DateField(null=True)
     cell_id = models.BigIntegerField()
     unit_id = models.BigIntegerField(null=True)
     urgent = models.BooleanField()
-    n = models.IntegerField(default=0)  # cases
-    late = models.IntegerField(default=0)  # f: filed late; d: not suspended, not on time
-    suspended = models.IntegerField(default=0)
-    closed = models.IntegerField(default=0)  # not suspended, closed
-    on_time = models.IntegerField(default=0)  # of those, closed on time
-    rework = models.IntegerField(default=0)
-    extensions = models.IntegerField(default=0)
 
     class Meta:
         db_table = "dispatch_evaluation_cell_month"
