@@ -12,6 +12,7 @@ or a change of post ends it.
 from __future__ import annotations
 
 from collections.abc import Collection
+from http import HTTPStatus
 from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
@@ -30,10 +31,15 @@ from layers.models import Staff, Unit
 
 # Close codes (docs/websocket.md). 4xxx are the application's own: 4000 + the HTTP
 # status that means the same.
-CLOSE_BAD_MESSAGE = 4400  # the client sent something that is not a valid "resume"
-CLOSE_UNAUTHENTICATED = 4401  # no session and no valid token; signed out, deactivated
-CLOSE_FORBIDDEN = 4403  # signed in, but may see no cases (no post, data admin)
-CLOSE_POST_CHANGED = 4205  # "reset content": the post changed, the page must reload
+CLOSE_BASE = 4000
+# the client sent something that is not a valid "resume"
+CLOSE_BAD_MESSAGE = CLOSE_BASE + HTTPStatus.BAD_REQUEST
+# no session and no valid token; signed out, deactivated
+CLOSE_UNAUTHENTICATED = CLOSE_BASE + HTTPStatus.UNAUTHORIZED
+# signed in, but may see no cases (no post, data admin)
+CLOSE_FORBIDDEN = CLOSE_BASE + HTTPStatus.FORBIDDEN
+# "reset content": the post changed, the page must reload
+CLOSE_POST_CHANGED = CLOSE_BASE + HTTPStatus.RESET_CONTENT
 CLOSE_TRY_AGAIN = 1013  # the channel layer (Redis) is unreachable: reconnect later
 
 
