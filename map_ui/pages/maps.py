@@ -114,7 +114,11 @@ def area_map(area: Area | None) -> LocalMap:
     )
     if area is not None:
         x0, y0, x1, y1 = area.geom.extent
-        fmap.fit_bounds([[y0, x0], [y1, x1]])
+        # At once, not animated: while Leaflet animates a zoom it drops any other view
+        # asked for (a search result, a GPS fix), and the page would open on the wrong one.
+        opening = folium.FitBounds([[y0, x0], [y1, x1]])
+        opening.options["animate"] = False  # a Leaflet option folium has no argument for
+        fmap.add_child(opening)
     return fmap
 
 

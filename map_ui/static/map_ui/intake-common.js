@@ -19,9 +19,9 @@ export function outlines(map, tiles) {
     .addTo(map);
 }
 
-// Run fn once the map has stopped zooming. The page opens with an animated zoom to the
-// user's area (folium's fit_bounds); a view set during it is undone when it ends, so
-// the first GPS fix or a picked address would be shown and then lost.
+// Run fn once the map has stopped zooming. While Leaflet animates a zoom (the user's
+// wheel or pinch), it drops a view set meanwhile, so the first GPS fix or a picked
+// address would be lost.
 export function whenStill(map, fn) {
   if (map._animatingZoom) map.once("zoomend", fn);
   else fn();
