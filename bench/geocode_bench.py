@@ -27,6 +27,9 @@ Server and database CPU ms per request are read from /proc (bench/wrk.py).
 --connections 8,32 runs every path at each count; --locate-only measures the ladder, the
 floor and locate only, for which the grid and a few addresses are enough (--n 20000);
 --before DIR serves a checkout beside (--old-locate-path: where it served locate).
+--geocode-only measures the floor and geocode only (before and now alternated twice with
+--before), with the lean SQL of the tail: the queries whose road name is one slip from
+the stored one, by the index statement they ran before and by the names one slip away.
 """
 
 from __future__ import annotations
@@ -433,6 +436,39 @@ def lean_road_sql(text: str) -> tuple[str, list[object]]:
     return sql, list(params)
 
 
+def tail_queries(queries: list[Query]) -> list[Query]:
+    """The queries for which geocode() reads the road names one slip away (before that
+    path, they scanned the trigram index over every address)."""
+    from django.db import connection
+
+    from incidents.geocoding import geocode
+
+    ran: list[str] = []
+
+    def note(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        ran.append(sql)
+        return execute(sql, params, many, context)
+
+    tail: list[Query] = []
+    for query in queries:
+        ran.clear()
+        with connection.execute_wrapper(note):
+            geocode(query.text, limit=5)
+        if any("LIKE ANY" in sql for sql in ran):
+            tail.append(query)
+    return tail
+
+
+def lean_slip_sql(text: str) -> tuple[str, list[object]]:
+    """geocode()'s statement of the road names one slip away from the query's, for `text`."""
+    from incidents.geocoding import FALLBACK_THRESHOLD, _by_road, district_words, parse_query
+    from layers.models import Address
+
+    query = parse_query(text, district_words())
+    sql, params = _by_road(query, FALLBACK_THRESHOLD, Address.objects.all(), one_slip=True)
+    return sql, list(params)
+
+
 LEAN_LOCATE_SQL = (
     "SELECT c.code, c.name, m.code, m.name, s.code, s.name, d.code, d.name"
     " FROM layers_areapiece p JOIN layers_area c ON c.id = p.area_id"
@@ -556,6 +592,10 @@ def http_bench(queries: list[Query], rng: np.random.Generator, args: argparse.Na
     lean_road = [lean_road_sql(q.text) for q in queries]
     lean_locate: list[tuple[str, list[object]]] = [(LEAN_LOCATE_SQL, [x, y]) for x, y in wgs]
     lean_front = lean_front_statements(cookie, wgs)
+    tail = tail_queries(queries)
+    print(f"{len(tail)} of {len(queries)} queries read the road names one slip away", flush=True)
+    lean_tail_index = [lean_geocode_sql(q.text) for q in tail]
+    lean_tail_slip = [lean_slip_sql(q.text) for q in tail]
     database = BENCH_DB.rsplit("/", 1)[1]
     connection.close()
     # Hundreds of requests a second from one user: the rate limit is checked (its cost is
@@ -569,14 +609,23 @@ def http_bench(queries: list[Query], rng: np.random.Generator, args: argparse.Na
             args, connections, cookie, database, f"/api/layers/categories/{category.pk}/",
             locate_paths, geocode_paths,
         )  # fmt: skip
-        rows.append(lean_sql_load("baseline: lean SQL of locate (psycopg)", lean_locate,
-                                  connections, args.seconds))  # fmt: skip
-        print(rows[-1], flush=True)
-        rows.append(lean_sql_load("baseline: lean SQL of locate_fast's statement", lean_front,
-                                  connections, args.seconds))  # fmt: skip
-        print(rows[-1], flush=True)
+        if not args.geocode_only:
+            rows.append(lean_sql_load("baseline: lean SQL of locate (psycopg)", lean_locate,
+                                      connections, args.seconds))  # fmt: skip
+            print(rows[-1], flush=True)
+            rows.append(lean_sql_load("baseline: lean SQL of locate_fast's statement",
+                                      lean_front, connections, args.seconds))  # fmt: skip
+            print(rows[-1], flush=True)
         if args.locate_only:
             continue
+        if tail:
+            for _ in range(2):  # alternated: the machine's load drifts
+                rows.append(lean_sql_load("baseline: lean SQL of the tail, index (before)",
+                                          lean_tail_index, connections, args.seconds))  # fmt: skip
+                print(rows[-1], flush=True)
+                rows.append(lean_sql_load("baseline: lean SQL of the tail, one slip (now)",
+                                          lean_tail_slip, connections, args.seconds))  # fmt: skip
+                print(rows[-1], flush=True)
         rows.append(lean_sql_load("baseline: lean SQL of geocode's index query", lean_geocode,
                                   connections, args.seconds))  # fmt: skip
         rows.append(lean_sql_load("baseline: lean SQL of geocode's road-name query", lean_road,
@@ -611,7 +660,7 @@ def _http_rows(
         ("ladder: minimal Django view (no middleware)", "gridmgmt.asgi:application",
          "/floor/plain/", {"DJANGO_SETTINGS_MODULE": "bench.floor_settings", "FLOOR_MINIMAL": "1"}),
     ]  # fmt: skip
-    for label, app, path, env in rungs:
+    for label, app, path, env in [] if args.geocode_only else rungs:
         rung = start_server(BENCH_DB, HOST, PORT, args.workers, app=app, ready=path, env=env)
         try:
             time.sleep(1)  # every worker up
@@ -645,24 +694,30 @@ def _http_rows(
         # --before: a checkout of an earlier commit. --old-locate-path: where it served
         # the point's areas (/api/geocode/locate/ before /api/layers/locate/ existed).
         old_locate = [p.replace("/api/layers/locate/", args.old_locate_path) for p in locate_paths]
-        load("(warm-up: locate)", locate_paths, 3)
-        if before:
-            load("(warm-up: locate, before)", old_locate, 3, old=True)
+        if not args.geocode_only:
+            load("(warm-up: locate)", locate_paths, 3)
+            if before:
+                load("(warm-up: locate, before)", old_locate, 3, old=True)
         if not args.locate_only:
             load("(warm-up: geocode)", geocode_paths, 5)
             if before:
                 load("(warm-up: geocode, before)", geocode_paths, 5, old=True)
         load("baseline: GET one catalogue row (floor)", [floor_path], args.seconds)
-        if before:
-            load("before: GET locate", old_locate, args.seconds, old=True)
-        load("GET /api/layers/locate/ (GCJ-02 point)", locate_paths, args.seconds)
-        if before:  # again, alternated: the machine's load drifts
-            load("before: GET locate (again)", old_locate, args.seconds, old=True)
-            load("GET /api/layers/locate/ (again)", locate_paths, args.seconds)
+        if not args.geocode_only:
+            if before:
+                load("before: GET locate", old_locate, args.seconds, old=True)
+            load("GET /api/layers/locate/ (GCJ-02 point)", locate_paths, args.seconds)
+            if before:  # again, alternated: the machine's load drifts
+                load("before: GET locate (again)", old_locate, args.seconds, old=True)
+                load("GET /api/layers/locate/ (again)", locate_paths, args.seconds)
         if not args.locate_only:
             if before:
                 load("before: GET /api/geocode/?q=", geocode_paths, args.seconds, old=True)
             load("GET /api/geocode/?q= (caller's text)", geocode_paths, args.seconds)
+            if before and args.geocode_only:  # again, alternated
+                load("before: GET /api/geocode/?q= (again)", geocode_paths, args.seconds,
+                     old=True)  # fmt: skip
+                load("GET /api/geocode/?q= (again)", geocode_paths, args.seconds)
     finally:
         for process in (server, before):
             if process is not None:
@@ -693,6 +748,11 @@ def main() -> None:
         "--old-locate-path",
         default="/api/geocode/locate/",
         help="--before: where that checkout served locate",
+    )
+    parser.add_argument(
+        "--geocode-only",
+        action="store_true",
+        help="--http: the floor and geocode only (no ladder, no locate)",
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=20)

@@ -10,11 +10,14 @@ likely mean, best first.
    (layers_addressname, a few thousand rows kept by triggers, migration layers 0007)
    that it is word-similar to are found by trigram, and each one's addresses through a
    B-tree range of search_text (the numbers near the query's: "<road name> 43…"), a
-   few dozen rows filtered by the conditions below. Only when that finds nothing (no
-   number, no road name before it, or a road name too far from the stored ones), or
-   fewer than ROAD_MIN_ROWS for a road name of SHORT_ROAD characters, do they come
-   from the trigram GIN index on Address.search_text, in one index scan over every
-   address (9–13 ms of PostgreSQL CPU at a million addresses):
+   few dozen rows filtered by the conditions below. When that finds nothing, or fewer
+   than ROAD_MIN_ROWS for a road name of SHORT_ROAD characters, the stored road names
+   one slip away from the query's (a character replaced or left out: LIKE patterns,
+   one_slip_patterns) are read the same way, their addresses added. Only when both
+   find nothing (no number, no road name before it, a road name two slips away), or
+   still too few for a short one, do they come from the trigram GIN index on
+   Address.search_text, in one index scan over every address (9–13 ms of PostgreSQL
+   CPU at a million addresses):
    - the query without its district must be word-similar to the address
      (`core <% search_text`, pg_trgm.word_similarity_threshold). A district is shared
      by a tenth of the city, so it is left out here; it counts in the ranking;
@@ -272,7 +275,15 @@ def _candidates(
         if road:
             cursor.execute(*_by_road(query, threshold, among))
             rows = cursor.fetchall()
-            if not rows or (len(rows) < ROAD_MIN_ROWS and _road_chars(query) <= SHORT_ROAD):
+            if _too_few(query, rows) and one_slip_patterns(query):
+                # A slip in the road name may leave too few trigrams in common with the
+                # stored one: the names one slip away from it (a LIKE over a few thousand
+                # names, not a scan of every address). The slip costs the whole query
+                # its word similarity too, so its addresses pass at the fallback's.
+                low = min(threshold, FALLBACK_THRESHOLD)
+                cursor.execute(*_by_road(query, low, among, one_slip=True))
+                rows = _merged(rows, cursor.fetchall())
+            if _too_few(query, rows):
                 rows = []  # no road like the query's, or maybe the wrong ones: all addresses
                 cursor.execute(
                     "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true), "
@@ -285,26 +296,68 @@ def _candidates(
         return [_row(values) for values in rows]
 
 
+def _too_few(query: Query, rows: list[tuple[Any, ...]]) -> bool:
+    """Whether the road names' candidates are too few to be the answer: none, or fewer
+    than ROAD_MIN_ROWS from a road name of SHORT_ROAD characters (see ROAD_MIN_ROWS)."""
+    return not rows or (len(rows) < ROAD_MIN_ROWS and _road_chars(query) <= SHORT_ROAD)
+
+
+def _merged(first: list[tuple[Any, ...]], second: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows of both lists, each address once (the re-rank orders them)."""
+    seen = {values[0] for values in first}
+    return first + [values for values in second if values[0] not in seen]
+
+
+def one_slip_patterns(query: Query) -> list[str]:
+    """LIKE patterns of the stored road names one slip away from the query's road name
+    (its districts aside): one character replaced (a homophone) or one left out, the name
+    a word of its own at the end (after a district, or alone). Empty when the name is
+    shorter than SHORT_ROAD characters (one slip from one character is any name)."""
+    words = [word for word in query.road.split(" ") if word not in query.districts]
+    length = sum(map(len, words))
+    if length < SHORT_ROAD:
+        return []
+    chars = [_LIKE_ESCAPES.get(char, char) for char in " ".join(words)]
+    # No character replaced in a name of SHORT_ROAD characters: _巷 keeps one character
+    # and matches hundreds of names, each ranked by word similarity (~13 µs a name).
+    replaced = [
+        "".join([*chars[:i], "_", *chars[i + 1 :]])
+        for i, char in enumerate(chars)
+        if char != " " and length > SHORT_ROAD
+    ]
+    dropped = ["".join([*chars[:i], "_", *chars[i:]]) for i in range(len(chars) + 1)]
+    return sorted({form for name in replaced + dropped for form in (name, f"% {name}")})
+
+
+_LIKE_ESCAPES = {"\\": "\\\\", "%": "\\%", "_": "\\_"}
+
+
 def _road_chars(query: Query) -> int:
     """Characters of the query's road name without the district(s) the caller named."""
     return sum(len(word) for word in query.road.split(" ") if word not in query.districts)
 
 
-def _by_road(query: Query, threshold: float, among: QuerySet[Address]) -> tuple[str, list[Any]]:
+def _by_road(
+    query: Query, threshold: float, among: QuerySet[Address], *, one_slip: bool = False
+) -> tuple[str, list[Any]]:
     """The statement of the candidates among the addresses of the road names that the
-    query's road name is word-similar to, read through the B-tree address_search_road;
-    the conditions of _by_index are applied to them as filters.
+    query's road name is word-similar to (one_slip: that are one slip away from it,
+    one_slip_patterns), read through the B-tree address_search_road; the conditions of
+    _by_index are applied to them as filters.
 
     Of each road name, the addresses whose house number starts with the query's number
     but its last digit, and at least its first two: "<name> 43" up to "<name> 44" for
-    438 (43, 430–439, 4300 …), "<name> 17…" for 17, "<name> 5…" for 5: the neighbours
-    that the trigram search ranks next after the number itself. Reading every number
-    of a road (a few hundred rows a name, each filter ~1.5 µs) cost as much as the index
-    scan it replaces."""
+    438 (43, 430–439, 4300 …), "<name> 17…" for 17: the neighbours that the trigram
+    search ranks next after the number itself. For 5, "<name> 5" only: "<name> 5…" is
+    5, 50–59 and 500–599 (~110 rows a name, the road statement's slowest queries), which
+    share one trigram with 5. Reading every number of a road (a few hundred rows a name,
+    each filter ~1.5 µs) cost as much as the index scan it replaces."""
     number = next(word for word in query.core.split(" ") if word[0].isdigit())
     digits = number[: len(number) - len(number.lstrip("0123456789"))]
     digits = digits[: max(len(digits) - 1, min(len(digits), 2))]
-    low, high = digits, digits[:-1] + chr(ord(digits[-1]) + 1)
+    # One digit: up to "<name> 50", so the number 5 and the words after it (" " < "0").
+    low = digits
+    high = f"{digits}0" if len(digits) == 1 else digits[:-1] + chr(ord(digits[-1]) + 1)
     scope, scope_params = _scope(among)
     conditions = [
         scope,
@@ -312,10 +365,11 @@ def _by_road(query: Query, threshold: float, among: QuerySet[Address]) -> tuple[
         "strict_word_similarity(%s, search_text) >= %s::float8",
         "strict_word_similarity(%s, search_text) >= %s::float8",
     ]
+    names = "name LIKE ANY(%s)" if one_slip else "%s <%% name"
     params: list[Any] = [
         query.normal,
         query.normal,
-        query.road,
+        one_slip_patterns(query) if one_slip else query.road,
         query.road,
         query.normal,
         f" {low}",
@@ -327,7 +381,7 @@ def _by_road(query: Query, threshold: float, among: QuerySet[Address]) -> tuple[
     # range of the B-tree: flattened, the planner may scan the table in the order of the
     # ORDER BY … LIMIT around it instead (seconds).
     source = f"""(
-            SELECT name FROM {NAME_TABLE} WHERE %s <%% name
+            SELECT name FROM {NAME_TABLE} WHERE {names}
             ORDER BY word_similarity(%s, name) DESC, similarity(%s, name) DESC, name
             LIMIT {ROAD_NAMES}
         ) n CROSS JOIN LATERAL (
