@@ -32,8 +32,9 @@ def limit_of(case: Case) -> tuple[int, str] | None:
     return None
 
 
-def start(case: Case, at: dt.datetime) -> None:
-    """Start the clock at `at` (a dispatch): deadline, warning time, next check."""
+def start(case: Case, at: dt.datetime, *, days: calendar.WorkingCalendar | None = None) -> None:
+    """Start the clock at `at` (a dispatch): deadline, warning time, next check. `days`:
+    a working calendar the caller holds already (the intake's, for 自动立案派遣)."""
     case.warned = case.overdue = False
     case.escalation_level = 0
     case.paused_remaining_s = None
@@ -44,7 +45,7 @@ def start(case: Case, at: dt.datetime) -> None:
         return
     amount, unit = limit
     case.limit_unit = unit
-    days = calendar.WorkingCalendar.around(at)  # one query for both computations
+    days = days or calendar.WorkingCalendar.around(at)  # one query for both computations
     case.due_at = calendar.deadline(at, amount, unit, calendar=days)
     case.warn_at = calendar.warning_time(
         at, case.due_at, unit, settings.SLA_WARNING_SHARE, calendar=days

@@ -13,7 +13,7 @@ report, both allowed in turn by the table) into one winner and one Conflict.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ from incidents.history import record
 from incidents.models import FINAL_STATES, Case, CaseEvent, Satisfaction, State
 from incidents.photos import attach, check_photos
 from incidents.services import Intake, Report, Ticket, case_report, case_ticket
-from layers.models import Category, Role, Staff, Tier, Unit
+from layers.models import Category, LimitUnit, Role, Staff, Tier, Unit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -106,11 +106,13 @@ def _finish(
     from_state: str | None = None,
     unit_id: int | None = None,
     save: bool = True,
+    fields: Collection[str] | None = None,
 ) -> CaseEvent:
     """Apply the transition's state and write history and live event. `from_state`: the
     state before, when the caller already changed it (an approved 缓办 suspends);
     `unit_id`: the co-unit whose part the action is about (协办); `save=False`: the next
-    transition of the same transaction saves the case (incidents.history.record)."""
+    transition of the same transaction saves the case; `fields`: the columns changed, for
+    an UPDATE of those alone (incidents.history.record)."""
     from_state = from_state or case.state
     if transition.target is not None:
         case.state = transition.target
@@ -125,6 +127,7 @@ def _finish(
         data=data,
         unit_id=unit_id,
         save=save,
+        fields=fields,
     )
     attach(case, checked, event)
     return event
@@ -267,65 +270,77 @@ def _add_parts(
                note=note, data=data, unit_id=unit.pk)  # fmt: skip
 
 
-def case_autodispatch(*, case_id: int, case: Case | None = None) -> Case | None:
-    """自动立案派遣: file and dispatch a new report at once when the rule that routes it
-    says so. Runs after intake committed (the report is saved whatever happens here);
-    returns the case if it was dispatched, None if it waits for a dispatcher.
-
-    `case`: the caller's copy of the new case, updated in place (its related rows are
-    loaded already); its row is locked and its state checked all the same."""
-    with transaction.atomic():
-        locked = Case.objects.select_for_update().filter(pk=case_id).values("state").first()
-        if locked is None or locked["state"] != State.REPORTED:
-            return None
-        if case is None:
-            case = Case.objects.select_related("category", "district").get(pk=case_id)
-        now = clock.now()
-        try:
-            chosen = route(case, at=now)
-        except NoUnit:
-            return None
-        if chosen.rule is None or not chosen.rule.auto_dispatch:
-            return None
-        note = f"自动立案派遣（规则{chosen.rule.order}）"
-        case.filed_at = now
-        # Filed and dispatched at once: the dispatch below saves the case for both.
-        _finish(case, None, None, TRANSITIONS["file"], note=note, save=False)
-        data = _assign(case, chosen, None)
-        case.dispatched_at = now
-        deadlines.start(case, now)
-        _finish(case, None, None, TRANSITIONS["dispatch"], note=note, data=data)
-    return case
-
-
 def case_take_report(*, user: User, report: Report) -> Intake:
     """An inspector's report in: intake (placement, history, live event), then 自动立案派遣
     when the rule that routes it says so."""
-    return _taken(case_report(user=user, report=report, prepare=_intake_deadlines))
+    taking = _Taking()
+    return case_report(user=user, report=report, prepare=taking.prepare, then=taking.then)
 
 
 def case_take_ticket(*, user: User, ticket: Ticket) -> Intake:
     """A ticket in, whatever brought it (12345 operator, Open311 client): intake (address
     or point, placement, history, live event), then 自动立案派遣 when its rule says so."""
-    return _taken(case_ticket(user=user, ticket=ticket, prepare=_intake_deadlines))
+    taking = _Taking()
+    return case_ticket(user=user, ticket=ticket, prepare=taking.prepare, then=taking.then)
 
 
-def _intake_deadlines(case: Case) -> None:
-    """The deadlines that run from the intake, set on the new case before its INSERT:
-    立案 (every case), and a 12345 work order's reply (dispatch.hotline)."""
-    limit = StageLimit.objects.filter(stage=Stage.FILE).first()
-    if limit is not None:
-        case.file_due_at = calendar.deadline(case.created_at, limit.limit, limit.unit)
-    if hotline.is_ticket(case):
-        hotline.start_reply_clock(case, case.created_at)
+class _Taking:
+    """Dispatch's part of one intake: the deadlines that run from it, set before the
+    case's INSERT (prepare), and 自动立案派遣 right after its history entry, in the
+    intake's own savepoint (then). The two share one working calendar: the 立案 deadline
+    and the dispatch deadline need the same days (one query, not two)."""
+
+    def __init__(self) -> None:
+        self.days: calendar.WorkingCalendar | None = None
+
+    def calendar_at(self, at: dt.datetime) -> calendar.WorkingCalendar:
+        if self.days is None:
+            self.days = calendar.WorkingCalendar.around(at)
+        return self.days
+
+    def prepare(self, case: Case) -> None:
+        """立案 (every case), and a 12345 work order's reply (dispatch.hotline)."""
+        limit = StageLimit.objects.filter(stage=Stage.FILE).first()
+        if limit is not None:
+            working = limit.unit != LimitUnit.CALENDAR_HOURS  # else no calendar, no query
+            days = self.calendar_at(case.created_at) if working else None
+            case.file_due_at = calendar.deadline(
+                case.created_at, limit.limit, limit.unit, calendar=days
+            )
+        if hotline.is_ticket(case):
+            hotline.start_reply_clock(case, case.created_at)
+
+    def then(self, case: Case) -> None:
+        """自动立案派遣: file and dispatch the new report at once when the rule that routes
+        it says so; else it waits for a dispatcher. It runs in the savepoint that
+        inserted the case (incidents.services.Then): no other transaction sees the case
+        yet, so there is no row to lock and no state to check again, and its live events
+        are numbered by the intake's one pass after commit."""
+        now = clock.now()
+        try:
+            chosen = route(case, at=now)
+        except NoUnit:
+            return
+        if chosen.rule is None or not chosen.rule.auto_dispatch:
+            return
+        note = f"自动立案派遣（规则{chosen.rule.order}）"
+        before = _columns(case)
+        case.filed_at = now
+        # Filed and dispatched at once: the dispatch below saves the case for both.
+        _finish(case, None, None, TRANSITIONS["file"], note=note, save=False)
+        data = _assign(case, chosen, None)
+        case.dispatched_at = now
+        deadlines.start(case, now, days=self.calendar_at(now))
+        # The columns filing and dispatching changed (and the state the dispatch sets),
+        # found by comparing, so that a column the clock starts setting is not missed.
+        after = _columns(case)
+        changed = {"state", *(name for name, value in after.items() if value != before[name])}
+        _finish(case, None, None, TRANSITIONS["dispatch"], note=note, data=data, fields=changed)
 
 
-def _taken(result: Intake) -> Intake:
-    if result.created:
-        # Intake has written the case: the report stands whatever routing finds. A
-        # dispatch updates result.case in place.
-        case_autodispatch(case_id=result.case.pk, case=result.case)
-    return result
+def _columns(case: Case) -> dict[str, Any]:
+    """The case's column values, by attribute name (the geometry is not copied)."""
+    return {f.attname: getattr(case, f.attname) for f in Case._meta.concrete_fields}
 
 
 def _routed(case: Case, now: Any) -> Route:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from gridmgmt import clock
@@ -25,17 +26,20 @@ def record(
     data: dict[str, Any] | None = None,
     unit_id: int | None = None,
     save: bool = True,
+    fields: Collection[str] | None = None,
 ) -> CaseEvent:
     """Save `case` (already changed by the caller), append its history entry and queue
     its live event. Runs inside the caller's transaction, as its last writes.
     `unit_id`: the unit the entry is about when not the case's own (a co-unit's part,
     协办: the unit then sees the case, incidents.access.assigned, and gets its events).
     `save=False`: the caller records a second entry right after, in the same transaction,
-    and that one saves the case for both (one UPDATE of the row, not two)."""
+    and that one saves the case for both (one UPDATE of the row, not two). `fields`: the
+    columns the caller changed, when it knows them all: the UPDATE writes those and
+    `updated_at`, not the row's ~70 columns."""
     now = clock.now()
     case.updated_at = now
     if save:
-        case.save()
+        case.save(update_fields=None if fields is None else {*fields, "updated_at"})
     event = CaseEvent.objects.create(
         case=case,
         at=now,

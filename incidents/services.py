@@ -96,6 +96,10 @@ class Ticket:
 # Called with a new case before it is first saved: what the caller adds to every new case
 # (dispatch: the deadlines that run from the intake), written in the case's one INSERT.
 Prepare = Callable[[Case], None]
+# Called with the new case after its history entry, in the same transaction and savepoint
+# (dispatch: 自动立案派遣). The case was inserted by this very block, so no other
+# transaction can see it yet: nothing to lock, and its state is the intake's.
+Then = Callable[[Case], None]
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,9 @@ class Intake:
     created: bool  # False: the same report was sent before and this is its case
 
 
-def case_report(*, user: User, report: Report, prepare: Prepare | None = None) -> Intake:
+def case_report(
+    *, user: User, report: Report, prepare: Prepare | None = None, then: Then | None = None
+) -> Intake:
     staff = _staff_with_role(user, Role.INSPECTOR)
     photos = check_photos(report.photos)
     body = _fingerprint(report, photos)
@@ -130,10 +136,12 @@ def case_report(*, user: User, report: Report, prepare: Prepare | None = None) -
     case.body_hash = body
     case.component_code = _component(report.component_code)
     case.entity_id = _entity(report.entity_id)
-    return _save_new(case, user, staff, photos, prepare)
+    return _save_new(case, user, staff, photos, prepare, then)
 
 
-def case_ticket(*, user: User, ticket: Ticket, prepare: Prepare | None = None) -> Intake:
+def case_ticket(
+    *, user: User, ticket: Ticket, prepare: Prepare | None = None, then: Then | None = None
+) -> Intake:
     staff = _staff_with_role(user, Role.HOTLINE)
     body = _fingerprint(ticket, [])
     if ticket.client_uuid and (
@@ -167,7 +175,7 @@ def case_ticket(*, user: User, ticket: Ticket, prepare: Prepare | None = None) -
     case.reply_term = _choice(ticket.reply_term, ReplyTerm, "reply_term")
     if case.reply_term and not case.ticket_type:
         raise InvalidInput(_("选择答复时限类别前请先选择工单类型。"), field="ticket_type")
-    return _save_new(case, user, staff, [], prepare)
+    return _save_new(case, user, staff, [], prepare, then)
 
 
 def _choice(value: str, choices: type[TicketType] | type[ReplyTerm], field: str) -> str:
@@ -419,6 +427,7 @@ def _save_new(
     staff: Staff | None,
     photos: list[CheckedPhoto],
     prepare: Prepare | None,
+    then: Then | None,
 ) -> Intake:
     if prepare is not None:
         prepare(case)
@@ -432,6 +441,8 @@ def _save_new(
                 case.ticket_no = ticket_number(case)
             event = record(case, action="report", from_state="", actor=user, staff=staff)
             attach(case, photos, event)
+            if then is not None:
+                then(case)
     except IntegrityError:
         # The same UUID committed by a concurrent resend of this report.
         if case.client_uuid is None:

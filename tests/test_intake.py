@@ -3,18 +3,24 @@ duplicates and the errors a person can act on."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
 from django.contrib.auth.models import User
 
+from dispatch import calendar, deadlines, services
+from dispatch.models import CalendarDay
+from gridmgmt import clock
 from incidents.models import Case, CaseEvent, Outbox, State
+from incidents.services import Location, Report
 from layers.datum import Datum, from_storage
 from layers.models import Area
 from tests.cast import centre
 from tests.loop import (
     INSPECTOR_CELL,
     OTHER_STREET_CELL,
+    SHANGHAI,
     act,
     client_for,
     event_category,
@@ -163,3 +169,46 @@ def test_it_offers_and_merges_a_likely_duplicate(
     latest = Outbox.objects.filter(case_id=first).order_by("-id").first()
     assert latest is not None and latest.kind == "case.merge_in"
     assert loop["hotline"].pk in latest.user_ids and loop["inspector"].pk in latest.user_ids
+
+
+def test_an_auto_dispatched_report_gets_both_deadlines_from_one_calendar(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    # Friday 17:30, and Monday a public holiday: the intake and 自动立案派遣 share one
+    # read of the calendar, which must hold the holiday for both deadlines.
+    CalendarDay.objects.create(date=dt.date(2026, 11, 30), is_workday=False, name="假日")
+    friday = dt.datetime(2026, 11, 27, 17, 30, tzinfo=SHANGHAI)
+    with clock.travel(friday, tick=False):
+        body = report(loop["inspector"], small_city, category="0501").json()["case"]
+    assert body["state"] == State.DISPATCHED
+    case = Case.objects.select_related("category").get(pk=body["id"])
+    # 立案: one working hour, half of it on Friday, the rest from Tuesday's opening.
+    assert case.file_due_at == dt.datetime(2026, 12, 1, 9, 30, tzinfo=SHANGHAI)
+    # The dispatch deadline and warning: as a calendar read for them alone gives.
+    limit = deadlines.limit_of(case)
+    assert limit is not None and case.dispatched_at == friday
+    amount, unit = limit
+    assert case.due_at == calendar.deadline(friday, amount, unit)
+    assert case.due_at.astimezone(SHANGHAI).date() >= dt.date(2026, 12, 1)
+    assert case.warn_at == calendar.warning_time(friday, case.due_at, unit)
+
+
+def test_an_auto_dispatched_case_is_saved_as_the_service_left_it(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    # 自动立案派遣 updates only the columns it changed (dispatch.services._Taking.then):
+    # every column of the row must still be what the service's copy of the case holds.
+    point = centre(small_city[INSPECTOR_CELL])
+    location = Location(point.x, point.y, Datum.WGS84, accuracy_m=5.0)
+    report_in = Report(
+        client_uuid=uuid.uuid4(), category_id=event_category("0501").pk,
+        description="占道经营", location=location,
+    )  # fmt: skip
+    case = services.case_take_report(user=loop["inspector"], report=report_in).case
+    assert case.state == State.DISPATCHED and case.unit_id is not None
+    assert case.due_at is not None and case.file_due_at is not None
+    saved = Case.objects.get(pk=case.pk)
+    for column in Case._meta.concrete_fields:
+        assert getattr(saved, column.attname) == getattr(case, column.attname), column.attname
+    # One UPDATE of the row after its INSERT: that the row holds the dispatch proves it.
+    assert saved.filed_at == saved.dispatched_at == case.dispatched_at

@@ -22,12 +22,14 @@ WAITING, AUTO = "0101", "0501"
 # (category, earlier reports nearby) → queries of the request. One transaction: the
 # deadlines that run from the intake are in the case's INSERT (no UPDATE of it after),
 # and the request's audit row is written inside it (audit.middleware.atomic_write);
-# 自动立案派遣 saves the case once for its two history entries (filed, dispatched).
+# 自动立案派遣 saves the case once for its two history entries (filed, dispatched). Routing
+# runs in the intake's savepoint, on the case it just inserted: no savepoint of its own,
+# no lock of the row; the 立案 and dispatch deadlines read the calendar's days once.
 EXPECTED = {
-    (WAITING, 0): 22,
-    (WAITING, 2): 22,
-    (AUTO, 0): 30,
-    (AUTO, 2): 30,
+    (WAITING, 0): 19,
+    (WAITING, 2): 19,
+    (AUTO, 0): 26,
+    (AUTO, 2): 26,
 }
 
 
@@ -68,7 +70,16 @@ def test_intake_query_count(
     assert sum("INSERT INTO incidents_outbox" in s for s in sql) == (3 if category == AUTO else 1)
     assert not any("outboxcounter" in s for s in sql)
     # The case: one INSERT, and one UPDATE when it is filed and dispatched at intake.
-    assert sum(s.startswith('UPDATE "incidents_case"') for s in sql) == (category == AUTO)
+    updates = [s for s in sql if s.startswith('UPDATE "incidents_case"')]
+    assert len(updates) == (category == AUTO)
+    # … of the columns filing and dispatching changed, not the row's ~70 (the geometry).
+    assert not any('"geom"' in s or '"description"' in s for s in updates)
+    # No lock of the row the request inserted; the calendar's days read once, also for
+    # the two deadlines of 自动立案派遣 (立案 and dispatch). (Rendering a case with a
+    # deadline reads the calendar's last year besides: MAX(date), no range.)
+    assert not any("FOR UPDATE" in s for s in sql)
+    days = [s for s in sql if 'FROM "dispatch_calendarday"' in s and "BETWEEN" in s]
+    assert len(days) == 1, days
 
 
 def test_likely_duplicates_endpoint_query_count(
@@ -98,11 +109,12 @@ def test_numbering_after_commit_is_one_short_transaction(
     with CaptureQueriesContext(connection) as queries:
         for callback in callbacks:
             callback()
-    # Per callback: SAVEPOINT (the test's transaction stands for the commit), the
-    # advisory lock, the numbering statement, RELEASE. Two callbacks: the report's
-    # transaction and auto-dispatch's; the second finds nothing left.
-    assert len(callbacks) == 2
-    assert len(queries.captured_queries) == 8
+    # One pass for the report's transaction, auto-dispatch included (it runs in the
+    # intake's savepoint): SAVEPOINT (the test's transaction stands for the commit), the
+    # advisory lock, the numbering statement, RELEASE. It numbers all three events.
+    assert len(callbacks) == 1
+    assert len(queries.captured_queries) == 4
+    assert not Outbox.objects.filter(seq__isnull=True).exists()
     case = Case.objects.get(pk=response.json()["case"]["id"])
     kinds = Outbox.objects.filter(case=case).order_by("seq").values_list("kind", "seq")
     first = kinds[0][1]
