@@ -158,6 +158,8 @@ OVERLOAD_RETRY_AFTER = env_int("OVERLOAD_RETRY_AFTER", 5)
 # the test database can be created by a role that is not a superuser. Empty = template1.
 _test_template = env_str("DATABASE_TEST_TEMPLATE", "gridmgmt_template")
 _test_name = env_str("DATABASE_TEST_NAME", "")  # to run two suites at once on one server
+# ... and on one Redis: their rate counters and live events apart (the prefixes below).
+_suite = f"-{_test_name}" if _test_name else ""
 DATABASES["default"]["TEST"] = {
     key: value for key, value in {"TEMPLATE": _test_template, "NAME": _test_name}.items() if value
 }
@@ -213,7 +215,7 @@ CHANNEL_LAYERS = {
         # The prefix separates deployments (or test runs) sharing one Redis.
         "CONFIG": {
             "hosts": [CHANNEL_REDIS_HOST],
-            "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
+            "prefix": env_str("CHANNEL_LAYER_PREFIX", f"asgi{_suite}"),
         },
     }
 }
@@ -331,7 +333,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "gridmgmt"),
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", f"gridmgmt{_suite}"),
         # A Redis that does not answer costs a request at most this long (the limits
         # then let it through).
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},

@@ -1,6 +1,6 @@
 """The command map in Debian's chromium reads as a map: a legend, area names as labels,
 a cell's popup with its code and name, a numbered cluster where cases lie on one spot,
-and no zooming past the tiles' range."""
+and no zooming past the tiles' range; it opens on the user's area at once."""
 
 from __future__ import annotations
 
@@ -150,3 +150,28 @@ def test_the_command_map_has_a_legend_labels_popups_clusters_and_a_zoom_limit(
     board.locator(".case-stack").click()
     expect(board.locator(".map-popup[data-layer='stack'] a[data-case]")).to_have_count(3)
     assert errors == []
+
+
+def test_a_view_set_while_the_page_opens_is_kept(
+    transactional_db: None,
+    loop: dict[str, User],
+    small_city: dict[str, Area],
+    browser: Browser,
+    server: str,
+) -> None:
+    # A view set as soon as the map exists (a search result, a GPS fix) is kept, not
+    # undone by an opening animation that ends after it.
+    servable_passwords()
+    centre = small_city[INSPECTOR_CELL].geom.centroid
+    page = log_in(browser, server, "city", viewport=DESKTOP)
+    page.goto("/map/command/", wait_until="commit")
+    page.wait_for_function(on_page("() => $map !== undefined"), polling=10)
+    opening = page.evaluate(on_page("$map.getZoom()"))
+    page.evaluate(
+        on_page("([lat, lon]) => $map.setView([lat, lon], 17, {animate: false})"),
+        [centre.y, centre.x],
+    )
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(1000)  # longer than any zoom animation of Leaflet's (0.25 s)
+    assert opening != 17
+    assert page.evaluate(on_page("$map.getZoom()")) == 17
