@@ -26,10 +26,13 @@
    the old post's: it reloads. */
 
 var STORAGE_KEY = "gridLive.lastSeq";
+// The server's close codes are 4000 + the HTTP status they mean (map_ui/live/checks.py).
+var CLOSE_BASE = 4000;
 // Close codes after which reconnecting cannot help (the session is gone, no rights,
 // or our own message was wrong): the page says so and stops.
-var FINAL_CODES = { 4400: true, 4401: true, 4403: true };
-var POST_CHANGED = 4205;
+var FINAL_CODES = {};
+[400, 401, 403].forEach(function (status) { FINAL_CODES[CLOSE_BASE + status] = true; });
+var POST_CHANGED = CLOSE_BASE + 205; // 205 Reset Content
 var TRY_AGAIN = 1013; // the server's Redis is away: come back soon, it may be brief
 var MIN_DELAY = 1000;
 var MAX_DELAY = 30000;
