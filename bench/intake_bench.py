@@ -11,8 +11,9 @@ into its cell, checked against the inspector's cells and for likely duplicates, 
 with its history and outbox events, routed, rendered; its events are numbered after
 commit (incidents.outbox.sequence).
 
-Prints, for each path, req/s, p50/p95/p99 latency and the server's CPU ms per request
-(utime + stime of the uvicorn processes from /proc, which stays fair on a loaded machine),
+Prints, for each path, req/s, p50/p95/p99 latency, the server's CPU ms per request
+(utime + stime of the uvicorn processes from /proc, which stays fair on a loaded machine)
+and what the database's busy backends waited for (a row lock, the sequencer's lock, I/O),
 beside two baselines of the same run:
 - the floor: an authenticated GET of one catalogue row, same server, client, connections;
 - the lean SQL bound: the same rows written in plain SQL (psycopg, prepared statements,
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -131,12 +133,75 @@ class Phase:
     cpu_ms: float | None  # server CPU per request
     load: float
     detail: str = ""
+    waits: str = ""  # what the bench database's busy backends waited for (Waits)
 
     def line(self) -> str:
         cpu = f"{self.cpu_ms:>8.1f}" if self.cpu_ms is not None else f"{'-':>8}"
         return (
             f"{self.label:<46} {self.requests / self.seconds:>8,.0f} {self.p50:>7.1f} "
-            f"{self.p95:>7.1f} {self.p99:>7.1f} {cpu} {self.load:>6.2f}"
+            f"{self.p95:>7.1f} {self.p99:>7.1f} {cpu} {self.load:>6.2f}  {self.waits}"
+        )
+
+
+class Waits:
+    """What the bench database's busy backends wait for during a phase: pg_stat_activity
+    sampled every 0.1 s from a thread of its own. A row lock ("row": another transaction
+    holds the row until it commits) or the sequencer's advisory lock ("seq") caps the
+    writes however many cores there are; "io" is the WAL's flush; "run" is working."""
+
+    KINDS = {("Lock", "transactionid"): "row", ("Lock", "tuple"): "row",
+             ("Lock", "advisory"): "seq", ("IO", None): "io", ("LWLock", None): "lwlock",
+             (None, None): "run"}  # fmt: skip
+
+    def __enter__(self) -> Waits:
+        import threading
+
+        self.counts: dict[str, int] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        import psycopg
+
+        with psycopg.connect(BENCH_DB, autocommit=True) as conn:
+            while not self.stop.wait(0.1):
+                for kind, event in conn.execute(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE "
+                    "datname = current_database() AND state = 'active' "
+                    "AND pid <> pg_backend_pid()"
+                ):
+                    name = self.KINDS.get((kind, event)) or self.KINDS.get((kind, None), "other")
+                    self.counts[name] = self.counts.get(name, 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @staticmethod
+    def settle(timeout: float = 60.0) -> None:
+        """Wait until no backend of the bench database is busy: the server may still be
+        working off the previous phase's requests after wrk has gone (its threads hold
+        the requests they had read), which would be measured as this phase's."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(BENCH_DB, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state <> 'idle' AND pid <> pg_backend_pid()"
+                ).fetchone()
+                if row is not None and row[0] == 0:
+                    return
+                time.sleep(0.1)
+
+    def summary(self) -> str:
+        total = sum(self.counts.values()) or 1
+        return " ".join(
+            f"{name} {n * 100 // total}%"
+            for name, n in sorted(self.counts.items(), key=lambda item: -item[1])
         )
 
 
@@ -363,12 +428,14 @@ def run_wrk(
         **os.environ, "INTAKE_BENCH_DATA": str(data), "INTAKE_BENCH_THREADS": str(args.threads),
         "INTAKE_BENCH_PATH": path, "INTAKE_BENCH_METHOD": method,
     }  # fmt: skip
+    Waits.settle()
     before = server_ticks(server_pid)
-    result = subprocess.run(
-        ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{duration:g}s",
-         "--timeout", "10s", "-s", str(script), f"http://{HOST}:{PORT}{path}"],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    with Waits() as waits:
+        result = subprocess.run(
+            ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{duration:g}s",
+             "--timeout", "10s", "-s", str(script), f"http://{HOST}:{PORT}{path}"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
     ticks = server_ticks(server_pid) - before
     load = os.getloadavg()[0]
     line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))
@@ -378,7 +445,7 @@ def run_wrk(
     ok = sum(v for k, v in statuses.items() if k.startswith("2"))
     phase = Phase(
         label, ok, float(figures["seconds"]), figures["p50"], figures["p95"], figures["p99"],
-        ticks * 1000 / TICK / max(ok, 1), load, f"{statuses}",
+        ticks * 1000 / TICK / max(ok, 1), load, f"{statuses}", waits.summary(),
     )  # fmt: skip
     if ok != n:
         print(f"{label}: {n - ok} of {n} requests failed ({statuses}); figures count 2xx only")
@@ -704,10 +771,12 @@ def main() -> None:
     unnumbered = Outbox.objects.filter(seq__isnull=True).count()
     plan = lean_plan(auto)
     connection.close()
-    lean = asyncio.run(
-        lean_bound(plan, lean_reports(inspectors, auto, waiting, 4000, args.seed + 3),
-                   args.connections, args.duration)
-    )  # fmt: skip
+    with Waits() as waits:
+        lean = asyncio.run(
+            lean_bound(plan, lean_reports(inspectors, auto, waiting, 4000, args.seed + 3),
+                       args.connections, args.duration)
+        )  # fmt: skip
+    lean = dataclasses.replace(lean, waits=waits.summary())
 
     statuses = figures["statuses"]
     assert isinstance(statuses, dict)
@@ -722,7 +791,7 @@ def main() -> None:
     print(f"reports with likely duplicates: {created - no_dup} of {created}; cases written by "
           f"the server: {states}; photos: {photos}; events not numbered: {unnumbered}")  # fmt: skip
     print(f"\n{'path':<46} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-          f"{'CPU ms':>8} {'load':>6}")  # fmt: skip
+          f"{'CPU ms':>8} {'load':>6}  busy backends waiting")  # fmt: skip
     for phase in (intake, *([before] if before else []), floor_phase, lean):
         print(phase.line())
     print(
@@ -736,7 +805,8 @@ def main() -> None:
         print("\nin-process, one report at a time (Django test client, no server), per report:")
         print("\n".join(cpu_lines))
     print("\nCPU ms: utime + stime of the uvicorn processes per request (from /proc); "
-          "load: 1-minute load average at the end of the phase")  # fmt: skip
+          "load: 1-minute load average at the end of the phase; busy backends waiting: "
+          "samples of the bench database's active backends (Waits)")  # fmt: skip
     ok = intake.requests / intake.seconds >= 300 and intake.p95 <= 100
     print(f"target (≥ 300 reports/s, p95 ≤ 100 ms): {'met' if ok else 'NOT met'}")
 
