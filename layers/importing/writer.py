@@ -1,5 +1,6 @@
-"""The database side of an import. Batches are sent with COPY from a background thread,
-so PostgreSQL parses one batch while Python prepares the next. Two ways in:
+"""The database side of an import. Batches are sent with COPY in binary format from a
+background thread, so PostgreSQL writes one batch while Python prepares the next. Two
+ways in:
 
 - Into an empty layer (the first load of a city, or a full reload after TRUNCATE):
   COPY straight into the layer's table, with its indexes dropped first and built again
@@ -13,21 +14,27 @@ so PostgreSQL parses one batch while Python prepares the next. Two ways in:
 
 Dropping indexes makes readers of the layer wait for the rest of the import's
 transaction; one import per layer runs at a time either way (the table is locked).
+
+A first load also lets other apps stand in for their row-keeping triggers (first_load).
 """
 
 from __future__ import annotations
 
-import io
+import datetime as dt
+import struct
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from django.conf import settings
 from django.db import connection
+from django.dispatch import Signal
 
 from layers.importing.specs import LayerSpec
 
@@ -39,6 +46,33 @@ COPY_CHUNK = 8 << 20
 _EWKB_POINT = np.dtype(
     [("order", "u1"), ("type", "<u4"), ("srid", "<u4"), ("x", "<f8"), ("y", "<f8")]
 )
+# COPY's binary format: a header (signature, flags, no extension), then per row the
+# number of fields and each field as its length (-1: NULL) and bytes, then a trailer.
+# PostgreSQL reads each value with its type's binary input: no text to parse, and the
+# points go in as EWKB rather than hex. Values are big-endian.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+_NULL_FIELD = pa.scalar(struct.pack(">i", -1), pa.binary())
+_FIXED = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float8": ">f8", "timestamptz": ">i8"}
+_TEXT = {"text", "varchar"}
+_POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+# Sent by a first load into an empty layer before it writes, inside the import's
+# transaction, with `spec`. A statement-level INSERT trigger that reads the statement's
+# transition table makes PostgreSQL keep every row written for it (~1 s per million rows,
+# docs/performance.md); an app that owns such a trigger may answer with a StandIn: the
+# trigger is switched off for the load, and `write` is given the distinct cells the rows
+# were placed in, to write in the same transaction what the trigger would have written.
+first_load = Signal()
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A receiver's answer to first_load: its trigger on the layer, and what does its work."""
+
+    trigger: str
+    write: Callable[[list[int]], None]
 
 
 def text_columns(spec: LayerSpec) -> list[str]:
@@ -66,15 +100,65 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
-def _ewkb_hex(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
+def _ewkb(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> npt.NDArray[np.void]:
     points = np.empty(len(lon), dtype=_EWKB_POINT)
     points["order"] = 1
     points["type"] = 0x20000001
     points["srid"] = settings.GRID_SRID
     points["x"] = lon
     points["y"] = lat
-    hex_text = np.frombuffer(points.tobytes().hex().encode(), dtype=f"S{2 * _EWKB_POINT.itemsize}")
-    return pa.array(hex_text, pa.binary()).cast(pa.string())
+    return points
+
+
+def _fixed_fields(values: npt.NDArray[Any], null: npt.NDArray[np.bool_] | None) -> pa.Array:
+    """Fixed-size values as fields of binary COPY: each one's length, then its bytes."""
+    fields = np.empty(len(values), dtype=[("length", ">i4"), ("value", values.dtype)])
+    fields["length"] = values.dtype.itemsize
+    fields["value"] = values
+    width = fields.dtype.itemsize
+    out = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(width), len(values), [None, pa.py_buffer(fields.tobytes())]
+    ).cast(pa.binary())
+    if null is not None and null.any():
+        out = pc.if_else(pa.array(null), _NULL_FIELD, out)
+    return out
+
+
+def _text_fields(column: pa.Array) -> pa.Array:
+    """Text as fields of binary COPY. NULL is written as '': the layers' text columns are
+    NOT NULL, and a missing value is empty text."""
+    text = pc.fill_null(column, "").cast(pa.binary())
+    length = np.asarray(pc.binary_length(text)).astype(">i4")
+    prefix = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(4), len(length), [None, pa.py_buffer(length.tobytes())]
+    ).cast(pa.binary())
+    return pc.binary_join_element_wise(prefix, text, b"")
+
+
+def binary_copy(table: pa.Table, types: dict[str, str]) -> memoryview:
+    """The rows of `table` in COPY's binary format, for the columns of `types` (name →
+    PostgreSQL type) in that order. `geom` is the point of the rows' `lon` and `lat`."""
+    table = table.combine_chunks()
+    fields = [pa.repeat(pa.scalar(struct.pack(">h", len(types)), pa.binary()), table.num_rows)]
+    for name, pg_type in types.items():
+        if pg_type == "geometry":
+            lon, lat = table["lon"].to_numpy(), table["lat"].to_numpy()
+            fields.append(_fixed_fields(_ewkb(lon, lat), None))
+            continue
+        column = table[name].chunk(0)
+        if pg_type in _TEXT:
+            fields.append(_text_fields(column))
+        elif pg_type in _FIXED:
+            null = np.asarray(column.is_null())
+            values = np.asarray(column.fill_null(0)).astype(_FIXED[pg_type])
+            fields.append(_fixed_fields(values, null))
+        else:
+            raise TypeError(f"{name}: no binary COPY for type {pg_type}")
+    rows = pc.binary_join_element_wise(*fields, b"")
+    # The rows' bytes, one after the other, are the data buffer of the joined array.
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32)
+    start, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
+    return memoryview(rows.buffers()[2])[start:end]
 
 
 class LayerWriter:
@@ -89,31 +173,27 @@ class LayerWriter:
         self.cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {self.table})")
         self.direct = bool(self.cursor.fetchone()[0])
         self.rebuild = self._drop_indexes() if self.direct else []
+        self.stand_ins = self._switch_off_triggers() if self.direct else []
+        self.cells: set[int] = set()
         self.written = 0
         self.whole_numbers = [c.name for c in spec.columns if c.max_value is not None]
-        text = [c for c in text_columns(spec) if c not in self.whole_numbers]
-        force_not_null = f"FORCE_NOT_NULL ({_quoted(text_columns(spec))})"
         if self.direct:
-            self.columns = [*data_columns(spec), "geom", "updated_at"]
+            columns = [*data_columns(spec), "geom", "updated_at"]
             target = self.table
             # The transaction's now(), as the merge path writes: the batch's rows are
             # those with this updated_at (layers.importing.core.rows_written).
             self.cursor.execute("SELECT now()")
-            self.now = self.cursor.fetchone()[0].isoformat()
-            # Whole numbers go in as numbers (an empty one is NULL), text as text.
-            force_not_null = f"FORCE_NOT_NULL ({_quoted(text)})"
+            self.now = (self.cursor.fetchone()[0] - _POSTGRES_EPOCH) // dt.timedelta(microseconds=1)
         else:
-            self.columns = [name for name, _ in staging_columns(spec)]
+            columns = [name for name, _ in staging_columns(spec)]
             # Unlogged: no WAL for rows that live a few seconds. Created in the import's
             # transaction, it disappears with a rollback too.
             target = f"import_staging_{uuid.uuid4().hex[:12]}"
-            columns = ", ".join(f'"{n}" {t}' for n, t in staging_columns(spec))
-            self.cursor.execute(f"CREATE UNLOGGED TABLE {target} ({columns})")
+            staged = ", ".join(f'"{n}" {t}' for n, t in staging_columns(spec))
+            self.cursor.execute(f"CREATE UNLOGGED TABLE {target} ({staged})")
         self.staging = target
-        self.copy_sql = (
-            f"COPY {target} ({_quoted(self.columns)}) FROM STDIN "
-            f"WITH (FORMAT csv, {force_not_null})"
-        )
+        self.types = self._column_types(target, columns)
+        self.copy_sql = f"COPY {target} ({_quoted(columns)}) FROM STDIN WITH (FORMAT binary)"
         # The thread uses the same psycopg connection, so the same transaction; the
         # caller does not touch the database while a batch is in flight.
         self.raw = connection.connection
@@ -126,17 +206,17 @@ class LayerWriter:
             return
         self.written += table.num_rows
         if self.direct:
-            table = table.append_column(
-                "geom", _ewkb_hex(table["lon"].to_numpy(), table["lat"].to_numpy())
-            )
-            table = table.append_column("updated_at", pa.array([self.now] * table.num_rows))
+            if self.stand_ins:
+                self.cells.update(pc.unique(table["cell_id"]).to_pylist())
+            table = table.append_column("updated_at", pa.repeat(self.now, table.num_rows))
+            # Whole numbers go in as numbers (an empty one is NULL), text as text.
             for column in self.whole_numbers:
                 text = table[column]
                 number = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
                 table = table.set_column(
                     table.schema.get_field_index(column), column, pc.cast(number, pa.int64())
                 )
-        self.pending = self.pool.submit(self._copy, table.select(self.columns))
+        self.pending = self.pool.submit(self._copy, table)
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -149,18 +229,29 @@ class LayerWriter:
         self.cursor.close()
 
     def _copy(self, table: pa.Table) -> None:
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
-        view = buffer.getbuffer()
+        rows = binary_copy(table, self.types)
         with self.raw.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
-            for start in range(0, len(view), COPY_CHUNK):
-                copy.write(view[start : start + COPY_CHUNK])
+            copy.write(_COPY_HEADER)
+            for start in range(0, len(rows), COPY_CHUNK):
+                copy.write(rows[start : start + COPY_CHUNK])
+            copy.write(_COPY_TRAILER)
+
+    def _column_types(self, table: str, columns: list[str]) -> dict[str, str]:
+        """Column → its PostgreSQL type's name, in the order of `columns`."""
+        self.cursor.execute(
+            "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+            [table],
+        )
+        types = dict(self.cursor.fetchall())
+        return {name: types[name] for name in columns}
 
     def finish(self) -> tuple[int, int]:
         """Write what is staged into the layer; returns (inserted, updated)."""
         self._wait()
         if self.direct:
             inserted, updated = self.written, 0
+            self._stand_in(sorted(c for c in self.cells if c is not None))
         else:
             inserted, updated = self._merge()
         for statement in self.rebuild:
@@ -221,6 +312,22 @@ class LayerWriter:
         self.cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [self.table])
         existing = max(float(self.cursor.fetchone()[0]), 0.0)
         return new_rows >= BULK_MIN_ROWS and new_rows >= existing / 3
+
+    def _switch_off_triggers(self) -> list[StandIn]:
+        """Switch off the triggers first_load's receivers stand in for. Only this
+        transaction writes the table (its indexes are dropped, so it is locked), and a
+        rollback switches them on again."""
+        answers: list[tuple[Any, Any]] = first_load.send(sender=self.spec.model, spec=self.spec)
+        stand_ins = [answer for _receiver, answer in answers if isinstance(answer, StandIn)]
+        for stand_in in stand_ins:
+            self.cursor.execute(f'ALTER TABLE {self.table} DISABLE TRIGGER "{stand_in.trigger}"')
+        return stand_ins
+
+    def _stand_in(self, cells: list[int]) -> None:
+        for stand_in in self.stand_ins:
+            self.cursor.execute(f'ALTER TABLE {self.table} ENABLE TRIGGER "{stand_in.trigger}"')
+            if cells:
+                stand_in.write(cells)
 
     def _drop_indexes(self) -> list[str]:
         return drop_indexes(self.cursor, self.table)
