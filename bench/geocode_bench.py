@@ -483,8 +483,8 @@ def lean_front_statements(
     cookie: str, points: list[tuple[float, float]]
 ) -> list[tuple[str, list[object]]]:
     """The statement of locate's path in front of Django (layers/api/locate_fast.py:
-    the session, its user, their post and the placement together) for `points`."""
-    from django.contrib.gis.geos import Point
+    the session, its user, their post and the grid's stamp together), once per point
+    (the point is placed in the server's process: the statement does not depend on it)."""
     from django.utils import timezone
 
     from gridmgmt.sessions import SessionStore
@@ -493,10 +493,7 @@ def lean_front_statements(
     key = cookie.split("=", 1)[1]
     user_id = int(SessionStore(key).load()["_auth_user_id"])
     now = timezone.now()
-    return [
-        (_statement(), [user_id, "cell", bytes(Point(x, y, srid=4326).ewkb), key, now])
-        for x, y in points
-    ]
+    return [(_statement(), [user_id, key, now]) for _ in points]
 
 
 def lean_sql_load(

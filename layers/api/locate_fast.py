@@ -18,13 +18,16 @@ untouched, before it has changed anything:
   not expired, whose signed data names that user and the backend that reads users
   with their post, with the session's hash of the password matching the current secret;
 - the user active and a superuser or on a post (LocateView's permissions);
-- the point checked and converted by layers.geoinput, and in a grid cell;
+- the point checked and converted by layers.geoinput, and in a grid cell hung under a
+  district, by this process's copy of the grid (layers.gridcache) when it is current;
 - the API's rate limit not reached (counted once, as DRF counts it).
 
 So every refusal — bad input, a point outside the city, an anonymous, expired or
 foreign session, a user without a post, a rate limit reached — is Django's own answer,
 word for word, in the user's language. The one statement here reads the session, the
-user and the placement together (a kept statement, prepared after a few runs), where
+user and the grid's stamp together (a kept statement, prepared after a few runs); the
+point is placed in the process's copy of the cells, which answers as layers.placement's
+statement does, borders included, and is loaded again when the stamp has changed.
 Django's path runs a statement for the session with its user and another for the
 placement.
 
@@ -66,6 +69,7 @@ from django.core import signals, signing
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import Error as DatabaseError
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.cookie import parse_cookie
 from django.middleware.clickjacking import XFrameOptionsMiddleware
@@ -80,13 +84,13 @@ from rest_framework.renderers import JSONRenderer
 from accounts.throttling import UserThrottle
 from gridmgmt import sessions
 from gridmgmt.security import ContentSecurityPolicyMiddleware
+from layers import gridcache
 from layers.api.locate import TIERS, LocateView
 from layers.datum import DEFAULT_DATUM, UnknownDatum, parse_datum
 from layers.geoinput import BadCoordinates, storage_point
 from layers.kept_statements import kept_cursor
-from layers.models import Staff, Tier
+from layers.models import Staff
 from layers.models.areas import in_language
-from layers.placement import LEAN_FIELDS, _place_sql
 
 log = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -224,19 +228,26 @@ class LeanLocate:
             return None
 
         with kept_cursor() as cursor:
-            where = [Tier.CELL.value, bytes(point.ewkb), key, timezone.now()]
-            cursor.execute(_statement(), [user_id, *where])
+            cursor.execute(_statement(), [user_id, key, timezone.now()])
             row = cursor.fetchone()
+        # The pooled connection goes back now, not at the request's end: what follows
+        # (the session's signature, the placement, the rate limit, the body) needs none,
+        # and requests holding it through that made others wait for the pool.
+        if not connection.in_atomic_block:
+            connection.close()
         if row is None:
             return None  # no such session, or expired
-        data, password, active, superuser, post, *placed = row
+        data, password, active, superuser, post, stamp = row
         if password is None or not active or not (superuser or post):
             return None  # no such user, inactive, or no post: Django's 401/403
         user = get_user_model()(pk=user_id, password=password)
         if not _signed_in(data, user):
             return None
-        areas = [placed[i * len(LEAN_FIELDS) : (i + 1) * len(LEAN_FIELDS)] for i in range(4)]
-        if any(area[0] is None for area in areas):
+        grid = gridcache.current(stamp)
+        if grid is None:
+            return None  # another thread's load of the changed grid took too long
+        areas = grid.place(point.x, point.y)
+        if areas is None:
             return None  # outside the city, or a cell not hung under a district
         # The API's rate limit, counted as DRF counts it (a Redis fault lets the request
         # through, logged); reached: Django counts again and answers its 429.
@@ -245,12 +256,11 @@ class LeanLocate:
 
         chosen = cookies.get(settings.LANGUAGE_COOKIE_NAME, "")
         language = chosen if translation.check_for_language(chosen) else settings.LANGUAGE_CODE
-        code, name, name_en = (LEAN_FIELDS.index(f) for f in ("code", "name", "name_en"))
         with translation.override(language):
-            # _place_sql() reads cell, community, street, district: TIERS upside down.
+            # The copy holds cell, community, street, district: TIERS upside down.
             body = {
-                tier: {"code": area[code], "name": in_language(area[name], area[name_en])}
-                for tier, area in zip(TIERS, reversed(areas), strict=True)
+                tier: {"code": code, "name": in_language(name, name_en)}
+                for tier, (code, name, name_en) in zip(TIERS, reversed(areas), strict=True)
             }
         content = self.renderer.render(body)
         length = str(len(content))
@@ -295,17 +305,17 @@ def _routes_to_locate(path: str) -> bool:
 @cache
 def _statement() -> str:
     """The session (if not expired), its user's password, is_active and is_superuser,
-    whether they hold a post, and the placement of the point (layers.placement's
-    statement: null columns when the point is in no cell)."""
+    whether they hold a post, and the grid's stamp (layers.gridcache: whether this
+    process's copy of the cells is current)."""
     from django.contrib.sessions.models import Session
 
     user = get_user_model()._meta.db_table
     return (
-        f"SELECT e.session_data, u.password, u.is_active, u.is_superuser, s.id, pl.*"
+        f"SELECT e.session_data, u.password, u.is_active, u.is_superuser, s.id, g.stamp"
         f" FROM {Session._meta.db_table} e"
         f" LEFT JOIN {user} u ON u.id = %s"
         f" LEFT JOIN {Staff._meta.db_table} s ON s.user_id = u.id"
-        f" LEFT JOIN LATERAL ({_place_sql()}) pl ON true"
+        f" CROSS JOIN layers_gridstamp g"
         f" WHERE e.session_key = %s AND e.expire_date > %s"
     )
 
