@@ -133,8 +133,11 @@ DATABASES["default"]["OPTIONS"] = {
     "prepare_threshold": _prepare_threshold,
 }
 # Each pooled connection is checked (one empty statement) before a request gets it, so
-# that a connection broken by a database restart is dropped, never handed out again.
+# that a connection broken by a database restart is dropped, never handed out again;
+# not when the pool handed it out less than this many seconds ago (it worked then; 0:
+# check every time). A connection cut within that second fails its request with a 503.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_POOL_CHECK_AFTER = env_float("DATABASE_POOL_CHECK_AFTER", 1.0)
 # PostGIS, with a request that found the database unavailable failing at once on its
 # later queries instead of waiting again (gridmgmt/database/base.py, gridmgmt/overload.py).
 DATABASES["default"]["ENGINE"] = "gridmgmt.database"

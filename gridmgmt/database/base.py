@@ -22,9 +22,14 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.contrib.gis.db.backends.postgis.base import DatabaseWrapper as PostGISWrapper
+from psycopg_pool import ConnectionPool
 
 from gridmgmt import overload
-from gridmgmt.database.connections import WatchedConnection, seconds_since_failure
+from gridmgmt.database.connections import (
+    WatchedConnection,
+    check_unless_recent,
+    seconds_since_failure,
+)
 
 _probing = threading.Lock()  # one probe at a time per process
 
@@ -42,6 +47,17 @@ def _probe(params: dict[str, Any]) -> None:
 
 
 class DatabaseWrapper(PostGISWrapper):
+    @property
+    def pool(self) -> Any:
+        # Django builds the pool with psycopg_pool's own check when CONN_HEALTH_CHECKS is
+        # on, and offers no option for another: the check is swapped once, as the pool is
+        # made (tests/test_pool_check.py fails should psycopg_pool rename the attribute).
+        made = self.alias in self._connection_pools  # type: ignore[attr-defined]
+        pool = super().pool
+        if not made and getattr(pool, "_check", None) is ConnectionPool.check_connection:
+            pool._check = check_unless_recent
+        return pool
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         earlier = overload.found_unavailable()
         if earlier is not None:
