@@ -575,7 +575,8 @@ async def lean_bound(
     )
     case_sql = _copy(
         "incidents_case", case_cols,
-        {"geom": point, "category_id": "%(category)s", "client_uuid": "%(uuid)s",
+        {"geom": point, "cell_id": "%(cell)s", "category_id": "%(category)s",
+         "client_uuid": "%(uuid)s",
          "description": "%(description)s", "state": "'reported'", "created_at": "now()",
          "updated_at": "now()", "unit_id": "NULL", "filed_at": "NULL",
          "dispatched_at": "NULL"},
@@ -621,7 +622,10 @@ async def lean_bound(
                 async with conn.transaction():
                     cur = conn.cursor()
                     await cur.execute(place_sql, r)
-                    await cur.fetchone()
+                    placed = await cur.fetchone()
+                    # The case in its own cell, as the intake places it (the per-cell
+                    # rollups' rows are the cell's): not the template case's.
+                    r["cell"] = placed[0] if placed else None
                     await cur.execute(duplicates_sql, r)
                     await cur.fetchall()
                     await cur.execute(case_sql, r)
