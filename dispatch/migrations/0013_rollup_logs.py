@@ -42,14 +42,7 @@ def as_log(upsert: str) -> tuple[str, str, str]:
     return table, log, fold
 
 
-def _function(name: str, body: str) -> str:
-    return f"""
-CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-{body};
-RETURN NULL;
-END $$
-"""
+_function = days._function  # a trigger function of one statement
 
 
 def log_operations(
