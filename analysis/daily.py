@@ -71,16 +71,17 @@ def _where(
 
 
 def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    fold()
     with connection.cursor() as cursor:
-        fold(cursor)
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def fold(cursor: Any) -> None:
+def fold() -> None:
     """Move what the case writes appended to analysis_daily_log into analysis_daily
     (migration 0006): before every read, and by the SLA worker on every pass."""
-    cursor.execute("SELECT analysis_daily_fold()")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT analysis_daily_fold()")
 
 
 def _monday(day: dt.date) -> dt.date:

@@ -57,9 +57,6 @@ class GridCopy:
         best = min(cells, key=self.codes.__getitem__)
         return self.areas[best]
 
-    def __contains__(self, stamp: int) -> bool:
-        return stamp == self.stamp
-
 
 def _load_sql() -> str:
     """The stamp and every cell piece with its cell and the cell's ancestors, in one
@@ -135,13 +132,13 @@ def current(stamp: int) -> GridCopy | None:
     seen; never of an earlier one."""
     global _copy
     copy = _copy
-    if copy is not None and stamp in copy:
+    if copy is not None and copy.stamp == stamp:
         return copy
     if not _loading.acquire(timeout=LOAD_WAIT):
         return None
     try:
         copy = _copy
-        if copy is None or stamp not in copy:
+        if copy is None or copy.stamp != stamp:
             copy = _copy = load()
         return copy
     finally:

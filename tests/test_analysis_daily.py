@@ -57,8 +57,7 @@ def make_case(city: dict[str, Area], code: str, category: Category, **fields: An
 def counts() -> dict[tuple[dt.date, int, int], tuple[int, ...]]:
     """The daily counts without the rows that sum to nothing."""
     out = {}
-    with connection.cursor() as cursor:
-        daily.fold(cursor)  # what the writes appended to the log (migration 0006)
+    daily.fold()  # what the writes appended to the log (migration 0006)
     for row in DailyCount.objects.all():
         figures = tuple(getattr(row, c) for c in COLUMNS)
         if any(figures):

@@ -12,7 +12,7 @@ log into the table in one short statement per table (DELETE … RETURNING into t
 upsert as before). Readers fold before they read (dispatch.evaluation.fold_rollups), and
 the SLA worker folds on every pass, so the tables read are what they were: exact.
 
-`as_log` and `log_operations` are used by analysis 0006 for analysis_daily.
+`log_operations` is used by analysis 0006 for analysis_daily.
 """
 
 import importlib
@@ -27,10 +27,10 @@ total = importlib.import_module("dispatch.migrations.0012_evaluation_day_total")
 _HEAD = re.compile(r"\s*INSERT INTO (\w+) AS \w+\s*\(([^)]*)\)")
 
 
-def as_log(upsert: str) -> tuple[str, str, str]:
-    """From an upsert template of the rollups (with `{parts}`): its table, the log's
-    INSERT (the same grouped figures, no ON CONFLICT) and the fold (the log's rows moved
-    through the upsert itself)."""
+def as_log(upsert: str) -> tuple[str, str, str, str]:
+    """From an upsert template of the rollups (with `{parts}`): its table, its columns,
+    the log's INSERT (the same grouped figures, no ON CONFLICT) and the fold (the log's
+    rows moved through the upsert itself)."""
     head = _HEAD.match(upsert)
     assert head is not None and "\nORDER BY " in upsert, upsert
     table, columns = head.group(1), head.group(2)
@@ -39,7 +39,7 @@ def as_log(upsert: str) -> tuple[str, str, str]:
     fold = f"WITH moved AS (DELETE FROM {table}_log RETURNING {columns}) " + upsert.format(
         parts=f"SELECT {columns} FROM moved"
     )
-    return table, log, fold
+    return table, columns, log, fold
 
 
 _function = days._function  # a trigger function of one statement
@@ -53,8 +53,7 @@ def log_operations(
     `fold_function`; and those that move them back."""
     create, drop, folds = [], [], []
     for prefix, upsert, part in rollups:
-        table, log, fold = as_log(upsert)
-        columns = _HEAD.match(upsert).group(2)  # type: ignore[union-attr]
+        table, columns, log, fold = as_log(upsert)
         old, new = part.format(sign=-1, rows="old_rows"), part.format(sign=1, rows="new_rows")
         create += [
             f"CREATE TABLE {table}_log AS SELECT {columns} FROM {table} WITH NO DATA",

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 
-from django.db import connection
-
 from analysis.daily import fold
 from dispatch.evaluation import fold_rollups
 from dispatch.sla import run_due
@@ -31,6 +29,5 @@ class Command(WorkerCommand):
         for case_id, what in run_due():
             self.stdout.write(f"case {case_id}: {what}")
         # The rollups' logs moved into the rollups, so that they stay short between reads.
-        with connection.cursor() as cursor:
-            fold_rollups()
-            fold(cursor)
+        fold_rollups()
+        fold()
