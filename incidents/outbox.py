@@ -193,8 +193,21 @@ def sequence(limit: int = SEQUENCE_BATCH) -> list[Outbox]:
     loop, which numbers what a process that died between its commit and its numbering
     left behind. Called inside a transaction that wrote events, it would number them
     and hold the lock until that transaction ends: correct, but the old bottleneck."""
+    events = _pass(limit, wait=True)
+    assert events is not None  # a pass that waits for the lock always gets it
+    return events
+
+
+def _pass(limit: int, *, wait: bool) -> list[Outbox] | None:
+    """sequence()'s pass; `wait=False`: None at once, without numbering, when another
+    pass holds the lock."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+        else:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+            if not cursor.fetchone()[0]:
+                return None
         cursor.execute(_NUMBER, {"limit": limit})
         rows = cursor.fetchall()
         if rows[0][0]:
@@ -203,7 +216,7 @@ def sequence(limit: int = SEQUENCE_BATCH) -> list[Outbox]:
     # number in the outbox, and the events are numbered on the next pass.
     last = Outbox.objects.aggregate(last=Max("seq"))["last"] or 0
     OutboxCounter.objects.get_or_create(pk=1, defaults={"last_seq": last})
-    return sequence(limit)
+    return _pass(limit, wait=wait)
 
 
 def _numbered(row: tuple[Any, ...]) -> Outbox:
@@ -216,17 +229,38 @@ def _numbered(row: tuple[Any, ...]) -> Outbox:
     )  # fmt: skip
 
 
+# How many passes one writer's numbering makes at most, when events keep coming.
+SEQUENCE_ROUNDS = 8
+
+
 def _number_and_send() -> None:
     """After a writer's commit: number what is committed and send it to the groups.
     Whoever numbers an event sends it, so each event is sent once. Should the database
-    fail here, the event is saved all the same and numbered by the next pass."""
-    try:
-        events = sequence()
-    except DatabaseError as error:
-        log.warning("events not numbered yet (the next pass will): %s", error)
-        return
-    for event in events:
-        publish(event)
+    fail here, the event is saved all the same and numbered by the next pass.
+
+    Writers do not queue for the lock. One that finds a pass under way leaves its
+    events to that pass: a pass looks for unnumbered events once it has let go of the
+    lock, and goes round again if there are any. The writer committed before it tried,
+    so the look, which comes after the try, sees its events (unless they are numbered
+    already). After SEQUENCE_ROUNDS passes a writer stops: what it leaves, the next
+    writer's pass numbers, or the delivery worker's."""
+    for _ in range(SEQUENCE_ROUNDS):
+        try:
+            events = _pass(SEQUENCE_BATCH, wait=False)
+            if events is None:
+                return  # a pass under way looks again once it lets go
+            for event in events:
+                publish(event)
+            if not _unnumbered():
+                return
+        except DatabaseError as error:
+            log.warning("events not numbered yet (the next pass will): %s", error)
+            return
+
+
+def _unnumbered() -> bool:
+    """Whether a committed event waits for its number."""
+    return Outbox.objects.filter(seq__isnull=True).exists()
 
 
 def area_group(area_id: int) -> str:

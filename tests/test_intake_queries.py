@@ -111,9 +111,13 @@ def test_numbering_after_commit_is_one_short_transaction(
             callback()
     # One pass for the report's transaction, auto-dispatch included (it runs in the
     # intake's savepoint): SAVEPOINT (the test's transaction stands for the commit), the
-    # advisory lock, the numbering statement, RELEASE. It numbers all three events.
+    # advisory lock tried, the numbering statement, RELEASE; then the look for events
+    # committed meanwhile. It numbers all three events.
     assert len(callbacks) == 1
-    assert len(queries.captured_queries) == 4
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 5, sql
+    assert "pg_try_advisory_xact_lock" in sql[1]
+    assert '"seq" IS NULL' in sql[4]
     assert not Outbox.objects.filter(seq__isnull=True).exists()
     case = Case.objects.get(pk=response.json()["case"]["id"])
     kinds = Outbox.objects.filter(case=case).order_by("seq").values_list("kind", "seq")

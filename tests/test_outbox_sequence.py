@@ -224,3 +224,62 @@ def test_events_left_unnumbered_by_a_dead_process_are_numbered_by_the_next_pass(
 
     collect()  # the delivery worker's pass numbers it first
     assert read_all(before) == [(before + 1, case_id, "t.orphan")]
+
+
+def test_a_writer_that_finds_a_pass_under_way_leaves_its_events_to_it(
+    transactional_db: None, loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    """The holder of the sequencer's lock is kept in its pass (its counter update waits
+    for a row lock the test holds); a writer that commits meanwhile does not wait for
+    the lock, and the holder numbers the writer's event when it looks again."""
+    [case_id] = new_cases(loop, small_city, 1)
+    before = last_seq()
+    counter_held, let_go, holder_done = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def blocker() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT last_seq FROM incidents_outboxcounter FOR UPDATE")
+                counter_held.set()
+                assert let_go.wait(30)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():  # its numbering after commit waits on the counter
+                emit(Case.objects.get(pk=case_id), "t.holder")
+            holder_done.set()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=blocker), threading.Thread(target=holder)]
+    threads[0].start()
+    assert counter_held.wait(10)
+    threads[1].start()
+    with connection.cursor() as cursor:  # the holder has the sequencer's lock
+        for _ in range(100):
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            if cursor.fetchone()[0]:
+                break
+            threading.Event().wait(0.1)
+        else:
+            pytest.fail("the holder's pass never took the lock")
+    with transaction.atomic():  # the writer: its commit returns at once
+        emit(Case.objects.get(pk=case_id), "t.writer")
+    assert not holder_done.is_set()
+    assert Outbox.objects.get(kind="t.writer").seq is None  # left to the holder
+    let_go.set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert read_all(before) == [
+        (before + 1, case_id, "t.holder"),
+        (before + 2, case_id, "t.writer"),
+    ]
+    assert sequence() == []  # nothing left to number
