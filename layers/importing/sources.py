@@ -38,6 +38,13 @@ class Batch:
     lat: FloatArray
     geometry_error: npt.NDArray[np.object_]  # None where the geometry is a usable point
 
+    def __post_init__(self) -> None:
+        # pyarrow.array() of a large numpy text array gives a ChunkedArray (the demo
+        # city's generator at full scale); the import's steps take one array a column.
+        for name, column in self.columns.items():
+            if isinstance(column, pa.ChunkedArray):
+                self.columns[name] = column.combine_chunks()
+
     def __len__(self) -> int:
         return len(self.row)
 
