@@ -258,9 +258,15 @@ def _number_and_send() -> None:
             return
 
 
+_UNNUMBERED = f"SELECT EXISTS (SELECT 1 FROM {Outbox._meta.db_table} WHERE seq IS NULL)"
+
+
 def _unnumbered() -> bool:
-    """Whether a committed event waits for its number."""
-    return Outbox.objects.filter(seq__isnull=True).exists()
+    """Whether a committed event waits for its number (the statement written out: the
+    ORM's building of it cost ten times its round trip)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_UNNUMBERED)
+        return bool(cursor.fetchone()[0])
 
 
 def area_group(area_id: int) -> str:

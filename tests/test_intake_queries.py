@@ -117,7 +117,7 @@ def test_numbering_after_commit_is_one_short_transaction(
     sql = [q["sql"] for q in queries.captured_queries]
     assert len(sql) == 5, sql
     assert "pg_try_advisory_xact_lock" in sql[1]
-    assert '"seq" IS NULL' in sql[4]
+    assert "seq IS NULL" in sql[4]
     assert not Outbox.objects.filter(seq__isnull=True).exists()
     case = Case.objects.get(pk=response.json()["case"]["id"])
     kinds = Outbox.objects.filter(case=case).order_by("seq").values_list("kind", "seq")
