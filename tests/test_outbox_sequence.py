@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -74,6 +77,23 @@ def read_all(after: int) -> list[tuple[int, int, str]]:
     return [(r.seq, r.case_id or 0, r.kind) for r in rows]
 
 
+def in_thread(
+    errors: list[BaseException], work: Callable[..., None], *args: Any
+) -> threading.Thread:
+    """A thread that runs `work` on a database connection of its own; what it raises is
+    added to `errors`, for the main thread to report."""
+
+    def run() -> None:
+        try:
+            work(*args)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    return threading.Thread(target=run)
+
+
 def test_many_writers_get_gap_free_numbers_in_commit_order_and_readers_miss_nothing(
     transactional_db: None, loop: dict[str, User], small_city: dict[str, Area]
 ) -> None:
@@ -97,35 +117,23 @@ def test_many_writers_get_gap_free_numbers_in_commit_order_and_readers_miss_noth
     seen: list[tuple[int, int, str]] = []
 
     def writer(plan: list[tuple[int, int, bool]]) -> None:
-        try:
-            for case_id, events, fail in plan:
-                touch(case_id, events=events, fail=fail)
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
-        finally:
-            connection.close()
+        for case_id, events, fail in plan:
+            touch(case_id, events=events, fail=fail)
 
     def reader() -> None:
         # A client that keeps resuming from the last number it saw while writers run.
         position = start
-        try:
-            while True:
-                finished = done.is_set()
-                batch = read_all(position)
-                assert [s for s, _, _ in batch] == list(
-                    range(position + 1, position + 1 + len(batch))
-                )
-                seen.extend(batch)
-                position += len(batch)
-                if finished and not batch:
-                    return
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        while True:
+            finished = done.is_set()
+            batch = read_all(position)
+            assert [s for s, _, _ in batch] == list(range(position + 1, position + 1 + len(batch)))
+            seen.extend(batch)
+            position += len(batch)
+            if finished and not batch:
+                return
 
-    threads = [threading.Thread(target=writer, args=(plan,)) for plan in plans]
-    watcher = threading.Thread(target=reader)
+    threads = [in_thread(errors, writer, plan) for plan in plans]
+    watcher = in_thread(errors, reader)
     watcher.start()
     for thread in threads:
         thread.start()
@@ -165,17 +173,12 @@ def test_an_open_transaction_does_not_hold_up_other_writers_commit_or_numbering(
     errors: list[BaseException] = []
 
     def slow_writer() -> None:
-        try:
-            with transaction.atomic():
-                emit(Case.objects.get(pk=slow_case), "t.slow")
-                emitted.set()
-                assert release.wait(30)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            emit(Case.objects.get(pk=slow_case), "t.slow")
+            emitted.set()
+            assert release.wait(30)
 
-    slow = threading.Thread(target=slow_writer)
+    slow = in_thread(errors, slow_writer)
     slow.start()
     assert emitted.wait(30)
     # With the event of an open transaction in the table, another writer commits and its
@@ -183,16 +186,11 @@ def test_an_open_transaction_does_not_hold_up_other_writers_commit_or_numbering(
     finished = threading.Event()
 
     def fast_writer() -> None:
-        try:
-            with transaction.atomic():
-                emit(Case.objects.get(pk=fast_case), "t.fast")
-            finished.set()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            emit(Case.objects.get(pk=fast_case), "t.fast")
+        finished.set()
 
-    fast = threading.Thread(target=fast_writer)
+    fast = in_thread(errors, fast_writer)
     fast.start()
     assert finished.wait(10), "the second writer waited for the first one's transaction"
     fast.join(10)
@@ -238,36 +236,29 @@ def test_a_writer_that_finds_a_pass_under_way_leaves_its_events_to_it(
     errors: list[BaseException] = []
 
     def blocker() -> None:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT last_seq FROM incidents_outboxcounter FOR UPDATE")
-                counter_held.set()
-                assert let_go.wait(30)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT last_seq FROM incidents_outboxcounter FOR UPDATE")
+            counter_held.set()
+            assert let_go.wait(30)
 
     def holder() -> None:
-        try:
-            with transaction.atomic():  # its numbering after commit waits on the counter
-                emit(Case.objects.get(pk=case_id), "t.holder")
-            holder_done.set()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():  # its numbering after commit waits on the counter
+            emit(Case.objects.get(pk=case_id), "t.holder")
+        holder_done.set()
 
-    threads = [threading.Thread(target=blocker), threading.Thread(target=holder)]
+    threads = [in_thread(errors, blocker), in_thread(errors, holder)]
     threads[0].start()
     assert counter_held.wait(10)
     threads[1].start()
     with connection.cursor() as cursor:  # the holder has the sequencer's lock
         for _ in range(100):
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
             if cursor.fetchone()[0]:
                 break
-            threading.Event().wait(0.1)
+            time.sleep(0.1)
         else:
             pytest.fail("the holder's pass never took the lock")
     with transaction.atomic():  # the writer: its commit returns at once
