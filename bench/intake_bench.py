@@ -553,9 +553,7 @@ async def lean_bound(
     then the numbering of the events (the sequencer's passes, as after a writer's commit)."""
     import psycopg
 
-    from incidents.outbox import _NUMBER, SEQUENCE_ROUNDS, SEQUENCER_LOCK
-
-    unnumbered = "SELECT EXISTS (SELECT 1 FROM incidents_outbox WHERE seq IS NULL)"
+    from incidents.outbox import _NUMBER, _UNNUMBERED, SEQUENCE_ROUNDS, SEQUENCER_LOCK
 
     case_cols = list(plan["case_columns"])  # type: ignore[call-overload]
     event_cols = list(plan["event_columns"])  # type: ignore[call-overload]
@@ -658,7 +656,7 @@ async def lean_bound(
                         await cur.fetchall()
                     async with conn.transaction():
                         cur = conn.cursor()
-                        await cur.execute(unnumbered)
+                        await cur.execute(_UNNUMBERED)
                         if not (await cur.fetchone() or [False])[0]:
                             break
                 latencies.append(time.perf_counter() - start)

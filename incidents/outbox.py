@@ -263,7 +263,7 @@ _UNNUMBERED = f"SELECT EXISTS (SELECT 1 FROM {Outbox._meta.db_table} WHERE seq I
 
 def _unnumbered() -> bool:
     """Whether a committed event waits for its number (the statement written out: the
-    ORM's building of it cost ten times its round trip)."""
+    ORM's building of it cost 170 µs of CPU, more than twice the statement itself)."""
     with connection.cursor() as cursor:
         cursor.execute(_UNNUMBERED)
         return bool(cursor.fetchone()[0])
