@@ -32,10 +32,10 @@ pauses and resumes the same way.
 Cost (measured on the 2-core development machine): deadline() builds its own calendar
 with one query, about 0.4 ms a call, nearly all of it the query; with a calendar passed
 in it makes no query and takes 10-30 µs (4 working hours; 20 working days across the
-Spring Festival). Calendar hours take 3 µs and no query. The calendar is not cached per
-process: a stale copy would silently give wrong deadlines after an edit in the admin,
-invalidating it across processes needs signals or polling, and a cache outlives the
-rolled-back rows of a test. A caller that needs several instants at once (deadline and
+Spring Festival). Calendar hours take 3 µs and no query. The intake takes its days from a
+per-process copy kept behind the routing stamp (dispatch.reference: any change to the
+days gives the stamp a new value, which every process reads per report), passed in as
+a loader; other callers query. A caller that needs several instants at once (deadline and
 warning time at dispatch, a bulk import, the SLA worker) builds one WorkingCalendar and
 passes it as `calendar=`. A WorkingCalendar grows as it is used: keep it to one thread.
 """
@@ -112,11 +112,11 @@ class WorkingCalendar:
         self._zone = timezone.get_default_timezone()
 
     @classmethod
-    def around(cls, *instants: datetime) -> WorkingCalendar:
+    def around(cls, *instants: datetime, loader: Loader = load_exceptions) -> WorkingCalendar:
         """A calendar from the first instant's local date to a chunk past the last's."""
         zone = timezone.get_default_timezone()
         days = [_utc(instant).astimezone(zone).date() for instant in instants]
-        return cls(min(days), max(days) + _CHUNK)
+        return cls(min(days), max(days) + _CHUNK, loader=loader)
 
     def is_workday(self, day: date) -> bool:
         self._cover(day)

@@ -135,7 +135,11 @@ def _row(row: list[str], seen: dict[dt.date, tuple[bool, str]]) -> tuple[dt.date
 
 def known_until() -> dt.date | None:
     """The last date the calendar knows: 31 December of the latest year with rows."""
-    last = CalendarDay.objects.aggregate(last=Max("date"))["last"]
+    return year_end(CalendarDay.objects.aggregate(last=Max("date"))["last"])
+
+
+def year_end(last: dt.date | None) -> dt.date | None:
+    """known_until() given the latest date with a row (dispatch.reference has the days)."""
     return None if last is None else dt.date(last.year, 12, 31)
 
 

@@ -19,7 +19,8 @@ Who gets a case, first answer wins (docs/architecture.md, 派遣):
 Every route says why. Routing is on the path of every report (自动立案派遣), so it is
 cheap: the rules, the units they can name and the catalogue's names are compiled once
 per process and kept while the database's routing stamp is unchanged (dispatch migration
-0007: any statement on the rules, the units or the catalogue gives it a new value).
+0007: any statement on the rules, the units or the catalogue gives it a new value; 0014:
+the stage limits and the calendar's days too, which dispatch.reference copies behind it).
 Routing a case reads the stamp — one query — and, for a component class, looks the
 nearest component up first — one more, or the only one when its maintainer answers.
 """
@@ -38,6 +39,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from dispatch import reference
 from dispatch.models import RoutingRule, TargetTier
 from incidents.models import Case
 from layers.models import Category, CategoryKind, ComponentState, Tier, Unit, UnitKind
@@ -116,12 +118,13 @@ def territorial_unit(case: Case, tier: str) -> Unit | None:
     return compiled().territorial_unit(area_id_at(case, tier))
 
 
-def route(case: Case, *, at: dt.datetime) -> Route:
-    """Who must fix `case` (its category and district loaded), as of `at`."""
+def route(case: Case, *, at: dt.datetime, stamp: int | None = None) -> Route:
+    """Who must fix `case` (its category and district loaded), as of `at`. `stamp`: the
+    routing stamp the caller read in this request already (dispatch.reference)."""
     by_component = component_route(case)
     if by_component is not None:
         return by_component
-    found = compiled().route(case.category, place_of(case), channel=case.channel, at=at)
+    found = compiled(stamp).route(case.category, place_of(case), channel=case.channel, at=at)
     if found is not None:
         return found
     raise NoUnit(
@@ -339,13 +342,13 @@ class Compiled:
 _compiled: Compiled | None = None
 
 
-def compiled() -> Compiled:
-    """The compiled rules of the current routing stamp (one query to read it; the
-    rules and units are loaded again only when it changed)."""
+def compiled(stamp: int | None = None) -> Compiled:
+    """The compiled rules of the current routing stamp (one query to read it, unless the
+    caller has read it in this request; the rules and units are loaded again only when
+    it changed)."""
     global _compiled
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT stamp FROM dispatch_routing_stamp")
-        stamp = int(cursor.fetchone()[0])
+    if stamp is None:
+        stamp = reference.read_stamp()
     table = _compiled
     if table is None or table.stamp != stamp:
         table = Compiled(stamp)

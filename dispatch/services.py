@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
-from dispatch import calendar, deadlines, hotline
+from dispatch import calendar, deadlines, hotline, reference
 from dispatch.models import (
     Assignment,
     CasePart,
@@ -270,43 +270,61 @@ def _add_parts(
                note=note, data=data, unit_id=unit.pk)  # fmt: skip
 
 
-def case_take_report(*, user: User, report: Report) -> Intake:
+def case_take_report(
+    *, user: User, report: Report, ref: reference.Reference | None = None
+) -> Intake:
     """An inspector's report in: intake (placement, history, live event), then 自动立案派遣
-    when the rule that routes it says so."""
-    taking = _Taking()
-    return case_report(user=user, report=report, prepare=taking.prepare, then=taking.then)
+    when the rule that routes it says so. `ref`: the request's copy of the reference
+    data (dispatch.reference.current()), if it has read it already."""
+    taking = _Taking(ref or reference.current())
+    return case_report(
+        user=user,
+        report=report,
+        prepare=taking.prepare,
+        then=taking.then,
+        categories=taking.ref.active_category,
+    )
 
 
-def case_take_ticket(*, user: User, ticket: Ticket) -> Intake:
+def case_take_ticket(
+    *, user: User, ticket: Ticket, ref: reference.Reference | None = None
+) -> Intake:
     """A ticket in, whatever brought it (12345 operator, Open311 client): intake (address
     or point, placement, history, live event), then 自动立案派遣 when its rule says so."""
-    taking = _Taking()
-    return case_ticket(user=user, ticket=ticket, prepare=taking.prepare, then=taking.then)
+    taking = _Taking(ref or reference.current())
+    return case_ticket(
+        user=user,
+        ticket=ticket,
+        prepare=taking.prepare,
+        then=taking.then,
+        categories=taking.ref.active_category,
+    )
 
 
 class _Taking:
     """Dispatch's part of one intake: the deadlines that run from it, set before the
     case's INSERT (prepare), and 自动立案派遣 right after its history entry, in the
-    intake's own savepoint (then). The two share one working calendar: the 立案 deadline
-    and the dispatch deadline need the same days (one query, not two)."""
+    intake's own savepoint (then). Both read the process's copy of the category, the
+    stage limits and the calendar's days (dispatch.reference), whose stamp, read once
+    for the intake, is also routing's: no query for any of them when nothing changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, ref: reference.Reference) -> None:
+        self.ref = ref
         self.days: calendar.WorkingCalendar | None = None
 
     def calendar_at(self, at: dt.datetime) -> calendar.WorkingCalendar:
         if self.days is None:
-            self.days = calendar.WorkingCalendar.around(at)
+            self.days = self.ref.calendar_around(at)
         return self.days
 
     def prepare(self, case: Case) -> None:
         """立案 (every case), and a 12345 work order's reply (dispatch.hotline)."""
-        limit = StageLimit.objects.filter(stage=Stage.FILE).first()
+        limit = self.ref.stage_limits.get(Stage.FILE.value)
         if limit is not None:
-            working = limit.unit != LimitUnit.CALENDAR_HOURS  # else no calendar, no query
+            amount, unit = limit
+            working = unit != LimitUnit.CALENDAR_HOURS  # else no calendar needed
             days = self.calendar_at(case.created_at) if working else None
-            case.file_due_at = calendar.deadline(
-                case.created_at, limit.limit, limit.unit, calendar=days
-            )
+            case.file_due_at = calendar.deadline(case.created_at, amount, unit, calendar=days)
         if hotline.is_ticket(case):
             hotline.start_reply_clock(case, case.created_at)
 
@@ -318,7 +336,7 @@ class _Taking:
         are numbered by the intake's one pass after commit."""
         now = clock.now()
         try:
-            chosen = route(case, at=now)
+            chosen = route(case, at=now, stamp=self.ref.stamp)
         except NoUnit:
             return
         if chosen.rule is None or not chosen.rule.auto_dispatch:

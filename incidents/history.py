@@ -1,13 +1,23 @@
-"""Writing a case's history: one CaseEvent and one live event per state change."""
+"""Writing a case's history: one CaseEvent and one live event per state change.
+
+Inside batched() (the intake's savepoint: a report, and 自动立案派遣 with it) the
+entries and the live events are collected and written when the block ends, one INSERT
+for all the history rows and one for all the outbox rows, in the order they were
+recorded: ids, and so the history's order and the events' numbers after commit, are
+what one INSERT per entry gave. The history stays append-only (INSERTs only).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gridmgmt import clock
+from incidents import outbox
 from incidents.models import Case, CaseEvent
-from incidents.outbox import emit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -40,7 +50,7 @@ def record(
     case.updated_at = now
     if save:
         case.save(update_fields=None if fields is None else {*fields, "updated_at"})
-    event = CaseEvent.objects.create(
+    event = CaseEvent(
         case=case,
         at=now,
         actor=actor,
@@ -54,5 +64,55 @@ def record(
     )
     # A case just reported has no merged reports yet: its only follower is its reporter.
     new = [case.reporter_id] if action == "report" and case.reporter_id else None
-    emit(case, f"case.{action}", followers=new, part_unit=unit_id)
+    pending = _pending.get()
+    if pending is None:
+        event.save(force_insert=True)
+        outbox.emit(case, f"case.{action}", followers=new, part_unit=unit_id)
+    else:
+        pending.events.append(event)
+        live = outbox.row(case, f"case.{action}", followers=new, part_unit=unit_id)
+        pending.live.append((len(pending.events), live))
     return event
+
+
+@dataclass
+class _Pending:
+    events: list[CaseEvent] = field(default_factory=list)
+    # Each live event with the number of entries recorded up to it (its own included).
+    live: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+_pending: ContextVar[_Pending | None] = ContextVar("history_pending", default=None)
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Collect the entries and live events that record() makes in the block and write
+    them at its end (flush()); on an error nothing is written. Use it inside the
+    block's transaction (savepoint), around all of the block's writes: an entry
+    returned by record() has its id only once flushed."""
+    token = _pending.set(_Pending())
+    try:
+        yield
+        flush()
+    finally:
+        _pending.reset(token)
+
+
+def flush() -> None:
+    """Write what batched() has collected so far: the entries in one INSERT (their ids
+    come back in order), then the live events in one INSERT, each seeing the history as
+    it stood when it was emitted (not the entries recorded after it). A caller that
+    needs an entry's id before the block ends (a photo row) flushes first."""
+    pending = _pending.get()
+    if pending is None or not pending.events:
+        return
+    CaseEvent.objects.bulk_create(pending.events)
+    ids = [event.pk for event in pending.events]
+    rows = []
+    for count, live in pending.live:
+        live["later"] = ids[count:]
+        rows.append(live)
+    outbox.insert(rows)
+    pending.events.clear()
+    pending.live.clear()

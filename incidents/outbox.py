@@ -87,22 +87,27 @@ def summary(case: Case) -> CaseSummary:
 
 # Units that had the case earlier still see it (incidents.access.assigned), so they are
 # told when it changes too; and the reporters of reports merged into it follow it. Both
-# are read by the INSERT itself: one statement per event, no round trips of the ORM.
-_INSERT = """
+# are read by the INSERT itself: no round trips of the ORM. One row of the INSERT per
+# event; several events of one request go in one INSERT (insert()). A row's units are
+# those of the case's history as it stood when the event was emitted: `later` names the
+# history rows written in the same batch after that (incidents.history.batched).
+_COLUMNS = """
 INSERT INTO incidents_outbox
     (at, kind, case_id, district_id, street_id, community_id, cell_id, unit_ids, user_ids,
      payload)
-VALUES (%(at)s, %(kind)s, %(case)s, %(district)s, %(street)s, %(community)s, %(cell)s,
+VALUES """
+_ROW = """(%(at{n})s, %(kind{n})s, %(case{n})s, %(district{n})s, %(street{n})s,
+    %(community{n})s, %(cell{n})s,
     ARRAY(SELECT u FROM (
-        SELECT unit_id FROM incidents_caseevent WHERE case_id = %(case)s AND unit_id IS NOT NULL
-        UNION SELECT unnest(%(units)s::bigint[])) AS t(u)
+        SELECT unit_id FROM incidents_caseevent WHERE case_id = %(case{n})s
+            AND unit_id IS NOT NULL AND id <> ALL(%(later{n})s::bigint[])
+        UNION SELECT unnest(%(units{n})s::bigint[])) AS t(u)
         WHERE u IS NOT NULL ORDER BY u),
-    CASE WHEN %(known)s THEN %(users)s::bigint[] ELSE ARRAY(SELECT u FROM (
-        SELECT reporter_id FROM incidents_case WHERE merged_into_id = %(case)s
-        UNION SELECT unnest(%(users)s::bigint[])) AS t(u)
+    CASE WHEN %(known{n})s THEN %(users{n})s::bigint[] ELSE ARRAY(SELECT u FROM (
+        SELECT reporter_id FROM incidents_case WHERE merged_into_id = %(case{n})s
+        UNION SELECT unnest(%(users{n})s::bigint[])) AS t(u)
         WHERE u IS NOT NULL ORDER BY u) END,
-    %(payload)s::jsonb)
-"""
+    %(payload{n})s::jsonb)"""
 
 
 def emit(
@@ -114,6 +119,14 @@ def emit(
 
     Call it last in the transaction that changed the case. The event has no number
     here: the writer takes no lock for it, and the sequencer numbers it after commit."""
+    insert([row(case, kind, followers=followers, part_unit=part_unit)])
+
+
+def row(
+    case: Case, kind: str, *, followers: list[int] | None = None, part_unit: int | None = None
+) -> dict[str, Any]:
+    """emit()'s event as the values of its row, to be written by insert() in this
+    transaction; its numbering after commit is arranged here."""
     if not connection.in_atomic_block:
         raise RuntimeError("emit() must run inside the transaction that changed the case")
     now = clock.now()
@@ -124,23 +137,6 @@ def emit(
         payload["part_unit_id"] = part_unit
     known = followers is not None
     users = followers if known else [case.reporter_id, case.verifier_id]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT,
-            {
-                "at": now,
-                "kind": kind,
-                "case": case.pk,
-                "district": case.district_id,
-                "street": case.street_id,
-                "community": case.community_id,
-                "cell": case.cell_id,
-                "units": [case.unit_id, case.supervising_unit_id, part_unit],
-                "known": known,
-                "users": users,
-                "payload": json.dumps(payload, ensure_ascii=False),
-            },
-        )
     # Once per transaction: not again where this level or an enclosing one has it (an
     # entry of a released inner savepoint runs at the commit all the same, but a test
     # that captures the callbacks of one block must find its own there).
@@ -148,6 +144,33 @@ def emit(
     registered = ((entry[0], entry[1]) for entry in connection.run_on_commit)
     if not any(f is _number_and_send and ids <= here for ids, f in registered):
         transaction.on_commit(_number_and_send)
+    return {
+        "at": now,
+        "kind": kind,
+        "case": case.pk,
+        "district": case.district_id,
+        "street": case.street_id,
+        "community": case.community_id,
+        "cell": case.cell_id,
+        "units": [case.unit_id, case.supervising_unit_id, part_unit],
+        "known": known,
+        "users": users,
+        "payload": json.dumps(payload, ensure_ascii=False),
+        "later": [],
+    }
+
+
+def insert(rows: list[dict[str, Any]]) -> None:
+    """Write the rows of row() in one statement, in their order (their ids, and so
+    their numbers after commit, follow it)."""
+    if not rows:
+        return
+    sql = _COLUMNS + ",\n".join(_ROW.format(n=n) for n in range(len(rows)))
+    params = {
+        f"{name}{n}": value for n, values in enumerate(rows) for name, value in values.items()
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 # The sequencer's lock: one number, taken with pg_advisory_xact_lock (any 64-bit key that

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
+from incidents import history
 from incidents.errors import InvalidInput
 from incidents.models import Case, CaseEvent, CasePhoto
 
@@ -87,6 +88,8 @@ def _read(upload: UploadedFile) -> tuple[str | None, int, str]:
 
 
 def attach(case: Case, photos: Sequence[CheckedPhoto], event: CaseEvent | None) -> None:
+    if photos and event is not None and event.pk is None:
+        history.flush()  # the entry is in a batch (incidents.history): its id first
     for photo in photos:
         row = CasePhoto(
             case=case, event=event, content_type=photo.content_type, size=photo.size,

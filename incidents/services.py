@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridmgmt import clock
+from incidents import history
 from incidents.access import visible_cases
 from incidents.errors import Conflict, InvalidInput, NotPermitted
 from incidents.history import record
@@ -100,6 +101,9 @@ Prepare = Callable[[Case], None]
 # (dispatch: 自动立案派遣). The case was inserted by this very block, so no other
 # transaction can see it yet: nothing to lock, and its state is the intake's.
 Then = Callable[[Case], None]
+# The active category of an id, or None (dispatch: from its per-process copy of the
+# catalogue, dispatch.reference); without it the intake reads the catalogue.
+Categories = Callable[[int], Category | None]
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,19 @@ class Intake:
 
 
 def case_report(
-    *, user: User, report: Report, prepare: Prepare | None = None, then: Then | None = None
+    *,
+    user: User,
+    report: Report,
+    prepare: Prepare | None = None,
+    then: Then | None = None,
+    categories: Categories | None = None,
 ) -> Intake:
     staff = _staff_with_role(user, Role.INSPECTOR)
     photos = check_photos(report.photos)
     body = _fingerprint(report, photos)
     if (earlier := _earlier(report.client_uuid, body, user, report.location)) is not None:
         return earlier
-    category = _category(report.category_id)
+    category = _category(report.category_id, categories)
     point = _point(report.location)
     placement = _place(point)
     if staff is not None:
@@ -140,7 +149,12 @@ def case_report(
 
 
 def case_ticket(
-    *, user: User, ticket: Ticket, prepare: Prepare | None = None, then: Then | None = None
+    *,
+    user: User,
+    ticket: Ticket,
+    prepare: Prepare | None = None,
+    then: Then | None = None,
+    categories: Categories | None = None,
 ) -> Intake:
     staff = _staff_with_role(user, Role.HOTLINE)
     body = _fingerprint(ticket, [])
@@ -150,7 +164,7 @@ def case_ticket(
         return earlier
     if ticket.channel == Channel.APP:
         raise InvalidInput(_("热线工单的渠道应为电话、短信、微信、微博或网站。"), field="channel")
-    category = _category(ticket.category_id)
+    category = _category(ticket.category_id, categories)
     address, point, datum = _ticket_point(ticket)
     case = _new_case(
         source=ticket.source,
@@ -273,8 +287,11 @@ def _used_uuid(client_uuid: uuid.UUID, case: Case, user: User) -> Conflict:
     return Conflict(message, field="client_uuid")
 
 
-def _category(category_id: int) -> Category:
-    category = Category.objects.filter(pk=category_id, active=True).first()
+def _category(category_id: int, categories: Categories | None) -> Category:
+    if categories is not None:
+        category = categories(category_id)
+    else:
+        category = Category.objects.filter(pk=category_id, active=True).first()
     if category is None:
         raise InvalidInput(
             _("分类 %(id)s 不存在或已停用。") % {"id": category_id}, field="category"
@@ -432,7 +449,13 @@ def _save_new(
     if prepare is not None:
         prepare(case)
     try:
-        with transaction.atomic():
+        # The history rows and live events of the block (the report's, and those of
+        # 自动立案派遣 in `then`) are written together as it ends: one INSERT each.
+        # The block's own savepoint stays, inside a request's transaction too: it is
+        # what lets the request go on after a concurrent resend's INSERT of the same
+        # UUID failed (below), to answer with that case; without it the failed INSERT
+        # would abort the request's whole transaction.
+        with transaction.atomic(), history.batched():
             if case.source == Source.HOTLINE:
                 # The number needs the id: saved first, numbered, then the history entry
                 # (which saves the case again) carries the number in its live event.

@@ -32,7 +32,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from audit.middleware import atomic_write
-from dispatch import services
+from dispatch import reference, services
 from dispatch.api import serializers as s
 from dispatch.board import case_counters, needing_attention
 from dispatch.models import Assignment, CasePart, PartState
@@ -281,7 +281,12 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             entity_id=data["entity"],
             photos=data["photos"],
         )
-        return self._intake(services.case_take_report(user=_user(request), report=report))
+        # One read of the routing stamp for the request: the copy of the catalogue, the
+        # stage limits and the calendar it stands for serves the intake and the answer.
+        ref = reference.current()
+        return self._intake(
+            services.case_take_report(user=_user(request), report=report, ref=ref), ref
+        )
 
     @extend_schema(
         summary="12345 hotline ticket",
@@ -308,16 +313,19 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
             # Stored on the case as the Open311 and exchange tickets store it (rules.py).
             attributes={"notify_on_close": ["true"]} if data["notify_on_close"] else {},
         )
-        return self._intake(services.case_take_ticket(user=_user(request), ticket=ticket))
+        ref = reference.current()
+        return self._intake(
+            services.case_take_ticket(user=_user(request), ticket=ticket, ref=ref), ref
+        )
 
-    def _intake(self, result: intake.Intake) -> Response:
+    def _intake(self, result: intake.Intake, ref: reference.Reference) -> Response:
         # A new case is rendered from memory: intake and routing loaded all it shows.
         case = result.case if result.created else _cases().get(pk=result.case.pk)
         # Among the cases the user may see, without the list's joins and prefetches (a
         # candidate reads none of them; building them costs more than the query).
         candidates = likely_duplicates(case, among=visible_cases(self.request.user))
         body = {
-            "case": self._render(case),
+            "case": self._render(case, calendar_known_until=ref.known_until),
             "created": result.created,
             "likely_duplicates": self._render_duplicates(candidates),
         }
