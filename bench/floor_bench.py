@@ -77,6 +77,7 @@ class Result:
     cpu_ms: float
     errors: int
     load: str
+    switches: float  # the server's context switches per request (its threads' sleeps)
 
 
 def django_server(name: str, serving: str, *, minimal: bool) -> Server:
@@ -117,25 +118,49 @@ def setup() -> tuple[str, int, int, str]:
     return session.session_key or "", user.pk, category.pk, statement
 
 
+def family(pid: int) -> list[int]:
+    """Process `pid` and its descendants (the workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    members = {pid}
+    for candidate in sorted(parents):  # children have higher pids than their parents here
+        if parents[candidate] in members:
+            members.add(candidate)
+    return sorted(members)
+
+
+def server_switches(pid: int) -> int:
+    """Context switches so far, voluntary or not, of every thread of process `pid` and
+    its workers: how often their threads slept (on a socket, a lock, the interpreter's
+    lock) or were preempted."""
+    total = 0
+    for member in family(pid):
+        try:
+            for task in Path(f"/proc/{member}/task").iterdir():
+                for line in (task / "status").read_text().splitlines():
+                    if "ctxt_switches:" in line:
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
 def server_cpu(pid: int) -> float:
     """Seconds of CPU used so far by process `pid` and its descendants (the workers)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    total = 0.0
+    for member in family(pid):
         try:
-            stat = (entry / "stat").read_text()
+            stat = Path(f"/proc/{member}/stat").read_text()
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICK
-    total, family = 0.0, {pid}
-    for candidate in sorted(parents):  # children have higher pids than their parents here
-        if candidate in family or parents[candidate] in family:
-            family.add(candidate)
-            total += times.get(candidate, 0.0)
+        total += (int(fields[11]) + int(fields[12])) / TICK
     return total
 
 
@@ -172,13 +197,14 @@ def measure(
             assert answer.status == 200, (rung.label, answer.status)
         for connections in args.connections:
             wrk(url, connections, 2, headers)  # warm-up: connections, caches, plans
-            before = server_cpu(server.pid)
+            before, switched = server_cpu(server.pid), server_switches(server.pid)
             requests, rate, p50, p99, errors = wrk(url, connections, args.seconds, headers)
             cpu = server_cpu(server.pid) - before
+            switches = (server_switches(server.pid) - switched) / requests
             load = Path("/proc/loadavg").read_text().split()[0]
             results.append(
                 Result(rung, connections, requests, rate, p50, p99, cpu * 1000 / requests,
-                       errors, load)
+                       errors, load, switches)
             )  # fmt: skip
             print(f"  {rung.label} @{connections}: {rate:,.0f} req/s", flush=True)
     return results
@@ -254,10 +280,11 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     print(f"\nuvicorn, {args.workers} workers; wrk -t2, {args.seconds:g} s per figure; "
           f"machine: {os.cpu_count()} cores")  # fmt: skip
     print(f"\n{'rung':<50} {'conn':>4} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'CPU ms/req':>10} {'non-2xx':>7} {'load':>5}")  # fmt: skip
+          f"{'CPU ms/req':>10} {'switch/req':>10} {'non-2xx':>7} {'load':>5}")  # fmt: skip
     for r in results:
         print(f"{r.rung.label:<50} {r.connections:>4} {r.rate:>8,.0f} {r.p50:>7.2f} "
-              f"{r.p99:>7.2f} {r.cpu_ms:>10.3f} {r.errors:>7} {r.load:>5}")  # fmt: skip
+              f"{r.p99:>7.2f} {r.cpu_ms:>10.3f} {r.switches:>10.1f} {r.errors:>7} "
+              f"{r.load:>5}")  # fmt: skip
 
     def of(label: str) -> list[Result]:
         return [r for r in results if r.rung.label == label]
