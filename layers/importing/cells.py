@@ -135,7 +135,10 @@ class _Buckets:
         bucket = (iy0[piece] + k // nx[piece]) * n + ix0[piece] + k % nx[piece]
         order = np.argsort(bucket, kind="stable")
         self.piece = piece[order]
-        self.start = np.searchsorted(bucket[order], np.arange(n * n + 1))
+        # Where each bucket's pieces start in self.piece: the running count of the pieces
+        # of the buckets before it (a count per bucket, not a search per bucket).
+        self.start = np.zeros(n * n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(bucket, minlength=n * n), out=self.start[1:])
 
     def _index(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, IntArray]:
         n = self.SIZE

@@ -1,6 +1,6 @@
 """The database side of an import. Batches are sent with COPY in binary format from a
-background thread, so PostgreSQL writes one batch while Python prepares the next. Two
-ways in:
+background thread, so PostgreSQL writes one batch while Python prepares and encodes the
+next. Two ways in:
 
 - Into an empty layer (the first load of a city, or a full reload after TRUNCATE):
   COPY straight into the layer's table, with its indexes dropped first and built again
@@ -201,7 +201,6 @@ class LayerWriter:
         self.pending: Future[None] | None = None
 
     def write(self, table: pa.Table) -> None:
-        self._wait()
         if not table.num_rows:
             return
         self.written += table.num_rows
@@ -216,7 +215,11 @@ class LayerWriter:
                 table = table.set_column(
                     table.schema.get_field_index(column), column, pc.cast(number, pa.int64())
                 )
-        self.pending = self.pool.submit(self._copy, table)
+        # Encoded here, while the thread still sends the previous batch: the thread then
+        # only streams, and PostgreSQL does not sit idle while a batch is being encoded.
+        rows = binary_copy(table, self.types)
+        self._wait()
+        self.pending = self.pool.submit(self._copy, rows)
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -228,8 +231,7 @@ class LayerWriter:
         self.pool.shutdown()
         self.cursor.close()
 
-    def _copy(self, table: pa.Table) -> None:
-        rows = binary_copy(table, self.types)
+    def _copy(self, rows: memoryview) -> None:
         with self.raw.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
             copy.write(_COPY_HEADER)
             for start in range(0, len(rows), COPY_CHUNK):
