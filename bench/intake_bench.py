@@ -24,6 +24,9 @@ Runs in its own database (gridmgmt_bench_intake, from the project's template) wi
 demo city's grid, units and routing rules; the cases it writes are removed at the start.
 
     .venv/bin/python bench/intake_bench.py [--duration 20] [--connections 32] [--workers 2]
+
+With INTAKE_BENCH_PROFILE=<file>, the in-process samples also write cProfile's stats (process
+time) to <file>.<checkout's directory name>.
 """
 
 from __future__ import annotations
@@ -455,7 +458,7 @@ def run_wrk(
 # --- CPU per report in one process (robust to a loaded machine) -------------------------
 
 CPU_SCRIPT = r"""
-import json, pickle, sys, time
+import json, os, pickle, sys, time
 root, data = sys.argv[1], sys.argv[2]
 sys.path.insert(0, root)
 import django
@@ -474,10 +477,18 @@ def post(batch):
         response = client.generic("POST", "/api/cases/reports/", body, content_type=ctype)
         assert response.status_code == 201, (response.status_code, response.content[:200])
 post(requests[:50])  # warm: caches, plans
+profile = os.environ.get("INTAKE_BENCH_PROFILE")  # a file for cProfile's stats
+if profile:
+    import cProfile
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
 start = time.process_time()
 with connection.execute_wrapper(counted):  # (connection.queries keeps only 9,000)
     post(requests[50:])
 cpu = time.process_time() - start
+if profile:
+    profiler.disable()
+    profiler.dump_stats(f"{profile}.{os.path.basename(root)}")
 n = len(requests) - 50
 print("CPU " + json.dumps({"cpu_ms": cpu * 1000 / n, "queries": count[0] / n}))
 """

@@ -367,13 +367,15 @@ class CaseListQuery(DatumQuery):
 # ---- outputs ------------------------------------------------------------------------
 
 
-class AreaRef(serializers.Serializer[Any]):
+# The references and the likely duplicates are rendered in every intake answer (six
+# references a case): their fields too are built once per class (gridmgmt.serializers).
+class AreaRef(FieldsBuiltOnce, serializers.Serializer[Any]):
     id = serializers.IntegerField()
     code = serializers.CharField()
     name = serializers.CharField()
 
 
-class UnitRef(serializers.Serializer[Any]):
+class UnitRef(FieldsBuiltOnce, serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField(source="display_name")
 
@@ -625,7 +627,7 @@ def open_supervisions(case: Case) -> list[dict[str, Any]]:
     return standing
 
 
-class DuplicateOut(serializers.Serializer[Any]):
+class DuplicateOut(FieldsBuiltOnce, serializers.Serializer[Any]):
     """A likely duplicate, in brief: enough to recognise it on the map and merge."""
 
     id = serializers.IntegerField()

@@ -40,7 +40,7 @@ from dispatch.permissions import allowed_actions, awaiting_decision, facts_of
 from gridmgmt import clock
 from incidents import services as intake
 from incidents.access import can_see_caller, visible_cases
-from incidents.duplicates import likely_duplicates
+from incidents.duplicates import likely_duplicates, likely_duplicates_seen_by
 from incidents.errors import CaseNotFound
 from incidents.models import FINAL_STATES, Case, CaseEvent, CasePhoto, State
 from layers.access import apply_scope, staff_of, visible_records, within
@@ -321,9 +321,9 @@ class CaseViewSet(viewsets.GenericViewSet[Case]):
     def _intake(self, result: intake.Intake, ref: reference.Reference) -> Response:
         # A new case is rendered from memory: intake and routing loaded all it shows.
         case = result.case if result.created else _cases().get(pk=result.case.pk)
-        # Among the cases the user may see, without the list's joins and prefetches (a
-        # candidate reads none of them; building them costs more than the query).
-        candidates = likely_duplicates(case, among=visible_cases(self.request.user))
+        # Among the cases the user may see: one statement kept per post (building the
+        # ORM query with the user's scope cost more than running it).
+        candidates = likely_duplicates_seen_by(self.request.user, case)
         body = {
             "case": self._render(case, calendar_known_until=ref.known_until),
             "created": result.created,
