@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.contrib.auth.models import User
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
@@ -31,15 +32,20 @@ def rendered(cases: list[Case]) -> object:
     return DuplicateOut(cases, many=True, context={"datum": "wgs84"}).data
 
 
+@pytest.fixture
+def wide_radius(world: dict[str, int]) -> None:  # noqa: F811 -- the fixture imported above
+    """The whole test city within the world's category's radius: every other open case in
+    the window is a candidate for anyone who may see it."""
+    category = event_category("0101")
+    category.duplicate_radius_m = 200_000
+    category.save(update_fields=["duplicate_radius_m"])
+
+
+@pytest.mark.usefixtures("wide_radius")
 def test_candidates_are_the_visible_cases_for_every_role(
     cast: dict[str, User],
     world: dict[str, int],  # noqa: F811 -- the fixture imported above
 ) -> None:
-    # The whole test city within the category's radius and window: every other open case
-    # is a candidate for anyone who may see it.
-    category = event_category("0101")
-    category.duplicate_radius_m = 200_000
-    category.save(update_fields=["duplicate_radius_m"])
     # Reported at the same moment: each is within the window before each other.
     at = Case.objects.get(pk=world["own"]).created_at
     Case.objects.filter(pk__in=world.values()).update(created_at=at)
@@ -64,13 +70,11 @@ def test_candidates_are_the_visible_cases_for_every_role(
     assert len(_KEPT) == len(users)
 
 
+@pytest.mark.usefixtures("wide_radius")
 def test_a_closed_case_or_one_outside_the_window_is_no_candidate(
     cast: dict[str, User],
     world: dict[str, int],  # noqa: F811 -- the fixture imported above
 ) -> None:
-    category = event_category("0101")
-    category.duplicate_radius_m = 200_000
-    category.save(update_fields=["duplicate_radius_m"])
     city = cast["city"]
     # The last of the three reported: the two others came before it.
     case = Case.objects.select_related("category").get(pk=world["other_district"])
