@@ -12,14 +12,25 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
-from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
+from gridmgmt import clock
 from layers.models import Area
+from patrol.partitions import day_bounds, local_day
 from tests.browser import log_in, screenshot, servable_passwords
 from tests.test_patrol import OWN, on_duty, send, walk
 
 SECOND = "440106001001002"
+
+
+@pytest.fixture(autouse=True)
+def noon_today() -> Iterator[None]:
+    """The server process keeps real time and shows today's coverage. The walk is written
+    at noon of the same local day (this process's clock, ticking), so that it lies inside
+    the day the server shows, also when the suite runs just after the city's midnight."""
+    start, _ = day_bounds(local_day(clock.now()))
+    with clock.travel(start + dt.timedelta(hours=12), tick=True):
+        yield
 
 
 @pytest.fixture
@@ -41,7 +52,7 @@ def test_the_command_centre_and_the_street_board_show_the_days_patrol_coverage(
 ) -> None:
     servable_passwords()
     inspector = User.objects.get(pk=loop["inspector"].pk)  # with the servable password
-    start = timezone.now() - dt.timedelta(minutes=15)
+    start = clock.now() - dt.timedelta(minutes=15)
     duty = on_duty(inspector, start - dt.timedelta(minutes=1))
     assert duty.status_code < 300, duty.json()
     assert send(inspector, walk(small_city[OWN], start, 31)).status_code < 300  # 5 minutes
