@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gridmgmt import clock
-from incidents import outbox
+from incidents import case_insert, outbox
 from incidents.models import Case, CaseEvent
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ def record(
     save: bool = True,
     fields: Collection[str] | None = None,
 ) -> CaseEvent:
-    """Save `case` (already changed by the caller), append its history entry and queue
+    """Save `case` (already changed by the caller; a new one is inserted by
+    incidents.case_insert, as Model.save() would), append its history entry and queue
     its live event. Runs inside the caller's transaction, as its last writes.
     `unit_id`: the unit the entry is about when not the case's own (a co-unit's part,
     协办: the unit then sees the case, incidents.access.assigned, and gets its events).
@@ -48,7 +49,9 @@ def record(
     `updated_at`, not the row's ~70 columns."""
     now = clock.now()
     case.updated_at = now
-    if save:
+    if save and case._state.adding:
+        case_insert.insert(case)  # a new case (a report): its INSERT's text kept per process
+    elif save:
         case.save(update_fields=None if fields is None else {*fields, "updated_at"})
     event = CaseEvent(
         case=case,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import translation
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
@@ -21,7 +22,7 @@ from dispatch.api.serializers import DuplicateOut
 from gridmgmt.serializers import FieldsBuiltOnce
 from incidents.access import visible_cases
 from incidents.duplicates import _KEPT, likely_duplicates, likely_duplicates_seen_by
-from incidents.models import Case
+from incidents.models import Case, Satisfaction, State, TicketType
 from layers.datum import Datum
 from layers.models import Area
 from tests.loop import INSPECTOR_CELL, event_category, report
@@ -90,7 +91,8 @@ def test_a_closed_case_or_one_outside_the_window_is_no_candidate(
     assert likely_duplicates(case, among=visible_cases(city)) == []
 
 
-# --- the answer's rendering: fields built once per class, the same bytes -----------------
+# --- the answer's rendering: fields built once per class, the references and the choices'
+# labels by plain fields; the same bytes as DRF's nested serializers and display methods --
 
 
 def plain(cls: type[Any], base: type[Any], **swap: Any) -> type[Any]:
@@ -118,6 +120,10 @@ def test_the_answer_renders_as_drf_renders_it_byte_for_byte(
         **{tier: area_ref() for tier in ("cell", "community", "street", "district")},
         unit=unit_ref(allow_null=True),
         supervising_unit=unit_ref(allow_null=True),
+        **{
+            f"{name}_label": serializers.CharField(source=f"get_{name}_display")
+            for name in ("state", "ticket_type", "satisfaction")
+        },
     )
     duplicate_out = plain(s.DuplicateOut, serializers.Serializer)
     assert not issubclass(case_out, FieldsBuiltOnce)
@@ -138,6 +144,30 @@ def test_the_answer_renders_as_drf_renders_it_byte_for_byte(
         assert ours == render(case_out(case, context=dict(context)).data), datum
         ours = render(s.DuplicateOut(candidates, many=True, context=context).data)
         assert ours == render(duplicate_out(candidates, many=True, context=context).data)
+    # Every reference set and every label chosen (not saved: rendered only), a label of a
+    # value outside the choices too (the display method shows the value).
+    case.supervising_unit = case.unit
+    context = s.context(Datum.WGS84, True)
+    for state, ticket_type, satisfaction in [
+        (State.HANDLED, TicketType.COMPLAINT, Satisfaction.BASIC),
+        ("closed", "praise", "dissatisfied"),
+        ("unknown", "", ""),
+    ]:
+        case.state, case.ticket_type, case.satisfaction = state, ticket_type, satisfaction
+        ours = render(s.CaseOut(case, context=dict(context)).data)
+        assert ours == render(case_out(case, context=dict(context)).data), state
+        assert json.loads(ours)["supervising_unit"]["id"] == case.unit_id
+    # The labels and names in the language of the request, not of the class's making.
+    assert case.unit is not None
+    case.unit.name_en = "Street Order Team"  # in memory only
+    with translation.override("en"):
+        case.state = State.CLOSED
+        ours = render(s.CaseOut(case, context=dict(context)).data)
+        assert ours == render(case_out(case, context=dict(context)).data)
+        assert json.loads(ours)["state_label"] == "Closed"
+        assert json.loads(ours)["unit"]["name"] == "Street Order Team"
+    case.unit.refresh_from_db()
+    case.refresh_from_db()
     # What the intake answered is that rendering (the answer's case was read back here).
     context = s.context(Datum.WGS84, False)
     assert body["case"] == json.loads(render(case_out(case, context=context).data))

@@ -1,6 +1,7 @@
 """Resends of a report under its client UUID: the same report is the same case even when
 its coordinates come back with other last digits (compared at 1e-7°, about 1 cm), and a
-UUID conflict names the earlier case only to whom may see it."""
+UUID conflict names the earlier case only to whom may see it. The check reads the earlier
+case as the ORM's only() query did (one kept statement)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from incidents.models import Case
-from incidents.services import COORDINATE_TOLERANCE
+from incidents.services import COORDINATE_TOLERANCE, Location, _earlier
+from layers.datum import Datum
 from layers.models import Area
 from tests.cast import centre
 from tests.loop import INSPECTOR2_CELL, INSPECTOR_CELL, client_for, event_category, report
@@ -95,3 +97,25 @@ def test_a_uuid_conflict_does_not_name_a_case_outside_the_callers_scope(
     assert f"#{theirs}" not in detail and str(theirs) not in detail.replace(str(sent), "")
     assert client_for(loop["inspector2"]).get(f"/api/cases/{theirs}/").status_code == 404
     assert Case.objects.count() == 1
+
+
+def test_the_earlier_case_is_read_as_the_orms_only_reads_it(
+    loop: dict[str, User], small_city: dict[str, Area]
+) -> None:
+    """The resend check's one kept statement reads the columns, values and point of
+    Case.objects.only(...) and defers the rest, as the ORM's query did."""
+    sent = uuid.uuid4()
+    assert report(loop["inspector"], small_city, client_uuid=sent).status_code == 201
+    orm = Case.objects.only("body_hash", "reporter_id", "address_id", "geom").get(client_uuid=sent)
+    where = Location(orm.geom.x, orm.geom.y, Datum.WGS84)
+    earlier = _earlier(sent, orm.body_hash, loop["inspector"], where)
+    assert earlier is not None and earlier.created is False
+    ours = earlier.case
+    assert ours.get_deferred_fields() == orm.get_deferred_fields()
+    assert len(ours.get_deferred_fields()) == len(Case._meta.concrete_fields) - 5
+    loaded = ("id", "body_hash", "reporter_id", "address_id")
+    assert [getattr(ours, name) for name in loaded] == [getattr(orm, name) for name in loaded]
+    assert (ours.geom.ewkb, ours.geom.srid) == (orm.geom.ewkb, orm.geom.srid)
+    assert not ours._state.adding and ours._state.db == orm._state.db
+    assert ours.description == "路边有一堆暴露垃圾"  # a deferred field loads when read
+    assert _earlier(uuid.uuid4(), orm.body_hash, loop["inspector"], where) is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -24,6 +25,7 @@ from incidents.models import (
     ReplyTerm,
     Satisfaction,
     Source,
+    State,
     TicketType,
 )
 from layers.api.filters import CoordinateField, DatumField, city_point, location_point
@@ -380,6 +382,35 @@ class UnitRef(FieldsBuiltOnce, serializers.Serializer[Any]):
     name = serializers.CharField(source="display_name")
 
 
+# A case's six references, rendered as AreaRef and UnitRef render them (the schema says
+# so) but by a plain field: a nested serializer is deep-copied with its parent's fields
+# and builds and binds its own for every case it renders, more than the dict it makes.
+@extend_schema_field(AreaRef)
+class AreaRefField(serializers.Field):  # type: ignore[type-arg]
+    def to_representation(self, area: Area) -> dict[str, Any]:
+        return {"id": int(area.pk), "code": str(area.code), "name": str(area.name)}
+
+
+@extend_schema_field(UnitRef)
+class UnitRefField(serializers.Field):  # type: ignore[type-arg]
+    def to_representation(self, unit: Unit) -> dict[str, Any]:
+        return {"id": int(unit.pk), "name": str(unit.display_name)}
+
+
+@extend_schema_field({"type": "string"})
+class ChoiceLabel(serializers.Field):  # type: ignore[type-arg]
+    """The label of a choice column in the request's language, as
+    CharField(source="get_<column>_display") renders it, from the choices' own mapping:
+    DRF inspects a bound method's signature on every call, Django re-hashes the choices."""
+
+    def __init__(self, choices: type[TextChoices], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.labels = dict(choices.choices)  # value → label, translated when rendered
+
+    def to_representation(self, value: str) -> str:
+        return str(self.labels.get(value, value))
+
+
 @extend_schema_field({"type": "array", "items": {"type": "number"}, "minItems": 2})
 class PointField(serializers.Field):  # type: ignore[type-arg]
     """[lon, lat] in the datum the request asked for."""
@@ -402,21 +433,21 @@ class PhotoOut(FieldsBuiltOnce, serializers.ModelSerializer[CasePhoto]):
 
 
 class CaseOut(FieldsBuiltOnce, serializers.ModelSerializer[Case]):
-    state_label = serializers.CharField(source="get_state_display")
+    state_label = ChoiceLabel(State, source="state")
     category = serializers.SerializerMethodField()
     point = PointField(source="geom")
-    cell = AreaRef()
-    community = AreaRef()
-    street = AreaRef()
-    district = AreaRef()
-    unit = UnitRef(allow_null=True)
-    supervising_unit = UnitRef(allow_null=True)
+    cell = AreaRefField()
+    community = AreaRefField()
+    street = AreaRefField()
+    district = AreaRefField()
+    unit = UnitRefField(allow_null=True)
+    supervising_unit = UnitRefField(allow_null=True)
     reporter = serializers.CharField(source="reporter.username", allow_null=True, default=None)
     verifier = serializers.CharField(source="verifier.username", allow_null=True, default=None)
     caller_name = serializers.SerializerMethodField()
     caller_phone = serializers.SerializerMethodField()
-    ticket_type_label = serializers.CharField(source="get_ticket_type_display")
-    satisfaction_label = serializers.CharField(source="get_satisfaction_display")
+    ticket_type_label = ChoiceLabel(TicketType, source="ticket_type")
+    satisfaction_label = ChoiceLabel(Satisfaction, source="satisfaction")
     due_beyond_calendar = serializers.SerializerMethodField()
 
     class Meta:
