@@ -8,8 +8,8 @@ report with its reason, and read = inserted + updated + unchanged + rejected.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,26 +134,38 @@ class RejectReport:
         self.count += len(bad)
 
 
-@dataclass
 class UnknownUnits:
     """The unit names or codes of accepted rows that no unit matched, as CSV: row, key,
-    column, value (the row is written all the same, with the text and no reference)."""
+    column, value (the row is written all the same, with the text and no reference).
 
-    stream: IO[str] | None = None
-    count: int = 0
+    The lines are made by Arrow and written by a thread of their own, beside the
+    import's reading and COPY: a file naming no known unit has a line for each of its
+    millions of names. Call close() before the stream is closed."""
 
-    def __post_init__(self) -> None:
-        if self.stream is not None:
-            csv.writer(self.stream).writerow(["row", "key", "column", "value"])
+    HEADER = b"row,key,column,value\r\n"  # lines end as the csv module's do
+
+    def __init__(self, stream: IO[bytes] | None = None) -> None:
+        self.stream = stream
+        self.count = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+        if stream is not None:
+            stream.write(self.HEADER)
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-units")
 
     def write_rows(
         self, rows: npt.NDArray[np.int64], keys: pa.Array, column: str, values: pa.Array
     ) -> None:
-        """One line per row: its key, and its value of `column`. Written by Arrow (a
-        million unknown values in a second, not in tens of seconds row by row)."""
+        """One line per row: its key, and its value of `column` (in the order given, after
+        the lines of earlier calls)."""
         self.count += len(rows)
-        if self.stream is None:
-            return
+        if self._pool is not None:
+            self._pending.append(self._pool.submit(self._write, rows, keys, column, values))
+
+    def _write(
+        self, rows: npt.NDArray[np.int64], keys: pa.Array, column: str, values: pa.Array
+    ) -> None:
+        assert self.stream is not None
         table = pa.table(
             {
                 "row": pa.array(rows),
@@ -162,10 +174,21 @@ class UnknownUnits:
                 "value": values.cast(pa.string()),
             }
         )
-        buffer = io.BytesIO()
-        # Lines end as the csv module's header line does.
+        buffer = pa.BufferOutputStream()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, eol="\r\n"))
-        self.stream.write(buffer.getvalue().decode())
+        self.stream.write(buffer.getvalue())
+
+    def close(self) -> None:
+        """Wait until every line is written (raising what the thread raised)."""
+        if self._pool is None:
+            return
+        try:
+            for pending in self._pending:
+                pending.result()
+        finally:
+            self._pending = []
+            self._pool.shutdown()
+            self._pool = None
 
 
 def _coord(value: float) -> str:
@@ -197,7 +220,10 @@ def import_file(
     units_path = report_path.with_name(path.stem + ".unknown-units.csv")
     with ExitStack() as stack:
         report = RejectReport(_open(stack, report_path), source.field_names)
-        units = UnknownUnits(_open(stack, units_path) if spec.references else None)
+        units = UnknownUnits(
+            stack.enter_context(units_path.open("wb")) if spec.references else None
+        )
+        stack.callback(units.close)  # the thread stops before its file is closed
         bar = stack.enter_context(
             tqdm(total=source.feature_count, unit=" rows", disable=not progress, desc=layer)
         )
@@ -283,6 +309,7 @@ def import_batches(
             result.rejected = report.count
             result.unknown_units = units.count
             result.inserted, result.updated = writer.finish()
+            units.close()  # its lines written beside the index builds, before any commit
         finally:
             writer.close()
         result.unchanged = result.read - result.rejected - result.inserted - result.updated
@@ -488,19 +515,21 @@ class _Preparer:
         first_row = np.full(len(keys), -1, dtype=np.int64)
         first_row[ok] = batch.row[ok[first[index]]]
         # Set operations run in C; the rows of the (rare) repeated keys are looked up after.
-        repeated = self.seen.intersection(ok_keys.to_pylist())
+        ok_list = ok_keys.to_pylist()
+        repeated = self.seen.intersection(ok_list)
         if repeated:
             earlier = self._earlier_rows(pa.array(sorted(repeated)))
-            for i, key in zip(ok, ok_keys.to_pylist(), strict=True):
+            for i, key in zip(ok, ok_list, strict=True):
                 first_row[i] = earlier.get(key, first_row[i])
         reasons.add(
             (first_row >= 0) & (first_row != batch.row),
             lambda i: f"duplicate of row {first_row[i]}",
         )
+        # The keys of the rows just rejected are those of rows accepted, in this batch or
+        # before, so the set of accepted keys grows by exactly ok_list's.
+        self.seen.update(ok_list)
         accepted = pa.array(reasons.ok)
-        accepted_keys = keys.filter(accepted)
-        self.seen.update(accepted_keys.to_pylist())
-        self.accepted.append((accepted_keys, batch.row[reasons.ok]))
+        self.accepted.append((keys.filter(accepted), batch.row[reasons.ok]))
 
     def _earlier_rows(self, wanted: pa.Array) -> dict[str, int]:
         """Row of each wanted key among the rows accepted from earlier batches."""
