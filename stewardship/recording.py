@@ -25,29 +25,34 @@ def record_import(
     """Receiver of layers.importing.core.rows_written: the batch's Source with the range of
     ids it inserted, and the existing rows it changed linked by one INSERT. The rows an
     import writes carry updated_at = the transaction's now(); the inserted ones have the
-    highest ids (the layer is locked, ids come from its sequence)."""
-    batch = Source.objects.create(
-        kind=SourceKind.IMPORT,
-        layer=content_type(spec.model),
-        unit_id=provenance.get("unit_id"),
-        user_id=provenance.get("user_id"),
-        system=str(provenance.get("system") or "import_layer")[:60],
-        file_name=str(provenance.get("file_name") or "")[:255],
-        inserted=result.inserted,
-        updated=result.updated,
-    )
+    highest ids (the layer is locked, ids come from its sequence); after a first load
+    (the layer was empty) they are all its rows."""
     written = f"FROM {spec.table} WHERE updated_at = now()"
     with connection.cursor() as cursor:
-        below = ""
-        if result.inserted:
+        first_id = last_id = None
+        if result.first_load:  # every row of the table: two probes of its primary key
+            cursor.execute(f"SELECT min(id), max(id) FROM {spec.table}")
+            first_id, last_id = cursor.fetchone()
+        elif result.inserted:
             cursor.execute(
                 f"SELECT min(id), max(id) FROM (SELECT id {written} ORDER BY id DESC LIMIT %s) s",
                 [result.inserted],
             )
-            batch.first_id, batch.last_id = cursor.fetchone()
-            batch.save(update_fields=["first_id", "last_id"])
-            below = f" AND id < {int(batch.first_id)}"
+            first_id, last_id = cursor.fetchone()
+        batch = Source.objects.create(
+            kind=SourceKind.IMPORT,
+            layer=content_type(spec.model),
+            unit_id=provenance.get("unit_id"),
+            user_id=provenance.get("user_id"),
+            system=str(provenance.get("system") or "import_layer")[:60],
+            file_name=str(provenance.get("file_name") or "")[:255],
+            inserted=result.inserted,
+            first_id=first_id,
+            last_id=last_id,
+            updated=result.updated,
+        )
         if result.updated:
+            below = f" AND id < {int(first_id)}" if first_id is not None else ""
             cursor.execute(
                 f"INSERT INTO {ImportedRow._meta.db_table} (object_id, source_id) "
                 f"SELECT id, %s {written}{below}",

@@ -114,7 +114,11 @@ def test_a_reimport_links_the_rows_it_changed_and_names_the_ones_it_inserted(
         "4401060101000002,二,113.306,23.105\n",
         encoding="utf-8",
     )
-    import_file("components", path)
+    first = import_file("components", path)
+    # Into the empty layer: its range is the table's, read from the primary key alone.
+    ids = list(Component.objects.order_by("pk").values_list("pk", flat=True))
+    batch = Source.objects.get(kind=SourceKind.IMPORT)
+    assert first.first_load and (batch.first_id, batch.last_id) == (ids[0], ids[-1])
     # The second import runs in its own transaction, as import_layer's do.
     Component.objects.update(updated_at=timezone.now() - datetime.timedelta(days=1))
     path.write_text(
@@ -122,7 +126,7 @@ def test_a_reimport_links_the_rows_it_changed_and_names_the_ones_it_inserted(
         "4401060101000002,二,113.306,23.105\n4401060101000003,三,113.307,23.105\n",
         encoding="utf-8",
     )
-    import_file("components", path, provenance={"system": "城管系统"})
+    assert not import_file("components", path, provenance={"system": "城管系统"}).first_load
     second = Source.objects.filter(kind=SourceKind.IMPORT).order_by("pk").last()
     assert second is not None and (second.inserted, second.updated) == (1, 1)
     assert second.system == "城管系统"

@@ -58,6 +58,8 @@ class ImportResult:
     # with the text and no reference, and each such value is listed in units_path.
     unknown_units: int = 0
     units_path: Path | None = None
+    # The layer was empty: every row in it now is one this import inserted.
+    first_load: bool = False
 
     def summary(self) -> str:
         text = (
@@ -309,6 +311,7 @@ def import_batches(
             result.rejected = report.count
             result.unknown_units = units.count
             result.inserted, result.updated = writer.finish()
+            result.first_load = writer.direct
             units.close()  # its lines written beside the index builds, before any commit
         finally:
             writer.close()
