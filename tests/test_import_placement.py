@@ -13,7 +13,7 @@ import pytest
 import shapely
 from django.contrib.gis.geos import Point
 
-from layers.importing.cells import UNKNOWN, CellIndex
+from layers.importing.cells import UNKNOWN, CellIndex, _Buckets
 from layers.importing.core import UnknownUnits
 from layers.models import Area
 from layers.placement import OutsideCity, place_point
@@ -56,6 +56,19 @@ def test_buckets_settled_without_a_polygon_test_place_every_point_as_a_test_does
             expected = None
         got = codes[int(located.cell_id[i])] if located.cell_index[i] >= 0 else None
         assert got == expected, (x[i], y[i])
+
+
+def test_the_outlines_mark_the_same_buckets_whether_their_edges_go_at_once_or_in_slices(
+    small_city: dict[str, Area], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pieces = CellIndex().pieces
+    edges = len(shapely.get_coordinates(shapely.boundary(pieces)))
+    monkeypatch.setattr(_Buckets, "EDGES_AT_ONCE", edges)
+    at_once = _Buckets(pieces).crossed
+    monkeypatch.setattr(_Buckets, "EDGES_AT_ONCE", 7)  # many slices
+    in_slices = _Buckets(pieces).crossed
+    assert edges > 7 * 10 and at_once.sum() > 100
+    assert (in_slices == at_once).all()
 
 
 def _lines(stream: io.BytesIO) -> list[list[str]]:

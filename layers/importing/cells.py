@@ -138,6 +138,7 @@ class _Buckets:
     # takes longer to build, and the build comes before the first row can be placed and
     # sent (docs/performance.md, "A first load at 1M rows: a coarser bucket grid").
     SIZE = 1448
+    EDGES_AT_ONCE = 20_000
 
     def __init__(self, pieces: npt.NDArray[np.object_]) -> None:
         n = self.SIZE
@@ -174,6 +175,15 @@ class _Buckets:
         xy, line = shapely.get_coordinates(lines, return_index=True)
         same = line[:-1] == line[1:]
         a, b = xy[:-1][same], xy[1:][same]
+        # In slices of edges: the arrays of their parts stay small and are reused, where
+        # all at once they would be fresh memory the kernel must hand over page by page.
+        for start in range(0, len(a), self.EDGES_AT_ONCE):
+            end = start + self.EDGES_AT_ONCE
+            self._mark_crossed(crossed, a[start:end], b[start:end])
+        return crossed
+
+    def _mark_crossed(self, crossed: npt.NDArray[np.bool_], a: FloatArray, b: FloatArray) -> None:
+        n = self.SIZE
         # Each edge is cut into parts shorter than a bucket on either axis, so the box of
         # a part spans at most two buckets per axis: marking the buckets of its four
         # corners marks every bucket the part passes through. The boxes are widened by
@@ -193,7 +203,6 @@ class _Buckets:
         for iy in (iy0, iy1):
             for ix in (ix0, ix1):
                 crossed[iy * n + ix] = True
-        return crossed
 
     def settle(self, test: Callable[[FloatArray, FloatArray], IntArray]) -> None:
         """Work out the cell of every bucket that no outline crosses, with `test` (exact
