@@ -711,9 +711,11 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk (Debian)")
-    # Under overload a request waits for a pooled connection instead of answering 503
-    # after half a second: the bench measures the intake, not the shedding of load.
+    # Under overload a request waits for a thread and a pooled connection instead of
+    # answering 503 after half a second: the bench measures the intake, not the shedding
+    # of load.
     os.environ.setdefault("DATABASE_POOL_TIMEOUT", "5")
+    os.environ.setdefault("GRIDMGMT_HTTP_QUEUE_WAIT", "5")
     # The rate limits count per user id in Redis: keys of their own, so that another
     # database's users of the same ids (tests, other benches) do not throttle these.
     os.environ.setdefault("CACHE_KEY_PREFIX", f"intake-bench-{os.getpid()}")
@@ -807,7 +809,8 @@ def main() -> None:
     created = int(statuses.get("201", 0))
     print(f"\nserver: uvicorn, {args.workers} workers; client: wrk, {args.threads} threads, "
           f"{args.connections} connections; machine: {os.cpu_count()} cores; "
-          f"database pool timeout {os.environ['DATABASE_POOL_TIMEOUT']} s")  # fmt: skip
+          f"database pool timeout {os.environ['DATABASE_POOL_TIMEOUT']} s, "
+          f"wait for a thread {os.environ['GRIDMGMT_HTTP_QUEUE_WAIT']} s")  # fmt: skip
     print(f"steady state: {seeded} open cases around the inspectors' {INSPECTORS * CELLS_EACH} "
           f"points before the run; {CATEGORIES_EACH} + {CATEGORIES_EACH} categories")  # fmt: skip
     print(f"statuses: reports {statuses}, floor {floor_fig['statuses']}")

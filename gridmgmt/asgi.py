@@ -19,16 +19,23 @@ from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from gridmgmt.errors_middleware import BodySizeGuard  # noqa: E402
-from gridmgmt.wsgi_bridge import WsgiBridge  # noqa: E402
+from gridmgmt.overload import busy  # noqa: E402
+from gridmgmt.wsgi_bridge import RequestThreads, WsgiBridge  # noqa: E402
 from layers.api.locate_fast import LeanLocate  # noqa: E402
 from map_ui.live.auth import TokenAuthMiddleware  # noqa: E402
 from map_ui.live.routing import websocket_urlpatterns  # noqa: E402
 
 # HTTP: Django's WSGI handler in a pool of threads, one thread per request and no hop
-# inside it (gridmgmt/wsgi_bridge.py), unless settings.HTTP_SERVING says "asgi". The
-# locate endpoint's plain success case is answered in front of it (layers/api/locate_fast.py).
+# inside it, a few requests running at once (gridmgmt/wsgi_bridge.py), unless
+# settings.HTTP_SERVING says "asgi". The locate endpoint's plain success case is
+# answered in front of it (layers/api/locate_fast.py).
 http_app = (
-    WsgiBridge(LeanLocate(get_wsgi_application()), settings.HTTP_THREADS)
+    WsgiBridge(
+        LeanLocate(get_wsgi_application()),
+        RequestThreads(settings.HTTP_THREADS, settings.HTTP_RUNNING, settings.HTTP_LONG_AFTER),
+        busy,
+        settings.HTTP_QUEUE_WAIT,
+    )
     if settings.HTTP_SERVING == "wsgi"
     else django_asgi
 )

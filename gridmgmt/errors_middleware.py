@@ -137,9 +137,7 @@ class BodySizeGuard:
         headers = dict(scope.get("headers") or [])
         length = _content_length(headers.get(b"content-length"))
         if length is not None and length > limit:
-            await _send(
-                send, _in_language(headers, lambda: too_large(scope["path"], length, limit))
-            )
+            await _send(send, in_language(headers, lambda: too_large(scope["path"], length, limit)))
             return
         if scope["method"] == "POST" and _OPEN311_UPLOADS.fullmatch(scope["path"]):
             refused = await database_sync_to_async(_open311_key_refusal)(scope, headers)
@@ -155,7 +153,7 @@ class BodySizeGuard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    refused = _in_language(
+                    refused = in_language(
                         headers, lambda: too_large(scope["path"], received, limit)
                     )
                     await _send(send, refused)
@@ -185,10 +183,10 @@ def _open311_key_refusal(scope: Scope, headers: dict[bytes, bytes]) -> HttpRespo
             return render_error(format_of(scope["path"]), error)
         return None
 
-    return _in_language(headers, check)
+    return in_language(headers, check)
 
 
-def _in_language(headers: dict[bytes, bytes], make: Callable[[], Made]) -> Made:
+def in_language(headers: dict[bytes, bytes], make: Callable[[], Made]) -> Made:
     """The response in the user's chosen language, as ChosenLanguageMiddleware picks it."""
     cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
     chosen = cookies.get(settings.LANGUAGE_COOKIE_NAME, "")

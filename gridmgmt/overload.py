@@ -33,10 +33,12 @@ from typing import Any
 import psycopg
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import escape
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from open311.errors import Open311Error
@@ -95,7 +97,28 @@ class ServiceUnavailable(Open311Error):
 def unavailable_response(request: HttpRequest) -> HttpResponse:
     """503 with Retry-After: the API's error shape under /api/ (and for clients asking
     for JSON), Open311's under /open311/, a short page for everything else."""
-    message = _("数据库暂时不可用，请稍后重试。")
+    return _refusal(request, _("数据库暂时不可用，请稍后重试。"), _("服务暂时不可用"))
+
+
+def busy(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """A WSGI application: the server's answer to a request that found no thread free in
+    time (gridmgmt/wsgi_bridge.py), 503 as unavailable_response shapes it, in the user's
+    language. It runs on the event loop: no database, no session."""
+    from gridmgmt.errors_middleware import in_language
+
+    request = WSGIRequest(environ)
+    cookie = environ.get("HTTP_COOKIE", "").encode("latin-1")
+    response = in_language(
+        {b"cookie": cookie},
+        lambda: _refusal(request, _("服务器繁忙，请稍后重试。"), _("服务器繁忙")),
+    )
+    log.warning("server busy: 503 for %s %s (no thread free in time)", request.method, request.path)
+    headers = [*response.items(), ("Content-Length", str(len(response.content)))]
+    start_response(f"{response.status_code} {response.reason_phrase}", headers)
+    return [response.content]
+
+
+def _refusal(request: HttpRequest, message: str, title: str) -> HttpResponse:
     response: HttpResponse
     if request.path.startswith(OPEN311_PREFIX):
         fmt = Format.JSON if request.path.lower().endswith(".json") else Format.XML
@@ -104,9 +127,10 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
         body = {"detail": message, "code": "unavailable", "field": None}
         response = JsonResponse(body, status=503, json_dumps_params={"ensure_ascii": False})
     else:
-        title = escape(_("服务暂时不可用"))
+        title = escape(title)
         page = (
-            f'<!doctype html><html lang="zh-hans"><meta charset="utf-8"><title>{title}</title>'
+            f'<!doctype html><html lang="{get_language()}"><meta charset="utf-8">'
+            f"<title>{title}</title>"
             f"<h1>{title}</h1><p>{escape(message)}</p></html>"
         )
         response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")

@@ -99,9 +99,16 @@ ASGI_APPLICATION = "gridmgmt.asgi.application"
 # "asgi" (Django's ASGI handler). WebSockets are served by Channels either way, on the
 # same port. Figures: docs/performance.md, "Request floor".
 HTTP_SERVING = env_str("GRIDMGMT_HTTP_SERVING", "wsgi")
-# Threads per server process serving HTTP requests. More than DATABASE_POOL_SIZE, so that
-# requests beyond the pool wait for a connection and fail fast (503) when none comes.
+# Requests running at once in each server process: a few keep its core busy, more only
+# wait on the interpreter's lock. One that has run HTTP_LONG_AFTER seconds (an import, a
+# download to a slow phone) stops counting and the next starts beside it, in up to
+# HTTP_THREADS threads (more than DATABASE_POOL_SIZE: requests beyond the pool wait for
+# a connection and fail fast). A request that no thread took within HTTP_QUEUE_WAIT
+# seconds is answered 503 (gridmgmt/wsgi_bridge.py, docs/performance.md "Request floor").
+HTTP_RUNNING = env_int("GRIDMGMT_HTTP_RUNNING", 2)
+HTTP_LONG_AFTER = env_float("GRIDMGMT_HTTP_LONG_AFTER", 0.1)
 HTTP_THREADS = env_int("GRIDMGMT_HTTP_THREADS", 32)
+HTTP_QUEUE_WAIT = env_float("GRIDMGMT_HTTP_QUEUE_WAIT", 0.5)
 
 DATABASES = {
     "default": database_from_url(

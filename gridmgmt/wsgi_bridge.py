@@ -16,15 +16,30 @@ A body is read whole before the thread starts (as Django's ASGI handler does), s
 Django sees its length even when it came chunked; BodySizeGuard (outside) refuses an
 oversized one first. A small response goes back to the loop in one piece; a streamed
 one (a file, an export) is sent on as it is produced.
+
+How many requests run at once (RequestThreads): few. A process runs Python on one core
+at a time (the interpreter's lock), and a small API request waits on PostgreSQL or
+Redis for only a third of its time, so two or three requests keep that core busy.
+Every request beyond them only added sleeps and wake-ups on the interpreter's lock:
+with 16 requests running in a process, an authenticated GET cost 1.8-2.0 ms of CPU
+and 38 context switches, with 2 running 1.44-1.52 ms and 11, and it served more
+(docs/performance.md, "Request floor"). A request that has run `long_after` seconds
+(an import, an evaluation table, a download to a slow phone) stops counting, so the
+next request starts beside it in another thread, up to `threads` at once; and one that
+finds no thread within `queue_wait` seconds is answered 503 at once (overload fails
+fast, never a hang) by `busy`, on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 Scope = dict[str, Any]
@@ -40,12 +55,17 @@ SEND_CHUNK = 64 * 1024
 
 
 class WsgiBridge:
-    """ASGI app for "http" scopes: `app` (a WSGI application) in `threads` threads."""
+    """ASGI app for "http" scopes: `app` (a WSGI application) in `threads`; `busy` (a
+    WSGI application run on the loop, without the database) answers a request that no
+    thread took within `queue_wait` seconds."""
 
-    def __init__(self, app: WSGIApp, threads: int) -> None:
+    def __init__(
+        self, app: WSGIApp, threads: RequestThreads, busy: WSGIApp, queue_wait: float
+    ) -> None:
         self.app = app
         self.threads = threads
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        self.busy = busy
+        self.queue_wait = queue_wait
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await _read_body(receive)
@@ -53,11 +73,98 @@ class WsgiBridge:
             return  # the client went away (or BodySizeGuard answered and stopped it)
         loop = asyncio.get_running_loop()
         exchange = _Exchange(loop, send)
+        request = environ(scope, body)
+        work = self.threads.submit(exchange.run, self.app, request)
+        # Cancelled only if no thread has taken it yet (Future.cancel of a waiting one).
+        too_long = loop.call_later(self.queue_wait, work.cancel)
         try:
-            await loop.run_in_executor(self.pool, exchange.run, self.app, environ(scope, body))
+            await asyncio.wrap_future(work)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not work.cancelled() or (task is not None and task.cancelling()):
+                raise  # the request's own task was cancelled
+            exchange.run(self.busy, request)
         finally:
+            too_long.cancel()
             body.close()
         await exchange.finish()
+
+
+class RequestThreads:
+    """Up to `threads` threads for requests, of which at most `running` run at once: a
+    request that has run `long_after` seconds stops counting and the next starts beside
+    it. Requests start in the order they came."""
+
+    def __init__(self, threads: int, running: int, long_after: float) -> None:
+        self.threads = threads
+        self.running = running
+        self.long_after = long_after
+        self._waiting: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+        self._slots = threading.Semaphore(running)  # the requests that count
+        self._lock = threading.Lock()  # _running, and each _Work's `long`
+        self._running: set[_Work] = set()
+        self._started = False
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> Future[None]:
+        if not self._started:
+            self._start()
+        work = _Work(fn, args)
+        self._waiting.put(work)
+        return work.future
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            for n in range(self.threads):
+                threading.Thread(target=self._serve, name=f"http-{n}", daemon=True).start()
+            threading.Thread(target=self._watch, name="http-watch", daemon=True).start()
+            self._started = True
+
+    def _serve(self) -> None:
+        """A thread: takes requests one after the other while it holds a slot, and waits
+        for a slot again after a request that stopped counting (its slot went on)."""
+        while True:
+            self._slots.acquire()
+            while True:
+                work = self._waiting.get()
+                if not work.future.set_running_or_notify_cancel():
+                    continue  # answered 503 while it waited
+                work.started = time.monotonic()
+                with self._lock:
+                    self._running.add(work)
+                try:
+                    work.fn(*work.args)
+                except BaseException as error:  # handed to the waiting loop
+                    work.future.set_exception(error)
+                else:
+                    work.future.set_result(None)
+                with self._lock:
+                    self._running.discard(work)
+                if work.long:
+                    break
+
+    def _watch(self) -> None:
+        """Gives a long request's slot to the next request."""
+        while True:
+            time.sleep(self.long_after / 2)
+            now = time.monotonic()
+            with self._lock:
+                for work in self._running:
+                    if not work.long and now - work.started >= self.long_after:
+                        work.long = True
+                        self._slots.release()
+
+
+class _Work:
+    __slots__ = ("args", "fn", "future", "long", "started")
+
+    def __init__(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.future: Future[None] = Future()
+        self.started = 0.0
+        self.long = False  # it stopped counting: its slot was released for it
 
 
 class _Exchange:

@@ -1,12 +1,14 @@
 """The request floor (docs/performance.md, "Request floor"): HTTP is served by Django's
-WSGI handler in one pool thread per request (gridmgmt/wsgi_bridge.py), WebSockets by
-Channels on the same port; a ModelSerializer's fields are built once per class."""
+WSGI handler in one pool thread per request, a few requests running at once
+(gridmgmt/wsgi_bridge.py), WebSockets by Channels on the same port; a ModelSerializer's
+fields are built once per class."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping
@@ -19,7 +21,8 @@ from django.core.wsgi import get_wsgi_application
 from django.utils.module_loading import import_string
 from rest_framework import serializers
 
-from gridmgmt.wsgi_bridge import SEND_CHUNK, WsgiBridge
+from gridmgmt.overload import busy
+from gridmgmt.wsgi_bridge import SEND_CHUNK, RequestThreads, WsgiBridge
 from layers.api.serializers import CategorySerializer
 from layers.models import Category
 from tests.loop import event_category
@@ -42,12 +45,24 @@ def test_the_project_serves_http_through_the_bridge() -> None:
 
     assert settings.HTTP_SERVING == "wsgi"
     guard = application.application_mapping["http"]
-    assert isinstance(guard.app, WsgiBridge)
+    bridge = guard.app
+    assert isinstance(bridge, WsgiBridge)
+    assert (bridge.busy, bridge.queue_wait) == (busy, settings.HTTP_QUEUE_WAIT)
+    threads = bridge.threads
+    assert (threads.running, threads.long_after) == (
+        settings.HTTP_RUNNING,
+        settings.HTTP_LONG_AFTER,
+    )
     assert (
-        guard.app.threads
+        threads.threads
         == settings.HTTP_THREADS
         > settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"]
+        > threads.running
     )
+
+
+def bridge(app: Any, threads: int = 2, running: int = 2, queue_wait: float = 10) -> WsgiBridge:
+    return WsgiBridge(app, RequestThreads(threads, running, long_after=10), busy, queue_wait)
 
 
 class Recorder:
@@ -114,7 +129,7 @@ SCOPE = {
 
 def test_a_chunked_body_arrives_whole_with_its_length() -> None:
     app = Recorder([])
-    sent = serve(WsgiBridge(app, 2), SCOPE, [b"abc", b"def", b"g"])
+    sent = serve(bridge(app), SCOPE, [b"abc", b"def", b"g"])
     start, body = sent
     assert start["status"] == 201
     assert (b"x-seen", b"7") in start["headers"]
@@ -132,13 +147,129 @@ def test_a_chunked_body_arrives_whole_with_its_length() -> None:
 def test_a_streamed_response_is_sent_in_pieces_in_order() -> None:
     pieces = [bytes([n]) * (SEND_CHUNK // 2) for n in range(1, 6)]
     app = Recorder(pieces)
-    sent = serve(WsgiBridge(app, 2), SCOPE, [b""])
+    sent = serve(bridge(app), SCOPE, [b""])
     assert sent[0]["type"] == "http.response.start"
     bodies = sent[1:]
     assert len(bodies) >= 3  # not held back whole
     assert all(m["more_body"] for m in bodies[:-1]) and not bodies[-1].get("more_body")
     assert b"".join(m["body"] for m in bodies) == b"".join(pieces)
     assert len(set(app.threads)) == 1
+
+
+class Gate:
+    """A callable that notes who came in and holds them until it is opened."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.opened = threading.Event()
+        self.inside = 0
+        self.most_inside = 0
+        self.came = 0
+
+    def __call__(self, hold: bool = True) -> None:
+        with self.lock:
+            self.came += 1
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        if hold:
+            self.opened.wait(10)
+        with self.lock:
+            self.inside -= 1
+
+
+def test_no_more_requests_run_at_once_than_the_limit() -> None:
+    threads = RequestThreads(6, running=2, long_after=10)
+    gate = Gate()
+    works = [threads.submit(gate) for _ in range(6)]
+    time.sleep(0.3)
+    assert (gate.came, gate.inside) == (2, 2)  # the other four wait their turn
+    gate.opened.set()
+    for work in works:
+        work.result(timeout=5)
+    assert (gate.came, gate.most_inside) == (6, 2)
+
+
+def test_a_long_request_stops_counting_and_the_next_starts_beside_it() -> None:
+    threads = RequestThreads(3, running=1, long_after=0.05)
+    gate = Gate()
+    long = threads.submit(gate)
+    quick = threads.submit(gate, False)
+    quick.result(timeout=2)  # did not wait for the long one
+    assert not long.done()
+    gate.opened.set()
+    long.result(timeout=5)
+    # Its thread waits for a slot again: one request at a time, as before.
+    gate.opened.clear()
+    works = [threads.submit(gate) for _ in range(2)]
+    time.sleep(0.02)  # less than long_after
+    assert gate.inside == 1
+    gate.opened.set()
+    for work in works:
+        work.result(timeout=5)
+
+
+def test_an_error_in_a_request_reaches_the_loop_and_frees_its_thread() -> None:
+    threads = RequestThreads(1, running=1, long_after=10)
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        threads.submit(fail).result(timeout=5)
+    threads.submit(lambda: None).result(timeout=5)
+
+
+def test_a_request_no_thread_takes_in_time_is_answered_busy_in_its_shape() -> None:
+    gate = Gate()
+
+    def held(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        gate()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    one_thread = bridge(held, threads=1, running=1, queue_wait=0.2)
+    scope = {**SCOPE, "method": "GET", "headers": [(b"cookie", b"django_language=en")]}
+    answers: dict[str, list[dict[str, Any]]] = {}
+
+    async def request(name: str, path: str) -> None:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Mapping[str, Any]) -> None:
+            sent.append(dict(message))
+
+        started = time.monotonic()
+        await one_thread({**scope, "path": path}, receive, send)
+        answers[name] = sent
+        if name != "first":
+            assert time.monotonic() - started < 1
+            if name == "page":
+                gate.opened.set()
+
+    async def run() -> None:
+        first = asyncio.ensure_future(request("first", "/api/x/"))
+        await asyncio.sleep(0.05)
+        await asyncio.gather(request("api", "/api/cases/"), request("page", "/map/"))
+        await first
+
+    asyncio.run(run())
+    assert answers["first"][0]["status"] == 200
+    assert answers["first"][1]["body"] == b"done"
+    api, page = answers["api"], answers["page"]
+    assert api[0]["status"] == page[0]["status"] == 503
+    headers = dict(api[0]["headers"])
+    assert headers[b"retry-after"] == str(settings.OVERLOAD_RETRY_AFTER).encode()
+    assert headers[b"content-language"] == b"en"
+    assert json.loads(api[1]["body"]) == {
+        "detail": "The server is busy; try again shortly.",
+        "code": "unavailable",
+        "field": None,
+    }
+    assert b"<h1>Server busy</h1>" in page[1]["body"]
+    time.sleep(0.1)
+    assert gate.came == 1  # the refused requests never ran
 
 
 @pytest.mark.django_db(transaction=True)
