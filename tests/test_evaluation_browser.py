@@ -28,10 +28,14 @@ def test_the_evaluation_page_pages_the_cells_with_cases(
     servable_passwords()
     call_command("loaddata", "catalogue", stdout=io.StringIO())
     category = Category.objects.filter(kind="event").exclude(minor_code="").order_by("pk")[0]
+    # A few minutes ago, but not before this month began (city time): the page shows this
+    # month's cases.
     now = clock.now()
+    month_began = clock.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    created_at = max(now - dt.timedelta(minutes=5), month_began)
     codes = [CELLS["own"], CELLS["street"], CELLS["other_street"]]
     for code in codes:
-        make_case(small_city, code, category, created_at=now - dt.timedelta(minutes=5))
+        make_case(small_city, code, category, created_at=created_at)
     page = log_in(browser, server, "district", viewport=DESKTOP)
 
     def two_a_page(route: Route) -> None:
