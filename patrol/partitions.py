@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zlib
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
@@ -20,8 +19,6 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 TABLE = "patrol_position"
 _NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
-# Serialises creation of one table's partitions between server processes.
-_LOCK = zlib.crc32(TABLE.encode())
 
 
 def zone() -> ZoneInfo:
@@ -57,7 +54,12 @@ def ensure_partitions(days: Iterable[dt.date], *, using: str = DEFAULT_DB_ALIAS)
     for name in sorted(missing):
         start, end = day_bounds(names[name])
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+            # Creators take turns on the parent table (ONLY: not its partitions; inserts go
+            # on). Unlike an advisory lock, taking a table's lock makes this session read
+            # what other sessions changed in the catalogue meanwhile, so the check below
+            # sees a partition that the one before created (an advisory lock left the
+            # first look's "missing" cached, and CREATE failed with "already exists").
+            cursor.execute(f"LOCK TABLE ONLY {TABLE} IN SHARE UPDATE EXCLUSIVE MODE")
             cursor.execute("SELECT to_regclass(%s) IS NULL", [name])
             row = cursor.fetchone()
             if row and row[0]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
@@ -419,3 +421,30 @@ def test_coverage_lists_the_cells_of_the_users_area_an_inspector_their_own(
     assert cells("inspector") == {OWN, "440106001001002", "440106001001003"}
     assert len(cells("street")) == 8 and len(cells("district")) == 16
     assert len(cells("city")) == 32  # the whole city: coverage holds no positions
+
+
+@pytest.mark.django_db(transaction=True)
+def test_servers_creating_a_new_days_partition_at_once_all_succeed() -> None:
+    """Each writer first looks for the day's partition, then waits its turn to create it:
+    the one after the creator must see the new table (a stale answer from its first look
+    made it try again and fail with "already exists")."""
+    day = local_day(clock.now()) + dt.timedelta(days=400)
+    writers = 6
+    together = Barrier(writers)
+
+    def create() -> list[str]:
+        try:
+            together.wait()
+            return ensure_partitions([day])
+        finally:
+            connections.close_all()
+
+    for _ in range(3):
+        with ThreadPoolExecutor(writers) as pool:
+            created = [
+                name for names in pool.map(lambda _: create(), range(writers)) for name in names
+            ]
+        assert created == [partition_name(day)]
+        assert day in partitions()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {partition_name(day)}")
