@@ -44,9 +44,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -137,9 +139,14 @@ class Phase:
     load: float
     detail: str = ""
     waits: str = ""  # what the bench database's busy backends waited for (Waits)
+    db_ms: float | None = None  # PostgreSQL's CPU per request (all its processes)
+    client_ms: float | None = None  # the load generator's CPU per request
 
     def line(self) -> str:
-        cpu = f"{self.cpu_ms:>8.1f}" if self.cpu_ms is not None else f"{'-':>8}"
+        cpu = " ".join(
+            f"{v:>7.2f}" if v is not None else f"{'-':>7}"
+            for v in (self.cpu_ms, self.db_ms, self.client_ms)
+        )
         return (
             f"{self.label:<46} {self.requests / self.seconds:>8,.0f} {self.p50:>7.1f} "
             f"{self.p95:>7.1f} {self.p99:>7.1f} {cpu} {self.load:>6.2f}  {self.waits}"
@@ -419,6 +426,31 @@ def server_ticks(root: int) -> int:
     return total
 
 
+def database_ticks() -> int:
+    """utime + stime of every PostgreSQL process of the machine, with what the postmaster
+    reaped of its exited backends (cutime + cstime): the database's whole CPU, WAL writer
+    and checkpointer included. On a machine that runs other work against the same server
+    this counts that too."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = tail.split()
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total
+
+
+def children_ticks() -> float:
+    """CPU seconds of this process's reaped children (wrk, once it has exited)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_wrk(
     label: str, requests: list[tuple[str, str, bytes]], method: str, path: str,
     args: argparse.Namespace, server_pid: int, workdir: Path, duration: float,
@@ -433,6 +465,7 @@ def run_wrk(
     }  # fmt: skip
     Waits.settle()
     before = server_ticks(server_pid)
+    db_before, client_before = database_ticks(), children_ticks()
     with Waits() as waits:
         result = subprocess.run(
             ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{duration:g}s",
@@ -440,6 +473,7 @@ def run_wrk(
             env=env, capture_output=True, text=True, check=True,
         )  # fmt: skip
     ticks = server_ticks(server_pid) - before
+    db_ticks, client_seconds = database_ticks() - db_before, children_ticks() - client_before
     load = os.getloadavg()[0]
     line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))
     figures = json.loads(line.removeprefix("RESULT "))
@@ -449,6 +483,7 @@ def run_wrk(
     phase = Phase(
         label, ok, float(figures["seconds"]), figures["p50"], figures["p95"], figures["p99"],
         ticks * 1000 / TICK / max(ok, 1), load, f"{statuses}", waits.summary(),
+        db_ticks * 1000 / TICK / max(ok, 1), client_seconds * 1000 / max(ok, 1),
     )  # fmt: skip
     if ok != n:
         print(f"{label}: {n - ok} of {n} requests failed ({statuses}); figures count 2xx only")
@@ -556,12 +591,15 @@ def _copy(table: str, cols: list[str], changed: dict[str, str], where: str) -> s
 
 
 async def lean_bound(
-    plan: dict[str, object], reports: list[dict[str, object]], connections: int, duration: float
-) -> Phase:
+    plan: dict[str, object], reports: list[dict[str, object]], connections: int, duration: float,
+    timings: dict[str, list[float]] | None = None,
+) -> Phase:  # fmt: skip
     """The intake's writes in plain SQL: placement, the duplicate check, the case, its
     event and outbox row (and for auto-dispatch: the case updated, two more events and
     outbox rows, the assignment; one in ten: a photo row and its file), one transaction;
-    then the numbering of the events (the sequencer's passes, as after a writer's commit)."""
+    then the numbering of the events (the sequencer's passes, as after a writer's commit).
+    With `timings`, each statement's round trip is added to its kind's list (run it on one
+    connection: then that is the database's time for it, and where the bound's time goes)."""
     import psycopg
 
     from incidents.outbox import _NUMBER, _UNNUMBERED, SEQUENCE_ROUNDS, SEQUENCER_LOCK
@@ -623,62 +661,76 @@ async def lean_bound(
     deadline = time.monotonic() + duration
     counter = iter(range(10**9))
 
+    async def timed(kind: str, step: Awaitable[Any]) -> Any:
+        if timings is None:
+            return await step
+        start = time.perf_counter()
+        try:
+            return await step
+        finally:
+            timings.setdefault(kind, []).append(time.perf_counter() - start)
+
     async def writer() -> None:
-        async with await psycopg.AsyncConnection.connect(url, prepare_threshold=0) as conn:
+        connect = psycopg.AsyncConnection.connect(url, prepare_threshold=0, autocommit=True)
+        async with await connect as conn:
+
+            async def run(kind: str, sql: str, params: Any = None) -> psycopg.AsyncCursor[Any]:
+                cur = conn.cursor()
+                await timed(kind, cur.execute(sql, params))
+                return cur
+
             while time.monotonic() < deadline:
                 i = next(counter)
                 # A fresh UUID: a fast run goes round the prepared reports more than once.
                 r = {**reports[i % len(reports)], "uuid": uuid.uuid4()}
                 start = time.perf_counter()
-                async with conn.transaction():
-                    cur = conn.cursor()
-                    await cur.execute(place_sql, r)
-                    placed = await cur.fetchone()
-                    # The case in its own cell, as the intake places it (the per-cell
-                    # rollups' rows are the cell's): not the template case's.
-                    r["cell"] = placed[0] if placed else None
-                    await cur.execute(duplicates_sql, r)
-                    await cur.fetchall()
-                    await cur.execute(case_sql, r)
-                    row = await cur.fetchone()
-                    assert row is not None
-                    params = {**r, "case": row[0]}
-                    for action in ["case.report"] + (
-                        ["case.file", "case.dispatch"] if r["auto"] else []
-                    ):
-                        params["action"] = action.removeprefix("case.")
-                        await cur.execute(event_sql, params)
-                        params["action"] = action
-                        await cur.execute(outbox_sql, params)
-                    if r["auto"]:
-                        await cur.execute(update_sql, params)
-                        await cur.execute(assignment_sql, params)
-                    if r["photo"]:
-                        (media / f"{row[0]}.jpg").write_bytes(PHOTO)
-                        await cur.execute(photo_sql, params)
+                await timed("BEGIN", conn.execute("BEGIN"))
+                placed = await (await run("placement", place_sql, r)).fetchone()
+                # The case in its own cell, as the intake places it (the per-cell
+                # rollups' rows are the cell's): not the template case's.
+                r["cell"] = placed[0] if placed else None
+                await (await run("likely duplicates", duplicates_sql, r)).fetchall()
+                row = await (await run("INSERT case (its triggers)", case_sql, r)).fetchone()
+                assert row is not None
+                params = {**r, "case": row[0]}
+                for action in ["case.report"] + (
+                    ["case.file", "case.dispatch"] if r["auto"] else []
+                ):
+                    params["action"] = action.removeprefix("case.")
+                    await run("INSERT history entry", event_sql, params)
+                    params["action"] = action
+                    await run("INSERT outbox row", outbox_sql, params)
+                if r["auto"]:
+                    await run("UPDATE case: dispatched (its triggers)", update_sql, params)
+                    await run("INSERT assignment", assignment_sql, params)
+                if r["photo"]:
+                    (media / f"{row[0]}.jpg").write_bytes(PHOTO)
+                    await run("INSERT photo", photo_sql, params)
+                await timed("COMMIT (the WAL's flush)", conn.execute("COMMIT"))
                 # The numbering after commit, as incidents.outbox._number_and_send.
                 for _ in range(SEQUENCE_ROUNDS):
                     async with conn.transaction():
-                        cur = conn.cursor()
-                        await cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+                        cur = await run("numbering", "SELECT pg_try_advisory_xact_lock(%s)",
+                                        [SEQUENCER_LOCK])  # fmt: skip
                         if not (await cur.fetchone() or [False])[0]:
                             break
-                        await cur.execute(_NUMBER, {"limit": 1000})
-                        await cur.fetchall()
+                        await (await run("numbering", _NUMBER, {"limit": 1000})).fetchall()
                     async with conn.transaction():
-                        cur = conn.cursor()
-                        await cur.execute(_UNNUMBERED)
+                        cur = await run("numbering", _UNNUMBERED)
                         if not (await cur.fetchone() or [False])[0]:
                             break
                 latencies.append(time.perf_counter() - start)
 
-    start = time.perf_counter()
+    start, db_before, client_before = time.perf_counter(), database_ticks(), time.process_time()
     await asyncio.gather(*(writer() for _ in range(connections)))
     seconds = time.perf_counter() - start
+    db_ticks, client_seconds = database_ticks() - db_before, time.process_time() - client_before
     q = statistics.quantiles(latencies, n=100)
+    n = len(latencies)
     return Phase(
-        "baseline: lean SQL, same writes", len(latencies), seconds, q[49] * 1e3, q[94] * 1e3,
-        q[98] * 1e3, None, os.getloadavg()[0],
+        f"baseline: lean SQL, same writes ({connections} conn.)", n, seconds, q[49] * 1e3,
+        q[94] * 1e3, q[98] * 1e3, None, os.getloadavg()[0], db_ms=db_ticks * 1000 / TICK / n,
+        client_ms=client_seconds * 1000 / n,
     )  # fmt: skip
 
 
@@ -776,6 +828,24 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # The ladder's lower rungs, same client and connections: what uvicorn and wrk cost
+    # (a bare ASGI app) and a minimal Django view (no middleware, Django's ASGI handler:
+    # the request floor's reference, bench/floor_bench.py).
+    rungs: list[Phase] = []
+    minimal = {"DJANGO_SETTINGS_MODULE": "bench.floor_settings", "FLOOR_MINIMAL": "1",
+               "GRIDMGMT_HTTP_SERVING": "asgi"}  # fmt: skip
+    for label, app, path, env in [
+        ("baseline: bare ASGI app (uvicorn)", "bench.floor_apps:app", "/bare/", {}),
+        ("baseline: minimal Django view", "gridmgmt.asgi:application", "/floor/plain/", minimal),
+    ]:
+        server = start_server(BENCH_DB, HOST, PORT, args.workers, app=app, ready=path, env=env)
+        try:
+            run_wrk("warm-up", floor, "GET", path, args, server.pid, workdir, 2)
+            rungs.append(run_wrk(label, floor, "GET", path, args, server.pid, workdir,
+                                 min(args.duration, 8))[0])  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
     # In-process CPU per report, A and B interleaved (each a fresh process).
     cpu_lines: list[str] = []
@@ -803,6 +873,12 @@ def main() -> None:
                        args.connections, args.duration)
         )  # fmt: skip
     lean = dataclasses.replace(lean, waits=waits.summary())
+    # The same writes on one connection, each statement timed: where the bound's time goes.
+    timings: dict[str, list[float]] = {}
+    alone = asyncio.run(
+        lean_bound(plan, lean_reports(inspectors, auto, waiting, 4000, args.seed + 4), 1,
+                   min(args.duration, 6), timings)
+    )  # fmt: skip
 
     statuses = figures["statuses"]
     assert isinstance(statuses, dict)
@@ -817,9 +893,10 @@ def main() -> None:
     no_dup = int(figures["no_duplicates"])  # type: ignore[call-overload]
     print(f"reports with likely duplicates: {created - no_dup} of {created}; cases written by "
           f"the server: {states}; photos: {photos}; events not numbered: {unnumbered}")  # fmt: skip
-    print(f"\n{'path':<46} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-          f"{'CPU ms':>8} {'load':>6}  busy backends waiting")  # fmt: skip
-    for phase in (intake, *([before] if before else []), floor_phase, lean):
+    print(f"\n{'path':<46} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'CPU ms':>7} "
+          f"{'DB ms':>7} {'cli ms':>7} {'load':>6}  busy backends waiting")  # fmt: skip
+    ladder = (*rungs, floor_phase, intake, *([before] if before else []), lean, alone)
+    for phase in ladder:
         print(phase.line())
     print(
         "\nstatuses: "
@@ -831,9 +908,20 @@ def main() -> None:
     if cpu_lines:
         print("\nin-process, one report at a time (Django test client, no server), per report:")
         print("\n".join(cpu_lines))
-    print("\nCPU ms: utime + stime of the uvicorn processes per request (from /proc); "
-          "load: 1-minute load average at the end of the phase; busy backends waiting: "
-          "samples of the bench database's active backends (Waits)")  # fmt: skip
+    print("\nCPU ms: utime + stime of the uvicorn processes per request (from /proc); DB ms: "
+          "of PostgreSQL's processes; cli ms: of the load generator (wrk, or the lean "
+          "writer's own process); load: 1-minute load average at the end of the phase; busy "
+          "backends waiting: samples of the bench database's active backends (Waits)")  # fmt: skip
+    cores = os.cpu_count() or 1
+    print(f"\nCPU ms a request, all processes (server + database + client), and the rate "
+          f"{cores} cores allow at that cost:")  # fmt: skip
+    for phase in ladder:
+        total = sum(v for v in (phase.cpu_ms, phase.db_ms, phase.client_ms) if v is not None)
+        print(f"{phase.label.strip():<46} {total:>7.2f} ms  {cores * 1000 / total:>7,.0f}/s")
+    print(f"\nwhere the lean bound's time goes, on one connection ({alone.requests} reports; "
+          f"ms a report, each statement's round trip):")  # fmt: skip
+    for kind, times in sorted(timings.items(), key=lambda item: -sum(item[1])):
+        print(f"  {kind:<44} {sum(times) * 1000 / alone.requests:>6.3f}  ({len(times)} runs)")
     ok = intake.requests / intake.seconds >= 300 and intake.p95 <= 100
     print(f"target (≥ 300 reports/s, p95 ≤ 100 ms): {'met' if ok else 'NOT met'}")
 
