@@ -11,14 +11,19 @@ into its cell, checked against the inspector's cells and for likely duplicates, 
 with its history and outbox events, routed, rendered; its events are numbered after
 commit (incidents.outbox.sequence).
 
-Prints, for each path, req/s, p50/p95/p99 latency, the server's CPU ms per request
-(utime + stime of the uvicorn processes from /proc, which stays fair on a loaded machine)
-and what the database's busy backends waited for (a row lock, the sequencer's lock, I/O),
-beside two baselines of the same run:
+Prints, for each path, req/s, p50/p95/p99 latency, the CPU ms per request of the server
+(utime + stime of the uvicorn processes from /proc, which stays fair on a loaded machine),
+of PostgreSQL (all its processes) and of the client (wrk, or the lean writer), the rate
+the machine's cores allow at that total, and what the database's busy backends waited
+for (a row lock, the sequencer's lock, I/O). The ladder, all in the same run:
+- a bare ASGI app on uvicorn, and the minimal Django view (no middleware, Django's ASGI
+  handler), loaded by the same wrk: what the server and the framework cost alone;
 - the floor: an authenticated GET of one catalogue row, same server, client, connections;
+- the full intake;
 - the lean SQL bound: the same rows written in plain SQL (psycopg, prepared statements,
   one transaction per report plus the numbering after it) from as many connections, with
-  the same placement and duplicate queries: what PostgreSQL needs, without Django.
+  the same placement and duplicate queries: what PostgreSQL needs, without Django; then
+  on one connection with each statement timed, where that time goes.
 
 Runs in its own database (gridmgmt_bench_intake, from the project's template) with the
 demo city's grid, units and routing rules; the cases it writes are removed at the start.
